@@ -381,6 +381,8 @@ export const resolve = (
           resources: input.resources ?? {},
           isolation: input.isolation ?? defaults.isolation,
           network: input.network ?? defaults.network,
+          ...(input.permissions !== undefined ? { permissions: input.permissions } : {}),
+          ...(input.agent_location !== undefined ? { agent_location: input.agent_location } : {}),
           backend_config: backendConfig,
           source: doc.file
         })

@@ -41,6 +41,24 @@ export const Seed = Schema.Literal("tree", "git")
 export const Isolation = Schema.Literal("none", "bubblewrap")
 
 /**
+ * How a protocol (ACP) agent's permission requests are answered: `allow-in-sandbox` (its tools run in the
+ * sandbox anyway), `deny`, or `ask` the person at the terminal (only with a terminal attached).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const Permissions = Schema.Literal("allow-in-sandbox", "deny", "ask")
+
+/**
+ * Where a protocol agent's own process runs: on the `host` (its tools still run in the sandbox) or in the
+ * `sandbox` (needs a backend that carries stdio both ways).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const AgentLocation = Schema.Literal("host", "sandbox")
+
+/**
  * A command: an argv array, or a string run by `sh -c`.
  *
  * @since 0.1.0
@@ -89,7 +107,9 @@ export const ProfileFields = {
   env: Schema.optional(EnvMap),
   resources: Schema.optional(Resources),
   isolation: Schema.optional(Isolation),
-  network: Schema.optional(Schema.Boolean)
+  network: Schema.optional(Schema.Boolean),
+  permissions: Schema.optional(Permissions),
+  agent_location: Schema.optional(AgentLocation)
 } as const
 
 /**
@@ -125,6 +145,10 @@ export class Profile extends Schema.Class<Profile>("@org/sandbox-core/Profile")(
   resources: Resources,
   isolation: Isolation,
   network: Schema.Boolean,
+  /** ACP agents: how permission requests are answered (default `allow-in-sandbox`). */
+  permissions: Schema.optional(Permissions),
+  /** ACP agents: where the agent process runs (default `host`). */
+  agent_location: Schema.optional(AgentLocation),
   /** The backend table, as decoded by the backend's schema. */
   backend_config: Schema.Record({ key: Schema.String, value: Schema.Unknown }),
   /** Where the profile came from: a config file path or `<built-in>`. */

@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { Effect, Stream } from "effect"
+import { Duration, Effect, Stream } from "effect"
 import { Schema } from "effect"
 import * as Capabilities from "./Capabilities.js"
 import type { ProviderErrorReason } from "./SandboxError.js"
@@ -30,6 +30,23 @@ import { Instance } from "./SandboxProvider.js"
 export type PromiseInstance = typeof Instance.Encoded
 
 /**
+ * An exec request in Promise form: the same fields as the contract's, with the timeout as plain milliseconds.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type PromiseExecRequest = Omit<ExecRequest, "timeout"> & {
+  /** Kill the command (its whole process group) after this many milliseconds; absent: no timeout. */
+  readonly timeout_ms?: number | undefined
+}
+
+const toPromiseExec = ({ timeout, ...rest }: ExecRequest): PromiseExecRequest => {
+  if (timeout === undefined) return rest
+  const duration = Duration.decode(timeout)
+  return Duration.isFinite(duration) ? { ...rest, timeout_ms: Duration.toMillis(duration) } : rest
+}
+
+/**
  * The contract in Promise form. Throw `PromiseProviderError` (or any error with a `reason` from the
  * taxonomy) to report a classified failure; anything else becomes `Unknown`.
  *
@@ -49,8 +66,8 @@ export interface PromiseProvider {
   stop(instance: PromiseInstance): Promise<PromiseInstance>
   archive?(instance: PromiseInstance): Promise<PromiseInstance>
   destroy(instance: PromiseInstance): Promise<void>
-  exec(instance: PromiseInstance, request: ExecRequest): Promise<ExecResult>
-  execStream?(instance: PromiseInstance, request: ExecRequest): AsyncIterable<ExecOutput>
+  exec(instance: PromiseInstance, request: PromiseExecRequest): Promise<ExecResult>
+  execStream?(instance: PromiseInstance, request: PromiseExecRequest): AsyncIterable<ExecOutput>
   readFile(instance: PromiseInstance, path: string): Promise<Uint8Array>
   writeFile(
     instance: PromiseInstance,
@@ -160,10 +177,13 @@ export const fromPromiseProvider = (provider: PromiseProvider): Service => {
         ? callInstance("archive", () => provider.archive!(enc(i)), i.instance_id)
         : unsupported("archive"),
     destroy: (i) => call("destroy", () => provider.destroy(enc(i)), i.instance_id),
-    exec: (i, req) => call("exec", () => provider.exec(enc(i), req), i.instance_id),
+    exec: (i, req) => call("exec", () => provider.exec(enc(i), toPromiseExec(req)), i.instance_id),
     execStream: (i, req) =>
       provider.execStream && capabilities.exec_stream
-        ? Stream.fromAsyncIterable(provider.execStream(enc(i), req), toProviderError(name, "execStream", i.instance_id))
+        ? Stream.fromAsyncIterable(
+          provider.execStream(enc(i), toPromiseExec(req)),
+          toProviderError(name, "execStream", i.instance_id)
+        )
         : Stream.fromEffect(unsupported("execStream")),
     readFile: (i, path) => call("readFile", () => provider.readFile(enc(i), path), i.instance_id),
     writeFile: (i, path, data, options) =>

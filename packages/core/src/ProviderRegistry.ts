@@ -48,7 +48,7 @@ export interface BackendDefinition {
   readonly profileKeys?: ReadonlyArray<string>
   readonly make: (
     options: { readonly profile: Profile }
-  ) => Effect.Effect<Service, ProviderError, Scope.Scope | ProviderEnv>
+  ) => Effect.Effect<Service, ProviderError | ConfigError, Scope.Scope | ProviderEnv>
 }
 
 /**

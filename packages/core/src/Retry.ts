@@ -25,6 +25,9 @@ const maxRetryAfter = Duration.seconds(60)
 
 const isRetryable = (error: unknown): boolean => error instanceof ProviderError && error.retryable
 
+const isRejected = (error: unknown): boolean =>
+  error instanceof ProviderError && error.retryable && error.rejected === true
+
 /**
  * A schedule for errors of type `E`: it stops at once on an error that is not a retryable `ProviderError`,
  * waits `retry_after` when the remote gave one, and otherwise backs off exponentially with jitter.
@@ -32,7 +35,9 @@ const isRetryable = (error: unknown): boolean => error instanceof ProviderError 
  * @since 0.1.0
  * @category schedules
  */
-export const policy = <E>(options: RetryOptions = {}): Schedule.Schedule<E, E> => {
+export const policy = <E>(options: RetryOptions = {}): Schedule.Schedule<E, E> => schedule(options, isRetryable)
+
+const schedule = <E>(options: RetryOptions, when: (error: unknown) => boolean): Schedule.Schedule<E, E> => {
   const base = Duration.decode(options.base ?? "200 millis")
   const cap = Duration.decode(options.cap ?? "10 seconds")
   const times = options.times ?? 6
@@ -41,7 +46,7 @@ export const policy = <E>(options: RetryOptions = {}): Schedule.Schedule<E, E> =
     Schedule.modifyDelay((_, delay) => Duration.min(delay, cap)),
     Schedule.intersect(Schedule.recurs(times)),
     (self) => Schedule.passthrough(self as Schedule.Schedule<unknown, E>),
-    Schedule.whileInput((error: E) => isRetryable(error)),
+    Schedule.whileInput((error: E) => when(error)),
     Schedule.modifyDelay((error, delay) =>
       error instanceof ProviderError && error.retry_after_ms !== undefined
         ? Duration.min(Duration.millis(error.retry_after_ms), maxRetryAfter)
@@ -58,3 +63,14 @@ export const policy = <E>(options: RetryOptions = {}): Schedule.Schedule<E, E> =
  */
 export const retry = (options?: RetryOptions) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   Effect.retry(self, policy<E>(options))
+
+/**
+ * Retry a NON-idempotent effect (an exec, a create without a lookup) only where the remote said it refused the
+ * request before acting on it (`ProviderError.rejected`): sending it again cannot do the work twice.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const retryRejected =
+  (options?: RetryOptions) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.retry(self, schedule<E>(options ?? {}, isRejected))

@@ -54,6 +54,11 @@ export class ProviderError extends Schema.TaggedError<ProviderError>("@org/sandb
     retryable: Schema.Boolean,
     /** Milliseconds the remote asked us to wait, for `RateLimited`. */
     retry_after_ms: Schema.optional(Schema.Number),
+    /**
+     * The remote refused the request before acting on it (a 429, or a 503 from its front door), so even a
+     * non-idempotent operation may be sent again.
+     */
+    rejected: Schema.optional(Schema.Boolean),
     instance_id: Schema.optional(Schema.String),
     detail: Schema.String,
     cause: Schema.optional(Schema.Defect)
@@ -69,6 +74,7 @@ export class ProviderError extends Schema.TaggedError<ProviderError>("@org/sandb
     readonly detail: string
     readonly retryable?: boolean
     readonly retry_after_ms?: number | undefined
+    readonly rejected?: boolean | undefined
     readonly instance_id?: string | undefined
     readonly cause?: unknown
   }): ProviderError {
@@ -79,6 +85,7 @@ export class ProviderError extends Schema.TaggedError<ProviderError>("@org/sandb
       detail: options.detail,
       retryable: options.retryable ?? isRetryableReason(options.reason),
       ...(options.retry_after_ms !== undefined ? { retry_after_ms: options.retry_after_ms } : {}),
+      ...(options.rejected === true ? { rejected: true } : {}),
       ...(options.instance_id !== undefined ? { instance_id: options.instance_id } : {}),
       ...(options.cause !== undefined ? { cause: options.cause } : {})
     })

@@ -196,6 +196,14 @@ export interface Service {
   readonly destroy: (instance: Instance) => Effect.Effect<void, ProviderError>
   readonly exec: (instance: Instance, request: ExecRequest) => Effect.Effect<ExecResult, ProviderError>
   readonly execStream: (instance: Instance, request: ExecRequest) => Stream.Stream<ExecOutput, ProviderError>
+  /**
+   * Optional: like `execStream`, but stdin stays open for as long as `stdin` runs, for a process that talks
+   * over stdio (an ACP agent inside the sandbox). Without it such a process runs on the host.
+   */
+  readonly execInteractive?: (
+    instance: Instance,
+    request: Omit<ExecRequest, "stdin" | "timeout"> & { readonly stdin: Stream.Stream<Uint8Array> }
+  ) => Stream.Stream<ExecOutput, ProviderError>
   readonly readFile: (instance: Instance, path: string) => Effect.Effect<Uint8Array, ProviderError>
   readonly writeFile: (
     instance: Instance,
@@ -213,6 +221,18 @@ export interface Service {
   readonly mkdir: (instance: Instance, path: string) => Effect.Effect<void, ProviderError>
   readonly putArchive: (instance: Instance, request: PutArchiveRequest) => Effect.Effect<void, ProviderError>
   readonly getArchive: (instance: Instance, request: GetArchiveRequest) => Effect.Effect<void, ProviderError>
+  /**
+   * Optional fast path for a runtime that is a directory on this machine (the local provider): the instance's
+   * workdir as a host path that the calling process may read and write directly, holding exactly what the
+   * runtime's processes see there. The sync engine then scans and transfers in process instead of going
+   * through `exec`, `putArchive` and `getArchive`, with the same safety rules (it never writes through a
+   * symlink and never leaves the directory). Fails with `Unsupported` when this instance cannot be reached that
+   * way (callers then use the archive operations) and `InvalidState` when the runtime is not on disk (archived).
+   * Leave it out for a remote runtime.
+   *
+   * @since 0.1.0
+   */
+  readonly hostPath?: (instance: Instance) => Effect.Effect<string, ProviderError>
   readonly previewUrl?: (instance: Instance, port: number) => Effect.Effect<string, ProviderError>
   readonly snapshot?: (instance: Instance, name: string) => Effect.Effect<string, ProviderError>
 }

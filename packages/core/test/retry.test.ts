@@ -145,3 +145,26 @@ describe("Retry.policy", () => {
       expect(gaps[3]).toBe(2000)
     }))
 })
+
+describe("Retry.retryRejected", () => {
+  const rejected = (reason: ProviderErrorReason) =>
+    ProviderError.of({ provider: "fake", operation: "exec", reason, detail: "refused", rejected: true })
+
+  it.effect("sends a non-idempotent call again only when the remote refused it before acting", () =>
+    Effect.gen(function*() {
+      const op = yield* flaky([rejected("RateLimited"), rejected("Unavailable")])
+      const fiber = yield* Effect.fork(op.run.pipe(Retry.retryRejected({ base: "10 millis" })))
+      yield* TestClock.adjust("5 seconds")
+      expect(yield* Fiber.join(fiber)).toBe("ok after 3")
+    }))
+
+  it.effect("never repeats a call that may have run (a plain 5xx, a timeout)", () =>
+    Effect.gen(function*() {
+      const op = yield* flaky([failure("Unavailable"), failure("Timeout")])
+      const fiber = yield* Effect.fork(Effect.either(op.run.pipe(Retry.retryRejected())))
+      yield* TestClock.adjust("1 minute")
+      const result = yield* Fiber.join(fiber)
+      expect(Either.isLeft(result) && result.left.reason).toBe("Unavailable")
+      expect(yield* Ref.get(op.attempts)).toBe(1)
+    }))
+})

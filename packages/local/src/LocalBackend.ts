@@ -4,10 +4,9 @@
  * @since 0.1.0
  */
 import type { BackendDefinition } from "@org/sandbox-core/ProviderRegistry"
-import { ProviderError } from "@org/sandbox-core/SandboxError"
 import { CONTRACT_VERSION } from "@org/sandbox-core/SandboxProvider"
-import { Effect } from "effect"
 import { LocalConfig, profileKeys } from "./LocalConfig.js"
+import * as LocalProvider from "./LocalProvider.js"
 
 /**
  * @since 0.1.0
@@ -18,11 +17,5 @@ export const definition: BackendDefinition = {
   contract_version: CONTRACT_VERSION,
   configSchema: LocalConfig,
   profileKeys,
-  make: () =>
-    Effect.fail(ProviderError.of({
-      provider: "local",
-      operation: "init",
-      reason: "Unsupported",
-      detail: "sessions on the local backend are not available in this version"
-    }))
+  make: ({ profile }) => LocalProvider.make({ profile })
 }

@@ -1,0 +1,591 @@
+/**
+ * One session from start to end: Prepare → Sync → Setup → Launch → Stop, with an event and a span for every
+ * step and the state written before the step runs (intent before side effect). The stop phase always runs:
+ * after success, failure, a denied hook or an interruption (Ctrl-C, `session stop`).
+ *
+ * @since 0.1.0
+ */
+import type { Scope } from "effect"
+import { Cause, DateTime, Deferred, Effect, Exit, Option, Queue, Stream } from "effect"
+import type { Agent } from "./Agent.js"
+import type * as AgentDriver from "./AgentDriver.js"
+import type { EventType } from "./Event.js"
+import { HistoryEntry } from "./History.js"
+import * as Hooks from "./Hooks.js"
+import type { SandboxId, SessionId } from "./Ids.js"
+import { makeSandboxId, makeSessionId } from "./Ids.js"
+import type { Profile } from "./Profile.js"
+import * as Retry from "./Retry.js"
+import { ExecError, type ProviderError, type StoreError, type SyncError, UsageError } from "./SandboxError.js"
+import type { Instance, Service as ProviderService } from "./SandboxProvider.js"
+import { labelsFor } from "./SandboxProvider.js"
+import type { SandboxState } from "./Session.js"
+import { isFinal, SandboxRecord, Session, SyncStatus } from "./Session.js"
+import { Store } from "./Store.js"
+import type { Workspace } from "./Workspace.js"
+import type { SyncResult } from "./WorkspaceSync.js"
+import { WorkspaceSync } from "./WorkspaceSync.js"
+
+/**
+ * A request to the running session from outside (the CLI, through the supervisor).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ControlRequest =
+  | { readonly _tag: "Sync"; readonly reply: Deferred.Deferred<SyncResult, LifecycleError> }
+  | { readonly _tag: "Stop" }
+  /** A further prompt turn for a live ACP session. */
+  | {
+    readonly _tag: "Prompt"
+    readonly text: string
+    readonly reply: Deferred.Deferred<AgentDriver.TurnResult, LifecycleError>
+  }
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface StartOptions {
+  readonly workspace: Workspace
+  readonly profile: Profile
+  readonly provider: ProviderService
+  /** The agent, or `null` for an ad-hoc command. */
+  readonly agent: Agent | null
+  /** argv of what to launch. */
+  readonly command: ReadonlyArray<string>
+  /** Host identity, the `owner` label. */
+  readonly owner: string
+  readonly hooks: Hooks.HookSet
+  /** Where the sync engine keeps per-sandbox state. */
+  readonly syncStateDir: (sandbox_id: SandboxId) => string
+  /** Pre-allocated id (the durable path prints it before the supervisor starts). */
+  readonly sessionId?: SessionId
+  /** Keep the sandbox at stop whatever the persistence says (`run --keep`). */
+  readonly keep?: boolean
+  /** Sync-back even if it would delete most of the host tree. */
+  readonly force?: boolean
+  /** Live output of the launched command (the one-shot path streams it to the terminal). */
+  readonly onOutput?: (stream: "stdout" | "stderr", data: Uint8Array) => Effect.Effect<void>
+  /** Requests from outside while the command runs. */
+  readonly control?: Queue.Dequeue<ControlRequest>
+  /** Called once the session record exists (before any provider call). */
+  readonly onCreated?: (session: Session) => Effect.Effect<void>
+  /** Starts protocol (ACP) agents; without it an ACP agent cannot run. */
+  readonly driver?: AgentDriver.AgentDriver
+  /** The first prompt for an ACP agent. */
+  readonly prompt?: string
+}
+
+/**
+ * How a session ended.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Outcome {
+  readonly session: Session
+  /** What the process should exit with: the command's code, 1 on failure, 130 on interruption. */
+  readonly exit_code: number
+}
+
+/**
+ * Everything a session step can fail with.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type LifecycleError = StoreError | ProviderError | SyncError | ExecError | Hooks.HookDenied | UsageError
+
+const tail = (text: string, max = 4000) => (text.length > max ? `…${text.slice(-max)}` : text)
+
+const commandText = (c: string | ReadonlyArray<string>) => (typeof c === "string" ? c : c.join(" "))
+
+const syncAttrs = (result: SyncResult, direction: string, reason: string) => ({
+  direction,
+  reason,
+  files: direction === "to_runtime" ? result.files_to_runtime : result.files_from_runtime,
+  bytes: direction === "to_runtime" ? result.bytes_to_runtime : result.bytes_from_runtime,
+  files_to_runtime: result.files_to_runtime,
+  files_from_runtime: result.files_from_runtime,
+  deleted_on_host: result.deleted_on_host,
+  duration_ms: result.duration_ms,
+  conflicts: result.conflicts.map((c) => c.path),
+  refused: result.refused.map((r) => r.path)
+})
+
+/**
+ * Find the sandbox a reuse session should reattach to: the newest earlier session of the same workspace and
+ * profile whose sandbox is kept.
+ *
+ * @since 0.1.0
+ * @category lifecycle
+ */
+export const findReusable = (workspace: string, profile: string) =>
+  Effect.gen(function*() {
+    const store = yield* Store
+    const { items } = yield* store.listSessions
+    const candidates = items
+      .filter((s) =>
+        s.workspace === workspace && s.sandbox.profile === profile && s.sandbox.instance_id !== null &&
+        s.sandbox.state !== "gone" && isFinal(s.state)
+      )
+      .sort((a, b) => DateTime.toEpochMillis(b.created_at) - DateTime.toEpochMillis(a.created_at))
+    return Option.fromNullable(candidates[0])
+  })
+
+/**
+ * Run a session to its end. Requires the store and the sync engine; the provider comes with the options.
+ *
+ * @since 0.1.0
+ * @category lifecycle
+ */
+export const run = Effect.fn("Session.run")(function*(options: StartOptions) {
+  // Only prepare and the body are interruptible: whatever interrupts them, the stop phase still runs.
+  return yield* Effect.uninterruptibleMask((restore) =>
+    Effect.gen(function*() {
+      const store = yield* Store
+      const sync = yield* WorkspaceSync
+      const provider = options.provider
+      const profile = options.profile
+      const created_at = yield* DateTime.now
+      const session_id = options.sessionId ?? makeSessionId()
+
+      // A reuse profile reattaches to the sandbox an earlier session of this workspace kept.
+      const reusable = profile.persistence === "reuse"
+        ? yield* findReusable(options.workspace.name, profile.name)
+        : Option.none<Session>()
+      const sandbox_id = Option.match(reusable, { onNone: () => makeSandboxId(), onSome: (s) => s.sandbox.sandbox_id })
+
+      const initial = Session.make({
+        id: session_id,
+        workspace: options.workspace.name,
+        agent: options.agent?.name ?? null,
+        command: [...options.command],
+        state: "preparing",
+        created_at,
+        updated_at: created_at,
+        ended_at: null,
+        exit_code: null,
+        reason: null,
+        owner: options.owner,
+        sandbox: SandboxRecord.make({
+          sandbox_id,
+          backend: profile.backend,
+          profile: profile.name,
+          instance_id: Option.match(reusable, { onNone: () => null, onSome: (s) => s.sandbox.instance_id }),
+          state: "pending",
+          provider_state: null,
+          sync: Option.match(reusable, {
+            onNone: () => SyncStatus.empty,
+            onSome: (s) => SyncStatus.make({ ...s.sandbox.sync, conflicts: [] })
+          }),
+          last_error: null
+        })
+      })
+      // Intent before side effect: the session and its sandbox id exist before the provider is called.
+      yield* store.putSession(initial)
+      if (options.onCreated) yield* options.onCreated(initial)
+
+      const update = (f: (s: Session) => Session) =>
+        Effect.flatMap(DateTime.now, (now) =>
+          store.updateSession(session_id, (s) => Session.make({ ...f(s), updated_at: now })))
+      const setState = (state: Session["state"]) =>
+        update((s) => Session.make({ ...s, state }))
+      const setSandbox = (patch: Partial<typeof SandboxRecord.Type>) =>
+        update((s) => Session.make({ ...s, sandbox: SandboxRecord.make({ ...s.sandbox, ...patch }) }))
+      const emit = (type: EventType, attrs: Record<string, unknown> = {}) =>
+        store.appendEvent({ session_id, sandbox_id, type, attrs }).pipe(Effect.withSpan(type, { attributes: attrs }))
+      const history = (kind: string, text: string, data?: Record<string, unknown>) =>
+        Effect.flatMap(DateTime.now, (at) =>
+          store.appendHistory(session_id, [HistoryEntry.make({ at, kind, text, ...(data ? { data } : {}) })]))
+      const hookEvent = (extra: Record<string, unknown> = {}) => ({
+        session_id,
+        sandbox_id,
+        workspace: options.workspace.name,
+        workspace_path: options.workspace.path,
+        profile: profile.name,
+        backend: profile.backend,
+        ...extra
+      })
+
+      yield* emit("session.created", {
+        workspace: options.workspace.name,
+        profile: profile.name,
+        backend: profile.backend,
+        agent: options.agent?.name ?? null,
+        command: options.command,
+        reattach: Option.isSome(reusable)
+      })
+
+      // ---- Prepare
+      const prepare = Effect.gen(function*() {
+        const added = yield* Hooks.run(options.hooks, "sandbox.prepare", hookEvent())
+        yield* emit("sandbox.prepare.start", { backend: profile.backend, reattach: Option.isSome(reusable) })
+        yield* setSandbox({ state: "provisioning" })
+        const instance = yield* Option.match(reusable, {
+          onNone: () =>
+            provider.create({
+              sandbox_id,
+              session_id,
+              workspace: options.workspace.name,
+              owner: options.owner,
+              profile,
+              labels: {
+                ...labelsFor({ sandbox_id, session_id, workspace: options.workspace.name, owner: options.owner }),
+                ...(profile.sync_mode === "none" ? { "workspace-path": options.workspace.path } : {})
+              },
+              env: { ...profile.env }
+            }).pipe(Retry.retry()), // create is idempotent: it looks up our labels first
+          onSome: (s) =>
+            provider.get(s.sandbox.instance_id!).pipe(
+              Retry.retry(),
+              Effect.flatMap((i) => (i.state === "running" ? Effect.succeed(i) : provider.start(i).pipe(Retry.retry())))
+            )
+        })
+        yield* setSandbox({
+          instance_id: instance.instance_id,
+          state: instance.state,
+          provider_state: instance.provider_state
+        })
+        yield* emit("sandbox.prepare.complete", { instance_id: instance.instance_id, state: instance.state })
+        yield* emit("sandbox.ready", { instance_id: instance.instance_id, workdir: instance.workdir })
+        yield* Hooks.run(options.hooks, "sandbox.ready", hookEvent({ instance_id: instance.instance_id }))
+        return { instance, env: { ...profile.env, ...(added.env ?? {}) } }
+      }).pipe(
+        Effect.tapError((e) =>
+          emit("sandbox.prepare.error", { error: e.message }).pipe(Effect.ignore)
+        )
+      )
+
+      const syncRequest = (
+        instance: Instance,
+        reason: "start" | "checkpoint" | "stop" | "crash",
+        extra: ReadonlyArray<string>
+      ) => ({
+        session_id,
+        sandbox_id,
+        host_root: options.workspace.path,
+        instance,
+        provider,
+        profile,
+        state_dir: options.syncStateDir(sandbox_id),
+        reason,
+        ...(options.force ? { force: true } : {}),
+        ...(extra.length > 0 ? { extra_excludes: extra } : {})
+      })
+
+      const recordSync = (result: SyncResult) =>
+        Effect.flatMap(DateTime.now, (now) =>
+          update((s) =>
+            Session.make({
+              ...s,
+              sandbox: SandboxRecord.make({
+                ...s.sandbox,
+                sync: SyncStatus.make({
+                  last_to_runtime_at: result.files_to_runtime > 0 || s.sandbox.sync.last_to_runtime_at === null
+                    ? now
+                    : s.sandbox.sync.last_to_runtime_at,
+                  last_from_runtime_at: s.sandbox.sync.last_from_runtime_at,
+                  files_to_runtime: s.sandbox.sync.files_to_runtime + result.files_to_runtime,
+                  files_from_runtime: s.sandbox.sync.files_from_runtime + result.files_from_runtime,
+                  bytes_to_runtime: s.sandbox.sync.bytes_to_runtime + result.bytes_to_runtime,
+                  bytes_from_runtime: s.sandbox.sync.bytes_from_runtime + result.bytes_from_runtime,
+                  conflicts: [...new Set([...s.sandbox.sync.conflicts, ...result.conflicts.map((c) => c.path)])]
+                })
+              })
+            })
+          ))
+
+      /** One sync with its hooks and events; `to_runtime` at start, both directions later. */
+      const doSync = (instance: Instance, reason: "start" | "checkpoint" | "stop" | "crash") =>
+        Effect.gen(function*() {
+          const direction = reason === "start" ? "to_runtime" : "from_runtime"
+          const added = yield* Hooks.run(options.hooks, "sandbox.sync.before", hookEvent({ direction, reason }))
+          yield* emit("sandbox.sync.before", { direction, reason })
+          const started = Date.now()
+          const request = syncRequest(instance, reason, added.exclude ?? [])
+          const result = yield* (reason === "start" ? sync.seed(request) : sync.sync(request)).pipe(
+            Effect.tapError((e) =>
+              emit("sandbox.sync.error", { direction, reason, error: e.message, duration_ms: Date.now() - started })
+                .pipe(Effect.ignore)
+            )
+          )
+          yield* recordSync(result)
+          if (reason !== "start") {
+            const now = yield* DateTime.now
+            yield* update((s) =>
+              Session.make({
+                ...s,
+                sandbox: SandboxRecord.make({
+                  ...s.sandbox,
+                  sync: SyncStatus.make({ ...s.sandbox.sync, last_from_runtime_at: now })
+                })
+              })
+            )
+          }
+          yield* emit("sandbox.sync.after", syncAttrs(result, direction, reason))
+          yield* Hooks.run(options.hooks, "sandbox.sync.after", hookEvent({ direction, reason, result }))
+          return result
+        })
+
+      // ---- Setup
+      const setup = (instance: Instance, env: Record<string, string>) =>
+        Effect.forEach(profile.setup, (command, index) =>
+          Effect.gen(function*() {
+            const text = commandText(command)
+            yield* emit("sandbox.setup.start", { index, command: text })
+            const result = yield* provider.exec(instance, {
+              ...(typeof command === "string" ? { shell: command } : { argv: command }),
+              env
+            })
+            if (result.exit_code !== 0) {
+              const output = tail(`${result.stdout}${result.stderr}`)
+              yield* emit("sandbox.setup.error", { index, command: text, exit_code: result.exit_code, output })
+              return yield* new ExecError({
+                command: text,
+                reason: "Failed",
+                exit_code: result.exit_code,
+                detail: `setup command "${text}" exited ${result.exit_code}: ${output.trim()}`
+              })
+            }
+            yield* emit("sandbox.setup.complete", { index, command: text, exit_code: 0 })
+          }), { discard: true })
+
+      // ---- Launch: stream the command's output; serve control requests meanwhile.
+      // ---- Launch an ACP agent: one turn per prompt; between turns the session stays live for more.
+      const launchAcp = (instance: Instance, env: Record<string, string>, agent: Agent) =>
+        Effect.gen(function*() {
+          const location = profile.agent_location ?? "host"
+          yield* emit("sandbox.launch.start", { command: agent.command, agent: agent.name, protocol: "acp", location })
+          if (options.driver === undefined) {
+            return yield* new UsageError({ detail: `agent ${agent.name} speaks ACP, and no ACP client is available` })
+          }
+          yield* setState("running")
+          yield* emit("session.running", {})
+          const connection = yield* options.driver.start({
+            agent,
+            profile,
+            provider,
+            instance,
+            env,
+            onHistory: (entry) => Effect.ignore(store.appendHistory(session_id, [entry])),
+            onEvent: (type, attrs) => Effect.ignore(emit(type, attrs))
+          })
+          const control = options.control
+          if (control === undefined) {
+            if (options.prompt !== undefined) yield* connection.prompt(options.prompt)
+            yield* emit("sandbox.launch.complete", { exit_code: 0 })
+            return 0
+          }
+          // Turns run one after another in their own fiber, so Sync and Stop are served while a turn runs; a
+          // Stop interrupts the turn (the agent is asked to cancel it). A failed turn ends the session.
+          const turns = yield* Queue.unbounded<{
+            readonly text: string
+            readonly reply: Deferred.Deferred<AgentDriver.TurnResult, LifecycleError> | null
+          }>()
+          if (options.prompt !== undefined) yield* Queue.offer(turns, { text: options.prompt, reply: null })
+          let inTurn = false
+          const worker: Effect.Effect<never, LifecycleError> = Queue.take(turns).pipe(
+            Effect.tap(() => Effect.sync(() => (inTurn = true))),
+            Effect.flatMap((turn) =>
+              Effect.exit(connection.prompt(turn.text)).pipe(
+                Effect.tap(() => Effect.sync(() => (inTurn = false))),
+                Effect.tap((exit) => (turn.reply ? Deferred.done(turn.reply, exit) : Effect.void)),
+                Effect.flatten
+              )
+            ),
+            Effect.forever
+          )
+          const serve: Effect.Effect<void, LifecycleError> = Queue.take(control).pipe(
+            Effect.flatMap((request) => {
+              switch (request._tag) {
+                case "Stop":
+                  return Effect.succeed(true)
+                case "Sync":
+                  return Effect.exit(doSync(instance, "checkpoint")).pipe(
+                    Effect.flatMap((exit) => Deferred.done(request.reply, exit)),
+                    Effect.as(false)
+                  )
+                case "Prompt":
+                  return Effect.as(Queue.offer(turns, { text: request.text, reply: request.reply }), false)
+              }
+            }),
+            Effect.repeat({ until: (stopped) => stopped }),
+            Effect.asVoid
+          )
+          // An exit during a turn is the turn's failure to report (with the agent's stderr); this is for the rest.
+          const exited = Effect.flatMap(connection.exited, (code) =>
+            inTurn ? Effect.never : Effect.fail(
+              new ExecError({
+                command: `agent ${agent.name}`,
+                reason: "Failed",
+                ...(code !== null ? { exit_code: code } : {}),
+                detail: `the agent exited${code === null ? "" : ` with code ${code}`} between turns`
+              })
+            ))
+          // Whichever ends first: Stop, a failed turn, or the agent exiting between turns.
+          yield* Effect.raceFirst(serve, Effect.raceFirst(worker, exited))
+          yield* emit("sandbox.launch.complete", { exit_code: 0 })
+          return 0
+        }).pipe(
+          Effect.tapError((e) => emit("sandbox.launch.error", { error: e.message }).pipe(Effect.ignore)),
+          Effect.scoped
+        )
+
+      const launch = (instance: Instance, env: Record<string, string>) =>
+        Effect.gen(function*() {
+          if (options.agent?.protocol === "acp") return yield* launchAcp(instance, env, options.agent)
+          const argv = options.command
+          yield* emit("sandbox.launch.start", { command: argv, agent: options.agent?.name ?? null })
+          yield* setState("running")
+          yield* emit("session.running", {})
+          const exitCode = yield* Deferred.make<number>()
+          const output = provider.execStream(instance, { argv, env: { ...env, ...(options.agent?.env ?? {}) } }).pipe(
+            Stream.runForEach((chunk) => {
+              if (chunk._tag === "Exit") {
+                return Deferred.succeed(exitCode, chunk.exit_code)
+              }
+              const stream = chunk._tag === "Stdout" ? "stdout" : "stderr"
+              return Effect.zipRight(
+                options.onOutput ? options.onOutput(stream, chunk.data) : Effect.void,
+                history(stream, new TextDecoder().decode(chunk.data))
+              )
+            }),
+            Effect.tapError((e) => emit("sandbox.launch.error", { error: e.message }).pipe(Effect.ignore))
+          )
+          const control = options.control
+          const serve = control
+            ? Queue.take(control).pipe(
+              Effect.flatMap((request) =>
+                request._tag === "Stop"
+                  ? Effect.interrupt
+                  : request._tag === "Prompt"
+                  ? Deferred.fail(
+                    request.reply,
+                    new UsageError({ detail: "this session runs a command; only ACP agent sessions take prompts" })
+                  )
+                  : Effect.exit(doSync(instance, "checkpoint")).pipe(
+                    Effect.flatMap((exit) => Deferred.done(request.reply, exit))
+                  )
+              ),
+              Effect.forever
+            )
+            : Effect.never
+          // Whichever ends first: the command, or a Stop request (which interrupts the command).
+          yield* Effect.raceFirst(output, serve)
+          const code = yield* Deferred.poll(exitCode).pipe(
+            Effect.flatMap((o) => Option.isSome(o) ? o.value : Effect.succeed(-1))
+          )
+          yield* emit("sandbox.launch.complete", { exit_code: code })
+          return code
+        })
+
+      // ---- Stop: always runs, uninterruptible. Sync back, hooks, persistence, final state.
+      const stop = (instance: Instance | null, exit: Exit.Exit<number, LifecycleError>, agentStarted: boolean) =>
+        Effect.gen(function*() {
+          yield* setState("stopping")
+          yield* emit("sandbox.stop.start", { persistence: options.keep ? "keep" : profile.persistence })
+          const errors: Array<string> = []
+          let halted = false
+          if (instance !== null && agentStarted && profile.sync_mode !== "none" && profile.sync_mode !== "seed") {
+            const synced = yield* Effect.either(doSync(instance, "stop"))
+            if (synced._tag === "Left") {
+              errors.push(`sync back failed: ${synced.left.message}`)
+              // Never destroy a runtime whose changes did not come home.
+              halted = true
+            }
+          }
+          yield* Hooks.run(options.hooks, "sandbox.stop", hookEvent({ instance_id: instance?.instance_id ?? null }))
+            .pipe(
+              Effect.catchAll((e) => Effect.sync(() => errors.push(e.message)))
+            )
+          let finalState: SandboxState = instance === null ? "gone" : "running"
+          if (instance !== null) {
+            const keep = options.keep || profile.persistence === "reuse" || halted
+            const applied = yield* Effect.either(
+              keep
+                ? Effect.succeed(instance.state)
+                : profile.persistence === "archive"
+                ? provider.archive(instance).pipe(Retry.retry(), Effect.map((i) => i.state))
+                : provider.destroy(instance).pipe(Retry.retry(), Effect.as("gone" as const))
+            )
+            if (applied._tag === "Left") errors.push(`${profile.persistence} failed: ${applied.left.message}`)
+            else finalState = applied.right
+          }
+          const failure = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
+          const interrupted = Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
+          const commandCode = Exit.isSuccess(exit) ? exit.value : null
+          const reason = Option.isSome(failure)
+            ? failure.value.message
+            : interrupted
+            ? (agentStarted ? null : "interrupted before the command started")
+            : errors.length > 0
+            ? errors.join("; ")
+            : null
+          const state: Session["state"] = Option.isSome(failure) || (errors.length > 0 && Exit.isSuccess(exit))
+            ? "failed"
+            : "stopped"
+          const now = yield* DateTime.now
+          const final = yield* update((s) =>
+            Session.make({
+              ...s,
+              state,
+              ended_at: now,
+              exit_code: commandCode,
+              reason,
+              sandbox: SandboxRecord.make({
+                ...s.sandbox,
+                state: finalState,
+                last_error: errors.length > 0
+                  ? errors.join("; ")
+                  : Option.isSome(failure)
+                  ? failure.value.message
+                  : s.sandbox.last_error
+              })
+            })
+          )
+          yield* emit("sandbox.stop.complete", { sandbox_state: finalState, errors })
+          yield* emit(state === "failed" ? "session.failed" : "session.stopped", {
+            exit_code: commandCode,
+            reason,
+            interrupted
+          })
+          const exit_code = interrupted
+            ? 130
+            : state === "failed"
+            ? (commandCode !== null && commandCode !== 0 ? commandCode : 1)
+            : commandCode ?? 0
+          return { session: final, exit_code } satisfies Outcome
+        }).pipe(Effect.uninterruptible)
+
+      // Prepare may fail before any instance exists; the stop phase then records the failure.
+      const prepared = yield* Effect.exit(restore(prepare))
+      if (Exit.isFailure(prepared)) {
+        return yield* stop(null, prepared as Exit.Exit<never, LifecycleError>, false)
+      }
+      const { env, instance } = prepared.value
+      let agentStarted = false
+      const body = Effect.gen(function*() {
+        if (profile.sync_mode !== "none") {
+          yield* setState("syncing")
+          yield* doSync(instance, "start")
+        }
+        yield* setState("launching")
+        yield* setup(instance, env)
+        agentStarted = true
+        return yield* launch(instance, env)
+      })
+      const result = yield* Effect.exit(restore(body))
+      return yield* stop(instance, result, agentStarted)
+    })
+  )
+})
+
+/**
+ * The services a session needs besides its options.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Requirements = Store | WorkspaceSync | Scope.Scope

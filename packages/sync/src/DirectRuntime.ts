@@ -1,0 +1,315 @@
+/**
+ * The fast path for a runtime that is a directory on this host (a provider with `hostPath`, such as the local
+ * provider, bubblewrap or not): the engine scans it in process with the host scanner and applies host → runtime
+ * steps with direct file operations, instead of a scan script, a tar archive and an apply script. The steps and
+ * their checks are the archive path's (`TransferToRuntime.buildSteps`), so both paths decide alike:
+ * - nothing is done when a directory above a touched path is no longer a directory (`Changed`);
+ * - a path is only touched when its state still equals what the scan saw (a created one must still be absent);
+ *   a path that changed is reported and retried at the next sync;
+ * - every entry is written under a temporary name (`.sandbox-sync-tmp-*`, created with `O_EXCL`, so it is never
+ *   written through a symlink) in its target's directory, then renamed into place: a new directory is built
+ *   whole under its temporary name and moved with one rename; a replaced file is swapped by one rename;
+ * - files are copied with `copyFileSync` (a reflink where the filesystem can, else `copy_file_range`), keep the
+ *   host's mode and modification time (as `tar -x` does), and a host file that changed while it was copied is
+ *   reported as raced, exactly like one that changed while it was packed.
+ * The window between a check and the rename that follows it is the same accepted race as in the apply script.
+ *
+ * @since 0.1.0
+ */
+import { SyncError } from "@org/sandbox-core/SandboxError"
+import { Effect, Fiber } from "effect"
+import * as DigestCache from "./DigestCache.js"
+import type { Filter } from "./Filter.js"
+import { INTERNAL_PREFIX } from "./Filter.js"
+import * as HostScan from "./HostScan.js"
+import * as hostFs from "./internal/hostFs.js"
+import * as walkInWorker from "./internal/walkInWorker.js"
+import { Entry, parentOf } from "./Manifest.js"
+import type { RuntimeManifest, Snapshot } from "./RuntimeScan.js"
+import { subtree } from "./SyncPlan.js"
+import type { Applied, Steps } from "./TransferToRuntime.js"
+
+// the unit of copy work shared between this thread and the worker thread
+const CHUNK_BYTES = 4 << 20
+const CHUNK_FILES = 512
+
+const yieldToLoop: Effect.Effect<void> = Effect.async<void>((resume) => {
+  const handle = setImmediate(() => resume(Effect.void))
+  return Effect.sync(() => clearImmediate(handle))
+})
+
+const unreachable = (detail: string) => new SyncError({ direction: "from_runtime", reason: "Unreachable", detail })
+
+/** Whether the snapshot's record of a path still describes `e` (and, for a file, holds a trusted digest). */
+const unchanged = (snapshot: Snapshot, s: Entry | undefined, e: Entry): boolean => {
+  if (s === undefined || s.kind !== e.kind || s.mode !== e.mode) return false
+  if (e.kind === "dir") return true
+  if (e.kind === "symlink") return s.link_target === e.link_target
+  return s.size === e.size && s.mtime_ns === e.mtime_ns && s.ino === e.ino && s.digest !== undefined &&
+    !snapshot.racy.has(e.path)
+}
+
+/**
+ * Scans the runtime directory in process (the walk itself in a worker thread when one can start, so that it runs
+ * beside the host scan): the same walk, filter and problems as the host scan; digests come from
+ * the snapshot when a file's stat is unchanged and its record trusted, every other file is hashed now (as the
+ * scan script does), so the manifest is complete.
+ *
+ * @since 0.1.0
+ * @category scanning
+ */
+export const scan = Effect.fn("DirectRuntime.scan")(function*(options: {
+  readonly root: string
+  readonly filter: Filter
+  readonly snapshot: Snapshot
+  /** Nothing else is scanned meanwhile: split the walk itself between this thread and the worker. */
+  readonly alone?: boolean
+}) {
+  const { filter, root, snapshot } = options
+  walkInWorker.warm()
+  const known = snapshot.entries
+  const top = hostFs.lstat(root)
+  if (top === undefined) {
+    const manifest: RuntimeManifest = {
+      entries: new Map(),
+      problems: [],
+      scan_ns: hostFs.nowNs(),
+      root_missing: true,
+      changes: known.size,
+      hashed: 0,
+      raw_stamps: new Map(),
+      racy: new Set()
+    }
+    return manifest
+  }
+  if (top.kind !== "dir") return yield* unreachable(`the runtime directory ${root} is not a directory`)
+  const reuse = (e: Entry): string | undefined => {
+    const s = known.get(e.path)
+    return s !== undefined && s.kind === "file" && s.size === e.size && s.mtime_ns === e.mtime_ns &&
+        s.ino === e.ino && s.digest !== undefined && !snapshot.racy.has(e.path)
+      ? s.digest
+      : undefined
+  }
+  const walked = options.alone === true ? splitWalk(root, filter) : walkInWorker.walk(root, filter)
+  const scanned = yield* HostScan.scan({ root, filter, reuse, hash: "all", walked }).pipe(
+    Effect.mapError((e) => unreachable(`cannot scan the runtime directory ${root}: ${e.message}`))
+  )
+  const problems = [...scanned.problems]
+  const racy = new Set<string>()
+  let changes = filter.key === snapshot.filter_key ? 0 : 1
+  const entries = scanned.entries
+  for (const [p, e] of entries) {
+    if (e.kind === "file" && e.digest === undefined) {
+      // it vanished or stopped being a regular file between the walk and the hash
+      entries.delete(p)
+      problems.push({ path: p, reason: "changed while being scanned" })
+      changes++
+      continue
+    }
+    const before = known.get(p)
+    if (unchanged(snapshot, before, e)) {
+      // the snapshot's own (equal) entry: the next ancestor then shares it, and saving it finds no change there
+      entries.set(p, before!)
+      continue
+    }
+    changes++
+    if (e.kind === "file" && DigestCache.isRacy(e.mtime_ns, scanned.scan_ns)) racy.add(p)
+  }
+  for (const p of known.keys()) if (!entries.has(p)) changes++
+  const manifest: RuntimeManifest = {
+    entries,
+    problems,
+    scan_ns: scanned.scan_ns,
+    root_missing: false,
+    changes,
+    hashed: scanned.hashed,
+    raw_stamps: new Map(),
+    racy
+  }
+  return manifest
+})
+
+/** Half of the walk here and half in the worker; `undefined` (walk it all here) when there is no worker. */
+const splitWalk = (root: string, filter: Filter): Effect.Effect<HostScan.Walked | undefined, Error> =>
+  Effect.gen(function*() {
+    if (!walkInWorker.warm()) return undefined
+    const theirs = yield* Effect.fork(walkInWorker.walk(root, filter, 1))
+    const walker = yield* Effect.try({
+      try: () => new hostFs.Walker(root, filter, 0),
+      catch: (error) => error as Error
+    })
+    while (!(yield* Effect.sync(() => walker.step(HostScan.SLICE)))) yield* yieldToLoop
+    let other = yield* Fiber.join(theirs)
+    if (other === undefined) {
+      const rest = new hostFs.Walker(root, filter, 1)
+      while (!rest.step(1 << 30)) {
+        // one step walks everything
+      }
+      other = { entries: rest.entries, problems: rest.problems }
+    }
+    for (const [p, e] of other.entries) walker.entries.set(p, e)
+    return { entries: walker.entries, problems: [...walker.problems, ...other.problems] }
+  })
+
+const entryOf = (path: string, st: hostFs.HostStat, target: string | undefined): Entry | undefined =>
+  st.kind === "other"
+    ? undefined
+    : new Entry(path, st.kind, st.kind === "dir" ? 0 : st.size, st.mtime_ns, st.mode, st.ino, undefined, target)
+
+const sameState = (st: hostFs.HostStat | undefined, expect: Entry | undefined): boolean => {
+  if (expect === undefined) return st === undefined
+  if (st === undefined || st.kind !== expect.kind) return false
+  return expect.kind === "dir" || (st.size === expect.size && st.mtime_ns === expect.mtime_ns && st.ino === expect.ino)
+}
+
+/**
+ * Applies host → runtime steps directly in the runtime directory. Returns what the apply script would report,
+ * plus the host files that changed while they were copied and the bytes sent.
+ *
+ * @since 0.1.0
+ * @category transfer
+ */
+export const applyToRuntime = (options: {
+  readonly steps: Steps
+  readonly hostRoot: string
+  readonly runtimeRoot: string
+  readonly host: ReadonlyMap<string, Entry>
+  readonly children: ReadonlyMap<string, ReadonlyArray<string>>
+}): Effect.Effect<{ applied: Applied; raced: Set<string>; bytes: number }, SyncError> =>
+  Effect.gen(function*() {
+    const { host, hostRoot, runtimeRoot: root, steps } = options
+    const changed = (detail: string) => new SyncError({ direction: "to_runtime", reason: "Changed", detail })
+    const io = (detail: string) => new SyncError({ direction: "to_runtime", reason: "Io", detail })
+    const begin_ns = hostFs.nowNs()
+    const made = hostFs.lstat(root) === undefined ? hostFs.ops.mkdirAll(root) : undefined
+    if (made !== undefined) return yield* io(`cannot create the runtime directory ${root}: ${made}`)
+    const at = (p: string) => `${root}/${p}`
+    for (const p of steps.parents) {
+      const st = hostFs.lstat(at(p))
+      if (st !== undefined && st.kind !== "dir") {
+        return yield* changed("a parent directory in the runtime was replaced during the sync")
+      }
+    }
+    const failed = new Set<string>()
+    for (const c of steps.checks) if (!sameState(hostFs.lstat(at(c.path)), c.expect)) failed.add(c.path)
+    for (const p of steps.unlinks) if (!failed.has(p)) hostFs.ops.unlink(at(p))
+    for (const p of steps.rmdirs) if (!failed.has(p)) hostFs.ops.rmdir(at(p))
+
+    const final = new Map<string, Entry>()
+    const raced = new Set<string>()
+    let bytes = 0
+    const nonce = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`
+    // 1. every put's directories and symlinks under its temporary name; its files become copy jobs
+    const builds: Array<{ readonly put: string; readonly temp: string; readonly paths: Array<string>; ok: boolean }> =
+      []
+    const jobs: Array<{ readonly build: number; readonly path: string; readonly job: hostFs.CopyJob }> = []
+    for (const put of steps.puts) {
+      const p = put.path
+      if (failed.has(p)) continue
+      const dir = parentOf(p) === "" ? root : at(parentOf(p))
+      const temp = `${dir}/${INTERNAL_PREFIX}tmp-${nonce}-${builds.length}`
+      const paths = subtree(p, host, options.children)
+      const build = { put: p, temp, paths, ok: true }
+      builds.push(build)
+      for (const q of paths) {
+        const e = host.get(q)!
+        const abs = q === p ? temp : `${temp}${q.slice(p.length)}`
+        if (e.kind === "file") {
+          const job = { from: `${hostRoot}/${q}`, to: abs, size: e.size, mtime_ns: e.mtime_ns, ino: e.ino }
+          jobs.push({ build: builds.length - 1, path: q, job })
+          continue
+        }
+        const made = e.kind === "dir"
+          ? hostFs.ops.mkdir(abs, e.mode & 0o777)
+          : hostFs.ops.symlink(e.link_target!, abs)
+        const st = made === undefined ? hostFs.lstat(abs) : undefined
+        const fin = st === undefined ? undefined : entryOf(q, st, e.link_target)
+        if (fin === undefined) {
+          build.ok = false
+          break
+        }
+        final.set(q, fin)
+      }
+    }
+    // 2. the copies, in chunks taken by this thread and by the worker thread, whichever is free (the cores may be
+    //    shared with other work, so a fixed split would wait for the slower one)
+    const runnable = jobs.filter((j) => builds[j.build]!.ok)
+    const chunks: Array<typeof runnable> = []
+    let chunk: typeof runnable = []
+    let size = 0
+    for (const j of runnable) {
+      chunk.push(j)
+      size += j.job.size
+      if (size >= CHUNK_BYTES || chunk.length >= CHUNK_FILES) {
+        chunks.push(chunk)
+        chunk = []
+        size = 0
+      }
+    }
+    if (chunk.length > 0) chunks.push(chunk)
+    const record = (j: (typeof runnable)[number], result: hostFs.CopyResult) => {
+      if (result.status === "failed") builds[j.build]!.ok = false
+      if (result.status !== "copied") return
+      bytes += j.job.size
+      if (result.raced) raced.add(j.path)
+      const fin = result.stat === undefined ? undefined : entryOf(j.path, result.stat, undefined)
+      if (fin !== undefined) final.set(j.path, fin)
+    }
+    const mine = (c: typeof runnable) => {
+      for (const j of c) record(j, hostFs.copyJob(j.job))
+    }
+    // the worker's side: one chunk in flight at a time; a chunk it could not copy is copied here
+    const theirs = (): Promise<void> => {
+      const c = chunks.shift()
+      if (c === undefined) return Promise.resolve()
+      const sent = walkInWorker.copyInWorker(c.map((j) => j.job))
+      if (sent === undefined) {
+        chunks.unshift(c)
+        return Promise.resolve()
+      }
+      return sent.then(
+        (results) => c.forEach((j, k) => record(j, results[k]!)),
+        () => mine(c)
+      ).then(theirs)
+    }
+    const helper = chunks.length > 1 ? theirs() : Promise.resolve()
+    yield* Effect.gen(function*() {
+      for (let c = chunks.pop(); c !== undefined; c = chunks.pop()) {
+        mine(c)
+        yield* yieldToLoop
+      }
+      yield* Effect.promise(() => helper)
+    }).pipe(
+      // interrupted: the worker stops after its chunk in flight, and nothing half-built is left in the runtime
+      Effect.onInterrupt(() =>
+        Effect.promise(() => {
+          chunks.length = 0
+          return helper
+        }).pipe(Effect.andThen(() => builds.forEach((b) => hostFs.ops.removeTree(b.temp))))
+      )
+    )
+    // 3. each put into place with one rename, unless it failed or a create found its target taken
+    for (const build of builds) {
+      const p = build.put
+      const taken = steps.puts.find((x) => x.path === p)!.create && hostFs.lstat(at(p)) !== undefined
+      if (!build.ok || taken || hostFs.ops.rename(build.temp, at(p)) !== undefined) {
+        hostFs.ops.removeTree(build.temp)
+        for (const q of build.paths) final.delete(q)
+        failed.add(p)
+      }
+    }
+    for (const c of steps.chmods) {
+      if (failed.has(c.path)) continue
+      const st = hostFs.lstat(at(c.path))
+      if (st === undefined || st.kind !== "file") continue
+      hostFs.ops.chmod(at(c.path), c.exec ? st.mode | ((st.mode & 0o444) >> 2) : st.mode & ~0o111)
+    }
+    for (const p of steps.reportOne) {
+      const st = hostFs.lstat(at(p))
+      const fin = st === undefined
+        ? undefined
+        : entryOf(p, st, st.kind === "symlink" ? hostFs.ops.readlink(at(p)) : undefined)
+      if (fin !== undefined) final.set(p, fin)
+    }
+    return { applied: { begin_ns, failed, final, errors: "" }, raced, bytes }
+  })

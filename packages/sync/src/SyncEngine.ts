@@ -1,0 +1,436 @@
+/**
+ * The sync engine: core's `WorkspaceSync` service.
+ *
+ * One cycle: load the ancestor (kept warm in memory between cycles) → scan the host (in process) and the
+ * runtime concurrently → reconcile three-way under the mode's policy → safety halts → transfer to the runtime
+ * → transfer from the runtime (verify, rename into place) → fold what really happened into the ancestor →
+ * validate and save it (`AncestorStore`: a journal line per cycle, a new base now and then).
+ *
+ * How the runtime is reached depends on the provider. When it offers `hostPath` (the runtime is a directory on
+ * this host, as with the local provider, bubblewrap or not), the runtime is scanned in process with the host
+ * scanner (its walk in a worker thread, beside the host scan) and written with direct file operations
+ * (`DirectRuntime`, `TransferFromRuntime.runDirect`): the same steps and checks as the archive path, no
+ * process, no archive. Otherwise (a remote runtime) the scan is one exec, host → runtime is tar + one
+ * `putArchive` + one apply exec, and runtime → host is one `getArchive`.
+ *
+ * Modes: `none` moves nothing; `seed` seeds at start and `sync` does nothing; `session-bidirectional` (and
+ * `live`, for now) seeds at start and syncs both ways at a checkpoint; at `stop`/`crash` it syncs back only
+ * (runtime → host; host-only changes are left alone). Seeding a runtime that already has content is
+ * one-way-safe: a runtime file that differs is never overwritten, it is reported as a conflict.
+ *
+ * @since 0.1.0
+ */
+import { CommandExecutor, FileSystem, Path } from "@effect/platform"
+import type { ProviderError } from "@org/sandbox-core/SandboxError"
+import { SyncError } from "@org/sandbox-core/SandboxError"
+import type { ArchiveFormat } from "@org/sandbox-core/SandboxProvider"
+import type { Conflict, SyncRequest, SyncResult } from "@org/sandbox-core/WorkspaceSync"
+import { WorkspaceSync } from "@org/sandbox-core/WorkspaceSync"
+import { Effect, Layer, Option } from "effect"
+import * as Ancestor from "./Ancestor.js"
+import * as AncestorStore from "./AncestorStore.js"
+import * as DirectRuntime from "./DirectRuntime.js"
+import * as Filter from "./Filter.js"
+import * as GitSeed from "./GitSeed.js"
+import * as HostScan from "./HostScan.js"
+import * as Fold from "./internal/fold.js"
+import * as hostFs from "./internal/hostFs.js"
+import type { Entry } from "./Manifest.js"
+import * as RuntimeScan from "./RuntimeScan.js"
+import * as Safety from "./Safety.js"
+import * as SyncPlan from "./SyncPlan.js"
+import * as TransferFromRuntime from "./TransferFromRuntime.js"
+import * as TransferToRuntime from "./TransferToRuntime.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /**
+   * Archive compression: `"auto"` (default) sends plain tar to a provider named `local` (same machine: gzip
+   * would only burn CPU) and `gzip -1` to every other provider.
+   */
+  readonly compression?: "auto" | "none" | "gzip"
+}
+
+/**
+ * A result with nothing moved.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const emptyResult = (duration_ms = 0): SyncResult => ({
+  files_to_runtime: 0,
+  bytes_to_runtime: 0,
+  deleted_in_runtime: 0,
+  files_from_runtime: 0,
+  bytes_from_runtime: 0,
+  deleted_on_host: 0,
+  conflicts: [],
+  refused: [],
+  duration_ms
+})
+
+/**
+ * Builds the engine.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: Options = {}) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const executor = yield* CommandExecutor.CommandExecutor
+    const warm = new Map<string, { readonly stamp: string; readonly persisted: AncestorStore.Persisted }>()
+    const caseFolding = new Map<string, boolean>()
+
+    const loadAncestor = (stateDir: string, identity: Ancestor.Identity) =>
+      Effect.gen(function*() {
+        const stamp = yield* AncestorStore.stamp(stateDir)
+        const hit = warm.get(stateDir)
+        if (stamp === "") return Option.none<AncestorStore.Persisted>()
+        if (hit !== undefined && hit.stamp === stamp) {
+          const a = hit.persisted.ancestor.identity
+          const same = a.session_id === identity.session_id && a.sandbox_id === identity.sandbox_id &&
+            a.instance_id === identity.instance_id && a.host_root === identity.host_root &&
+            a.runtime_root === identity.runtime_root
+          return same ? Option.some(hit.persisted) : Option.none<AncestorStore.Persisted>()
+        }
+        const loaded = yield* AncestorStore.load(stateDir, identity)
+        if (Option.isSome(loaded)) warm.set(stateDir, { stamp, persisted: loaded.value })
+        return loaded
+      })
+
+    // `undefined`: go through exec and archives (a remote runtime, or a provider that cannot this time)
+    const hostPathOf = (provider: SyncRequest["provider"], instance: SyncRequest["instance"]) =>
+      provider.hostPath === undefined
+        ? Effect.succeed(undefined)
+        : provider.hostPath(instance).pipe(
+          Effect.map((dir): string | undefined => path.resolve(dir)),
+          Effect.catchIf((e) => e.reason === "Unsupported", () => Effect.succeed(undefined))
+        )
+
+    const cycle = Effect.fn("SyncEngine.cycle")(function*(request: SyncRequest, policy: SyncPlan.Policy) {
+      const started = Date.now()
+      const direction = policy === "seed" ? "to_runtime" : "from_runtime"
+      const fail = (reason: SyncError["reason"], detail: string) => new SyncError({ direction, reason, detail })
+      const hostRoot = path.resolve(request.host_root)
+      const stateDir = path.resolve(request.state_dir)
+      const runtimeRoot = request.instance.workdir
+      const profile = request.profile
+      const provider = request.provider
+      const inside = path.relative(hostRoot, stateDir)
+      const anchored = inside !== "" && !inside.startsWith("..") && !path.isAbsolute(inside)
+        ? [inside.split(path.sep).join("/")]
+        : []
+      const filter = Filter.make({
+        exclude: profile.exclude,
+        include: profile.include,
+        extra: request.extra_excludes ?? [],
+        anchored
+      })
+      const identity: Ancestor.Identity = {
+        session_id: request.session_id,
+        sandbox_id: request.sandbox_id,
+        instance_id: request.instance.instance_id,
+        host_root: hostRoot,
+        runtime_root: runtimeRoot
+      }
+      // a runtime that is a directory on this host is scanned and written in process (DirectRuntime)
+      const direct = yield* hostPathOf(provider, request.instance)
+      const persisted = yield* loadAncestor(stateDir, identity)
+      const loaded = Option.map(persisted, (p) => p.ancestor)
+      const ancestor = Option.getOrElse(loaded, () => Ancestor.empty(identity))
+      const gitFiles = profile.seed === "git" ? Option.getOrUndefined(yield* GitSeed.listFiles(hostRoot)) : undefined
+      if (profile.seed === "git" && gitFiles === undefined) {
+        yield* Effect.logWarning(`seed = "git" but ${hostRoot} is not a git work tree: syncing the whole tree`)
+      }
+
+      const scanHost = HostScan.scan({ root: hostRoot, filter, cache: ancestor.host, files: gitFiles }).pipe(
+        Effect.mapError((e) => fail("Io", `cannot scan the workspace ${hostRoot}: ${e.message}`))
+      )
+      const scanRuntimeWith = (alone: boolean) =>
+        direct !== undefined
+          ? DirectRuntime.scan({ root: direct, filter, snapshot: ancestor.runtime, alone })
+          : RuntimeScan.scan({
+            provider,
+            instance: request.instance,
+            root: runtimeRoot,
+            filter,
+            snapshot: ancestor.runtime
+          }).pipe(
+            Effect.flatMap((r) =>
+              "error" in r
+                ? Effect.fail(fail("Unreachable", `cannot scan the runtime: ${r.error}`))
+                : Effect.succeed(r.manifest)
+            )
+          )
+      let host: HostScan.HostManifest
+      let runtime: RuntimeScan.RuntimeManifest
+      if (policy === "sync-back" && gitFiles === undefined && Option.isSome(loaded)) {
+        // sync-back only acts where the runtime changed: when it equals the ancestor, the host is not even scanned
+        runtime = yield* scanRuntimeWith(true)
+        if (
+          runtime.changes === 0 &&
+          SyncPlan.sideClean(
+            Fold.filterAncestor(ancestor.entries, filter, ancestor.runtime.filter_key),
+            runtime.entries,
+            new Set(runtime.problems.map((p) => p.path))
+          )
+        ) {
+          return { ...emptyResult(Date.now() - started), refused: runtime.problems.map((p) => ({ ...p })) }
+        }
+        host = yield* scanHost
+      } else {
+        ;[host, runtime] = yield* Effect.all([scanHost, scanRuntimeWith(false)], { concurrency: 2 })
+      }
+
+      // the ancestor as seen through today's rules: excluded paths are untracked on both sides
+      const tracked = Fold.filterAncestor(ancestor.entries, filter, ancestor.runtime.filter_key)
+      let runtimeEntries: Map<string, Entry> = runtime.entries
+      if (gitFiles !== undefined) {
+        const ask: Array<{ path: string; dir: boolean }> = []
+        for (const [p, e] of runtime.entries) if (!host.entries.has(p)) ask.push({ path: p, dir: e.kind === "dir" })
+        for (const [p, e] of tracked) {
+          if (!host.entries.has(p) && !runtime.entries.has(p)) ask.push({ path: p, dir: e.kind === "dir" })
+        }
+        const ignored = yield* GitSeed.ignoredAmong(hostRoot, ask)
+        if (ignored.size > 0) {
+          runtimeEntries = new Map([...runtime.entries].filter(([p]) => !ignored.has(p)))
+          for (const p of ignored) tracked.delete(p)
+        }
+      }
+
+      if (policy !== "seed") {
+        const wiped = Safety.checkWiped({
+          ancestorEntries: tracked.size,
+          runtimeEntries: runtimeEntries.size,
+          rootMissing: runtime.root_missing
+        })
+        if (wiped !== undefined) return yield* wiped
+      }
+
+      const problems = new Set<string>()
+      const refused: Array<{ path: string; reason: string }> = []
+      for (const p of [...host.problems, ...runtime.problems]) {
+        problems.add(p.path)
+        refused.push({ path: p.path, reason: p.reason })
+      }
+      let hostHashed = host.hashed
+      const hostDigest = (e: Entry) => {
+        if (e.digest === undefined && e.kind === "file") hostHashed++
+        return HostScan.digestOf(hostRoot, e)
+      }
+      const sides = { ancestor: tracked, host: host.entries, runtime: runtimeEntries, problems, hostDigest }
+      const plan = SyncPlan.reconcile(sides, policy)
+      if (!plan.dirty && runtime.changes === 0 && hostHashed === 0 && Option.isSome(loaded)) {
+        return { ...emptyResult(Date.now() - started), refused }
+      }
+
+      let caseInsensitive = false
+      if (plan.toHost.length > 0) {
+        let folded = caseFolding.get(hostRoot)
+        if (folded === undefined) {
+          folded = hostFs.probeCaseInsensitive(hostRoot) ?? false
+          caseFolding.set(hostRoot, folded)
+        }
+        caseInsensitive = folded
+      }
+      const hostOps = TransferFromRuntime.buildOps({
+        roots: plan.toHost,
+        conflicts: plan.conflicts.map((c) => ({
+          path: c.path,
+          host_change: c.host_change,
+          runtime_change: c.runtime_change,
+          runtime_copy: null,
+          runtime: c.runtime
+        })),
+        ancestor: tracked,
+        host: host.entries,
+        runtime: runtimeEntries,
+        children: plan.children,
+        hostDigest,
+        caseInsensitive,
+        sessionId: request.session_id
+      })
+      let hostFiles = 0
+      for (const e of host.entries.values()) if (e.kind !== "dir") hostFiles++
+      const massDeletion = Safety.checkMassDeletion({
+        deletions: hostOps.deletions,
+        tracked: hostFiles,
+        force: request.force === true
+      })
+      if (massDeletion !== undefined) return yield* massDeletion
+
+      const format: ArchiveFormat = options.compression === "none"
+        ? "tar"
+        : options.compression === "gzip"
+        ? "tar.gz"
+        : provider.name === "local"
+        ? "tar"
+        : "tar.gz"
+
+      if (direct !== undefined && (plan.toRuntime.length > 0 || hostOps.ops.length > 0)) {
+        // the runtime may have been archived or moved while it was scanned: look again before writing
+        const again = yield* hostPathOf(provider, request.instance)
+        if (again !== direct) {
+          return yield* fail("Changed", `the runtime directory moved during the sync (${direct} → ${again ?? "none"})`)
+        }
+      }
+      let toRuntime: Fold.ToRuntimeOutcome | undefined
+      if (plan.toRuntime.length > 0 && direct !== undefined) {
+        const { steps } = TransferToRuntime.buildSteps({
+          roots: plan.toRuntime,
+          ancestor: tracked,
+          host: host.entries,
+          runtime: runtimeEntries,
+          children: plan.children,
+          hostDigest,
+          rawStamps: runtime.raw_stamps
+        })
+        toRuntime = yield* DirectRuntime.applyToRuntime({
+          steps,
+          hostRoot,
+          runtimeRoot: direct,
+          host: host.entries,
+          children: plan.children
+        })
+      } else if (plan.toRuntime.length > 0) {
+        const ops = TransferToRuntime.buildOps({
+          roots: plan.toRuntime,
+          ancestor: tracked,
+          host: host.entries,
+          runtime: runtimeEntries,
+          children: plan.children,
+          hostDigest,
+          rawStamps: runtime.raw_stamps
+        })
+        toRuntime = yield* TransferToRuntime.run({
+          ops,
+          hostRoot,
+          stateDir,
+          runtimeRoot,
+          provider,
+          instance: request.instance,
+          format,
+          host: host.entries
+        })
+      }
+      let fromRuntime: TransferFromRuntime.Applied | undefined
+      if ((hostOps.ops.length > 0 || hostOps.collisions.length > 0) && direct !== undefined) {
+        fromRuntime = yield* TransferFromRuntime.runDirect({
+          ops: hostOps,
+          hostRoot,
+          runtimeDir: direct,
+          sessionId: request.session_id
+        })
+      } else if (hostOps.ops.length > 0 || hostOps.collisions.length > 0) {
+        fromRuntime = yield* TransferFromRuntime.run({
+          ops: hostOps,
+          hostRoot,
+          stateDir,
+          runtimeRoot,
+          provider,
+          instance: request.instance,
+          format,
+          sessionId: request.session_id
+        })
+      }
+
+      const folded = Fold.fold({
+        previous: ancestor,
+        tracked,
+        host,
+        runtime: { ...runtime, entries: runtimeEntries },
+        filterKey: filter.key,
+        plan,
+        toRuntime,
+        fromRuntime
+      })
+      if (folded.changed || Option.isNone(loaded)) {
+        const saved = yield* AncestorStore.save(stateDir, folded.ancestor, Option.getOrUndefined(persisted)).pipe(
+          Effect.mapError((e) => fail("Io", `cannot save the sync state in ${stateDir}: ${e.message}`))
+        )
+        warm.set(stateDir, { stamp: yield* AncestorStore.stamp(stateDir), persisted: saved })
+      }
+
+      const conflicts: Array<Conflict> = [...(fromRuntime?.conflicts ?? [])]
+      const reported = new Set(conflicts.map((c) => c.path))
+      for (const c of plan.conflicts) {
+        if (!reported.has(c.path)) {
+          conflicts.push({
+            path: c.path,
+            host_change: c.host_change,
+            runtime_change: c.runtime_change,
+            runtime_copy: null
+          })
+        }
+      }
+      for (const p of toRuntime?.applied.failed ?? []) {
+        refused.push({ path: p, reason: "changed in the runtime during the sync; retried at the next sync" })
+      }
+      const result: SyncResult = {
+        files_to_runtime: folded.stats.files_to_runtime,
+        bytes_to_runtime: folded.stats.bytes_to_runtime,
+        deleted_in_runtime: folded.stats.deleted_in_runtime,
+        files_from_runtime: fromRuntime?.files ?? 0,
+        bytes_from_runtime: fromRuntime?.bytes ?? 0,
+        deleted_on_host: fromRuntime?.deleted ?? 0,
+        conflicts: conflicts.sort((a, b) => (a.path < b.path ? -1 : 1)),
+        refused: [...refused, ...(fromRuntime?.refused ?? [])],
+        duration_ms: Date.now() - started
+      }
+      return result
+    })
+
+    const provideAll = <A, E>(
+      effect: Effect.Effect<A, E, FileSystem.FileSystem | Path.Path | CommandExecutor.CommandExecutor>
+    ): Effect.Effect<A, E> =>
+      effect.pipe(
+        Effect.provideService(FileSystem.FileSystem, fs),
+        Effect.provideService(Path.Path, path),
+        Effect.provideService(CommandExecutor.CommandExecutor, executor)
+      )
+
+    const seed = Effect.fn("SyncEngine.seed")(function*(request: SyncRequest) {
+      if (request.profile.sync_mode === "none") return emptyResult()
+      return yield* provideAll(cycle(request, "seed"))
+    })
+
+    const sync = Effect.fn("SyncEngine.sync")(function*(request: SyncRequest) {
+      const mode = request.profile.sync_mode
+      if (mode === "none" || mode === "seed") return emptyResult()
+      const policy: SyncPlan.Policy = request.reason === "stop" || request.reason === "crash" ? "sync-back" : "two-way"
+      return yield* provideAll(cycle(request, policy))
+    })
+
+    return WorkspaceSync.of({
+      seed: seed as (request: SyncRequest) => Effect.Effect<SyncResult, SyncError | ProviderError>,
+      sync: sync as (request: SyncRequest) => Effect.Effect<SyncResult, SyncError | ProviderError>
+    })
+  })
+
+/**
+ * The engine as core's `WorkspaceSync` (requires `FileSystem`, `Path` and `CommandExecutor`).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: Layer.Layer<
+  WorkspaceSync,
+  never,
+  FileSystem.FileSystem | Path.Path | CommandExecutor.CommandExecutor
+> = Layer.effect(WorkspaceSync, make())
+
+/**
+ * The engine with options.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerWith = (
+  options: Options
+): Layer.Layer<WorkspaceSync, never, FileSystem.FileSystem | Path.Path | CommandExecutor.CommandExecutor> =>
+  Layer.effect(WorkspaceSync, make(options))

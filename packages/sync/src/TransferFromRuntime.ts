@@ -1,0 +1,487 @@
+/**
+ * Runtime → host transfer: ONE `provider.getArchive` of exactly the files and symlinks needed, extracted by the
+ * host's `tar` into a fresh staging directory under `state_dir`, then verified and put into place:
+ * - the archive listing is checked first: an absolute or `..` member is refused and reported;
+ * - each staged entry must be what the runtime manifest said (kind, size, sha256, symlink target), reached
+ *   without crossing a symlink, and a symlink must stay inside the root;
+ * - before every host mutation the target is `lstat`ed again and must still equal what the scan saw (kind,
+ *   size, mtime, inode; absent for a creation), else the path becomes a conflict and the runtime's version is
+ *   kept beside it; every parent component must be a real directory (never write through a symlink);
+ * - files go into place by rename (via a temp file in the target directory when staging is on another
+ *   filesystem), symlinks via a temp link renamed over the target.
+ * When the runtime is a directory on this host ({@link runDirect}) there is no archive and no staging: the same
+ * ops and checks apply, the entries are read from the runtime's directory (never through a symlink there), and
+ * each file is copied beside its target and checked (size, sha256) before the rename.
+ *
+ * @since 0.1.0
+ */
+import { FileSystem, Path } from "@effect/platform"
+import { SyncError } from "@org/sandbox-core/SandboxError"
+import type { ArchiveFormat, Instance, Service as ProviderService } from "@org/sandbox-core/SandboxProvider"
+import type { Conflict } from "@org/sandbox-core/WorkspaceSync"
+import { Effect } from "effect"
+import type { AncestorEntry } from "./Ancestor.js"
+import * as Conflicts from "./Conflicts.js"
+import { INTERNAL_PREFIX } from "./Filter.js"
+import { run as runCommand } from "./internal/command.js"
+import * as hostFs from "./internal/hostFs.js"
+import { Entry, parentOf, unsafeLinkReason } from "./Manifest.js"
+import { sameContent } from "./SyncPlan.js"
+
+type HostOp =
+  | { readonly op: "unlink"; readonly path: string; readonly expect: Entry }
+  | { readonly op: "rmdir"; readonly path: string }
+  | { readonly op: "mkdir"; readonly path: string; readonly mode: number }
+  | { readonly op: "place"; readonly path: string; readonly source: Entry; readonly expect: Entry | undefined }
+  | { readonly op: "chmod"; readonly path: string; readonly exec: boolean; readonly expect: Entry }
+  | { readonly op: "copy"; readonly path: string; readonly source: Entry; readonly conflict: Conflict }
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Input {
+  readonly roots: ReadonlyArray<string>
+  /** Conflicts whose runtime version should be stored beside the host's. */
+  readonly conflicts: ReadonlyArray<Conflict & { readonly runtime: Entry | undefined }>
+  readonly ancestor: ReadonlyMap<string, AncestorEntry>
+  readonly host: ReadonlyMap<string, Entry>
+  readonly runtime: ReadonlyMap<string, Entry>
+  readonly children: ReadonlyMap<string, ReadonlyArray<string>>
+  readonly hostDigest: (entry: Entry) => string | undefined
+  readonly caseInsensitive: boolean
+  readonly sessionId: string
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Ops {
+  readonly ops: Array<HostOp>
+  readonly fetch: Array<string>
+  /** Paths not created because another host path differs from them only by case. */
+  readonly collisions: Array<Conflict>
+  readonly deletions: number
+}
+
+/**
+ * Turns transition roots into host ops.
+ *
+ * @since 0.1.0
+ * @category planning
+ */
+export const buildOps = (input: Input): Ops => {
+  const { children, host: H, runtime: R } = input
+  const ops: Array<HostOp> = []
+  const fetch: Array<string> = []
+  const collisions: Array<Conflict> = []
+  const lower = new Map<string, string>()
+  if (input.caseInsensitive) { for (const p of H.keys()) lower.set(p.toLowerCase(), p) }
+  let deletions = 0
+  const remove = (path: string) => {
+    const e = H.get(path)
+    if (e === undefined) return
+    if (e.kind === "dir") {
+      for (const c of children.get(path) ?? []) remove(c)
+      ops.push({ op: "rmdir", path })
+    } else {
+      deletions++
+      ops.push({ op: "unlink", path, expect: e })
+    }
+  }
+  const create = (path: string) => {
+    const e = R.get(path)
+    if (e === undefined) return
+    if (input.caseInsensitive) {
+      const other = lower.get(path.toLowerCase())
+      if (other !== undefined && other !== path) {
+        collisions.push({
+          path,
+          host_change: `exists as ${other} (case-insensitive filesystem)`,
+          runtime_change: `created ${e.kind}`,
+          runtime_copy: null
+        })
+        return
+      }
+      lower.set(path.toLowerCase(), path)
+    }
+    if (e.kind === "dir") {
+      ops.push({ op: "mkdir", path, mode: e.mode & 0o777 })
+      for (const c of children.get(path) ?? []) create(c)
+    } else {
+      ops.push({ op: "place", path, source: e, expect: undefined })
+      fetch.push(path)
+    }
+  }
+  for (const root of input.roots) {
+    const t = R.get(root)
+    const f = H.get(root)
+    if (t === undefined) remove(root)
+    else if (f === undefined) create(root)
+    else if (f.kind !== t.kind) {
+      remove(root)
+      create(root)
+    } else if (
+      t.kind === "file" && t.exec !== f.exec && sameContent(input.ancestor.get(root), input.hostDigest(f), t.digest)
+    ) {
+      ops.push({ op: "chmod", path: root, exec: t.exec, expect: f })
+    } else {
+      ops.push({ op: "place", path: root, source: t, expect: f })
+      fetch.push(root)
+    }
+  }
+  for (const c of input.conflicts) {
+    const { runtime, ...conflict } = c
+    if (runtime === undefined || runtime.kind === "dir") continue
+    ops.push({ op: "copy", path: Conflicts.copyPath(c.path, input.sessionId), source: runtime, conflict })
+    if (!fetch.includes(runtime.path)) fetch.push(runtime.path)
+  }
+  return { ops, fetch, collisions, deletions }
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Applied {
+  /** Host state after the apply for every path an op touched. */
+  readonly final: Map<string, Entry>
+  /** Paths whose op was not carried out. */
+  readonly failed: Set<string>
+  readonly conflicts: Array<Conflict>
+  readonly refused: Array<{ readonly path: string; readonly reason: string }>
+  readonly files: number
+  readonly bytes: number
+  readonly deleted: number
+}
+
+const unescapeListing = (name: string): string =>
+  name.replace(
+    /\\(\\|n|t|[0-7]{3})/g,
+    (_, c: string) => c === "\\" ? "\\" : c === "n" ? "\n" : c === "t" ? "\t" : String.fromCharCode(parseInt(c, 8))
+  )
+
+/**
+ * Why a member name of a runtime archive is refused, or `undefined`.
+ *
+ * @since 0.1.0
+ * @category verification
+ */
+export const memberRefusal = (name: string): string | undefined => {
+  if (name.startsWith("/")) return "absolute path in the runtime archive"
+  if (name.split("/").includes("..")) return "'..' in a path of the runtime archive"
+  return undefined
+}
+
+const sameAsScanned = (st: hostFs.HostStat | undefined, expect: Entry | undefined): boolean => {
+  if (expect === undefined) return st === undefined
+  if (st === undefined || st.kind !== expect.kind) return false
+  return expect.kind === "dir" || (st.size === expect.size && st.mtime_ns === expect.mtime_ns && st.ino === expect.ino)
+}
+
+/**
+ * Fetches, verifies and applies host ops.
+ *
+ * @since 0.1.0
+ * @category transfer
+ */
+export const run = Effect.fn("TransferFromRuntime.run")(function*(options: {
+  readonly ops: Ops
+  readonly hostRoot: string
+  readonly stateDir: string
+  readonly runtimeRoot: string
+  readonly provider: ProviderService
+  readonly instance: Instance
+  readonly format: ArchiveFormat
+  readonly sessionId: string
+}) {
+  const nonce = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`
+  const fs = yield* FileSystem.FileSystem
+  const path = yield* Path.Path
+  const io = (detail: string) => new SyncError({ direction: "from_runtime", reason: "Io", detail })
+  const { ops } = options
+  const refused: Array<{ path: string; reason: string }> = []
+  const refusedPaths = new Set<string>()
+  yield* fs.makeDirectory(options.stateDir, { recursive: true }).pipe(Effect.mapError((e) => io(e.message)))
+  const staging = yield* fs.makeTempDirectory({ directory: options.stateDir, prefix: `${INTERNAL_PREFIX}in-` }).pipe(
+    Effect.mapError((e) => io(e.message))
+  )
+  const archive = path.join(options.stateDir, `${INTERNAL_PREFIX}in-${nonce}.${options.format}`)
+  const cleanup = Effect.all([
+    fs.remove(archive, { force: true }),
+    Effect.sync(() => hostFs.ops.removeTree(staging))
+  ]).pipe(Effect.ignore)
+
+  return yield* Effect.gen(function*() {
+    if (ops.fetch.length > 0) {
+      yield* options.provider.getArchive(options.instance, {
+        root: options.runtimeRoot,
+        paths: ops.fetch,
+        archive_path: archive,
+        format: options.format
+      })
+      const z = options.format === "tar.gz" ? ["-z"] : []
+      const listing = yield* runCommand(["tar", ...z, "-tf", archive]).pipe(
+        Effect.mapError((e) => io(`tar: ${e.message}`))
+      )
+      if (listing.exitCode !== 0) return yield* io(`cannot read the runtime archive: ${listing.stderr.trim()}`)
+      for (const line of new TextDecoder().decode(listing.stdout).split("\n")) {
+        if (line === "") continue
+        const name = unescapeListing(line)
+        const why = memberRefusal(name)
+        if (why !== undefined) {
+          refused.push({ path: name, reason: why })
+          refusedPaths.add(name.replace(/^\/+/, "").replace(/^(\.\/)+/, "").replace(/\/$/, ""))
+        }
+      }
+      // GNU tar itself refuses `..` members (exit 2) and strips a leading `/`; both are refused above anyway
+      yield* runCommand(["tar", ...z, "-xf", archive, "-C", staging, "--no-same-owner"]).pipe(
+        Effect.mapError((e) => io(`tar: ${e.message}`))
+      )
+    }
+    return yield* Effect.sync(() => apply(options, { staging, refusedPaths }, nonce, refused))
+  }).pipe(Effect.ensuring(cleanup))
+})
+
+/**
+ * Applies host ops taking the runtime's entries straight from its directory on this host (a provider with
+ * `hostPath`): no archive and no staging. Each file is copied to a temporary name beside its target and checked
+ * there (size and sha256 against the runtime manifest) before it is renamed into place, so what lands is what
+ * the scan saw even if the runtime changes meanwhile; a runtime path reached through a symlink is refused.
+ *
+ * @since 0.1.0
+ * @category transfer
+ */
+export const runDirect = (options: {
+  readonly ops: Ops
+  readonly hostRoot: string
+  readonly runtimeDir: string
+  readonly sessionId: string
+}): Effect.Effect<Applied> =>
+  Effect.sync(() => {
+    const nonce = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`
+    return apply(options, { direct: options.runtimeDir }, nonce, [])
+  })
+
+/** Where the runtime's entries are read from: an extracted archive, or the runtime's own directory. */
+type Source =
+  | { readonly staging: string; readonly refusedPaths: ReadonlySet<string> }
+  | { readonly direct: string }
+
+const apply = (
+  options: { readonly ops: Ops; readonly hostRoot: string; readonly sessionId: string },
+  source: Source,
+  nonce: string,
+  refused: Array<{ path: string; reason: string }>
+): Applied => {
+  const direct = "direct" in source
+  const staging = direct ? source.direct : source.staging
+  const refusedPaths: ReadonlySet<string> = direct ? new Set() : source.refusedPaths
+  const from = direct ? "the runtime" : "the runtime archive"
+  const root = options.hostRoot
+  const final = new Map<string, Entry>()
+  const failed = new Set<string>()
+  const conflicts: Array<Conflict> = [...options.ops.collisions]
+  const safeDirs = new Set<string>([""])
+  const stagedDirs = new Set<string>([""])
+  let files = 0
+  let bytes = 0
+  let deleted = 0
+  let tmpCounter = 0
+  // a direct source is never moved out of the runtime: it is always copied
+  const stagingDev = direct ? undefined : hostFs.lstat(staging)?.dev
+  for (const c of options.ops.collisions) failed.add(c.path)
+
+  // every existing component above `rel` must be a real directory; a symlink there is never written through
+  const parentIsSafe = (rel: string, base: string, verified: Set<string>): boolean => {
+    const parent = parentOf(rel)
+    if (verified.has(parent)) return true
+    if (!parentIsSafe(parent, base, verified)) return false
+    const st = hostFs.lstat(`${base}/${parent}`)
+    if (st === undefined || st.kind !== "dir") return false
+    verified.add(parent)
+    return true
+  }
+  const refuse = (p: string, reason: string) => {
+    refused.push({ path: p, reason })
+    failed.add(p)
+  }
+  // the staged copy of a runtime entry, verified against the runtime manifest (once per path)
+  const verified = new Map<string, string | undefined>()
+  const staged = (source: Entry): string | undefined => {
+    if (!verified.has(source.path)) verified.set(source.path, verify(source))
+    return verified.get(source.path)
+  }
+  const verify = (source: Entry): string | undefined => {
+    const p = source.path
+    if (refusedPaths.has(p)) {
+      failed.add(p)
+      return undefined
+    }
+    if (!parentIsSafe(p, staging, stagedDirs)) return void refuse(p, `${from} reached it through a symlink`)
+    const abs = `${staging}/${p}`
+    const st = hostFs.lstat(abs)
+    if (st === undefined || st.kind !== source.kind) {
+      return void refuse(p, `missing or of another kind in ${from}`)
+    }
+    if (source.kind === "symlink") {
+      const target = hostFs.ops.readlink(abs)
+      if (target === undefined || target !== source.link_target) {
+        return void refuse(p, "symlink target changed during the transfer")
+      }
+      const unsafe = unsafeLinkReason(p, target)
+      if (unsafe !== undefined) return void refuse(p, unsafe)
+      return abs
+    }
+    if (st.size !== source.size) return void refuse(p, "size changed during the transfer")
+    // a direct source is checked on its copy instead (see `putInPlace`): the runtime may change it meanwhile
+    if (!direct && !sameDigest(abs, source)) {
+      return void refuse(p, "content changed during the transfer (sha256 mismatch)")
+    }
+    return abs
+  }
+  const sameDigest = (abs: string, source: Entry): boolean =>
+    source.digest === undefined || source.digest.length !== 64 || hostFs.hashFile(abs) === source.digest
+  // a direct copy that is not what the scan saw is refused (once) and removed
+  const checkCopy = (tmp: string, source: Entry): string | undefined => {
+    if (hostFs.lstat(tmp)?.size === source.size && sameDigest(tmp, source)) {
+      return hostFs.ops.setMtime(tmp, source.mtime_ns)
+    }
+    if (!failed.has(source.path)) refuse(source.path, "content changed during the transfer (sha256 mismatch)")
+    return "ECHANGED"
+  }
+  const temp = (target: string) =>
+    `${parentOf(target) === "" ? root : `${root}/${parentOf(target)}`}/${INTERNAL_PREFIX}tmp-${nonce}-${tmpCounter++}`
+  // puts a verified staged entry at `target` (relative); returns an error code or undefined
+  const putInPlace = (abs: string, source: Entry, target: string, mode: number | undefined): string | undefined => {
+    const dest = `${root}/${target}`
+    if (source.kind === "symlink") {
+      const tmp = temp(target)
+      return hostFs.ops.symlink(source.link_target!, tmp) ?? hostFs.ops.rename(tmp, dest)
+    }
+    if (mode !== undefined && !direct) hostFs.ops.chmod(abs, mode)
+    const dirDev = hostFs.lstat(parentOf(target) === "" ? root : `${root}/${parentOf(target)}`)?.dev
+    if (dirDev !== undefined && dirDev === stagingDev) return hostFs.ops.rename(abs, dest)
+    const tmp = temp(target)
+    const failure = (direct ? hostFs.ops.copyNew(abs, tmp) ?? checkCopy(tmp, source) : hostFs.ops.copy(abs, tmp)) ??
+      (mode !== undefined ? hostFs.ops.chmod(tmp, mode) : undefined) ?? hostFs.ops.rename(tmp, dest)
+    if (failure !== undefined) hostFs.ops.unlink(tmp)
+    return failure
+  }
+  const changedDuringSync = (p: string, source: Entry | undefined, runtimeChange: string) => {
+    failed.add(p)
+    let copy: string | null = null
+    const abs = source !== undefined && source.kind !== "dir" ? staged(source) : undefined
+    if (abs !== undefined && source !== undefined) {
+      const copyPath = Conflicts.copyPath(p, options.sessionId)
+      const existing = hostFs.lstat(`${root}/${copyPath}`)
+      if (
+        existing?.kind !== "dir" && parentIsSafe(copyPath, root, safeDirs) &&
+        putInPlace(abs, source, copyPath, undefined) === undefined
+      ) {
+        copy = copyPath
+      }
+    }
+    conflicts.push({
+      path: p,
+      host_change: "changed during the sync",
+      runtime_change: runtimeChange,
+      runtime_copy: copy
+    })
+  }
+
+  const ordered = [
+    ...options.ops.ops.filter((o) => o.op === "unlink"),
+    ...options.ops.ops.filter((o) => o.op === "rmdir"),
+    ...options.ops.ops.filter((o) => o.op === "mkdir"),
+    ...options.ops.ops.filter((o) => o.op === "place" || o.op === "chmod" || o.op === "copy")
+  ]
+  for (const op of ordered) {
+    const p = op.path
+    if (op.op !== "copy" && failed.has(parentOf(p)) && parentOf(p) !== "") {
+      failed.add(p)
+      continue
+    }
+    if (!parentIsSafe(p, root, safeDirs)) {
+      refuse(p, "a parent directory on the host is not a real directory")
+      continue
+    }
+    const dest = `${root}/${p}`
+    const st = hostFs.lstat(dest)
+    switch (op.op) {
+      case "unlink": {
+        if (!sameAsScanned(st, op.expect)) changedDuringSync(p, undefined, "deleted")
+        else if (hostFs.ops.unlink(dest) !== undefined) failed.add(p)
+        else deleted++
+        break
+      }
+      case "rmdir": {
+        if (st?.kind !== "dir") failed.add(p)
+        else if (hostFs.ops.rmdir(dest) !== undefined) {
+          failed.add(p)
+          conflicts.push({
+            path: p,
+            host_change: "directory holds files the sync does not track",
+            runtime_change: "deleted dir",
+            runtime_copy: null
+          })
+        } else safeDirs.delete(p)
+        break
+      }
+      case "mkdir": {
+        if (st === undefined) {
+          if (hostFs.ops.mkdir(dest, op.mode) !== undefined) failed.add(p)
+        } else if (st.kind !== "dir") changedDuringSync(p, undefined, "created dir")
+        break
+      }
+      case "place": {
+        const abs = staged(op.source)
+        if (abs === undefined) break
+        if (!sameAsScanned(st, op.expect)) {
+          changedDuringSync(p, op.source, op.expect === undefined ? `created ${op.source.kind}` : "modified")
+          break
+        }
+        const old = op.expect
+        const mode = op.source.kind !== "file"
+          ? undefined
+          : old !== undefined && old.kind === "file"
+          ? (old.mode & ~0o111 & 0o7777) | (op.source.exec ? (old.mode & 0o444) >> 2 : 0)
+          : op.source.mode & 0o777
+        if (putInPlace(abs, op.source, p, mode) !== undefined) failed.add(p)
+        else {
+          files++
+          bytes += op.source.size
+        }
+        break
+      }
+      case "chmod": {
+        if (!sameAsScanned(st, op.expect)) {
+          changedDuringSync(p, undefined, op.exec ? "set exec bit" : "cleared exec bit")
+        } else {
+          const m = op.expect.mode
+          const mode = op.exec ? m | ((m & 0o444) >> 2) : m & ~0o111
+          if (hostFs.ops.chmod(dest, mode) !== undefined) failed.add(p)
+        }
+        break
+      }
+      case "copy": {
+        const abs = staged(op.source)
+        const ok = abs !== undefined && st?.kind !== "dir" && putInPlace(abs, op.source, p, undefined) === undefined
+        conflicts.push({ ...op.conflict, runtime_copy: ok ? p : null })
+        continue
+      }
+    }
+    const now = hostFs.lstat(dest)
+    if (now !== undefined && now.kind !== "other") {
+      const target = now.kind === "symlink" ? hostFs.ops.readlink(dest) : undefined
+      final.set(p, entryFrom(p, now, target))
+    }
+  }
+  return { final, failed, conflicts, refused, files, bytes, deleted }
+}
+
+const entryFrom = (p: string, st: hostFs.HostStat, target: string | undefined): Entry => {
+  const kind = st.kind === "other" ? "file" : st.kind
+  return new Entry(p, kind, kind === "dir" ? 0 : st.size, st.mtime_ns, st.mode, st.ino, undefined, target)
+}

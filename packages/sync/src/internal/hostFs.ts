@@ -1,0 +1,377 @@
+/**
+ * Synchronous host filesystem primitives: the scanner's walk, `lstat`, hashing and the guarded steps that put
+ * files into place on the host.
+ *
+ * This is the module of the package that does file I/O with `node:fs` (and `node:crypto`); besides it only the
+ * worker-thread plumbing (`walkInWorker.ts`, `scanWorker.ts`) imports `node:*`. Why: the scan is the hot
+ * loop of every sync, and the measured fastest way to scan in Node is a synchronous `readdirSync` +
+ * `lstatSync` walk (sync-notes §4: Effect's `FileSystem` sits on async fs, which is 2–4× slower here; it also
+ * has no `lstat`, which every safety check needs, since a check must never follow a symlink). Callers run
+ * these functions inside one `Effect.sync` per batch, never one Effect per file.
+ *
+ * @internal
+ */
+import { createHash } from "node:crypto"
+import * as fs from "node:fs"
+import type { Filter } from "../Filter.js"
+import { Entry, type Kind, type Problem, unsafeLinkReason } from "../Manifest.js"
+
+/** What `lstat` says about a host path. */
+export interface HostStat {
+  readonly kind: Kind | "other"
+  readonly size: number
+  readonly mtime_ns: string
+  readonly ino: number
+  readonly mode: number
+  readonly dev: number
+}
+
+const kindOf = (st: fs.BigIntStats): Kind | "other" =>
+  st.isFile() ? "file" : st.isDirectory() ? "dir" : st.isSymbolicLink() ? "symlink" : "other"
+
+const statOrUndefined = (abs: string): fs.BigIntStats | undefined => {
+  try {
+    return fs.lstatSync(abs, { bigint: true, throwIfNoEntry: false })
+  } catch (error) {
+    // a path below a non-directory does not exist either
+    if ((error as NodeJS.ErrnoException).code === "ENOTDIR") return undefined
+    throw error
+  }
+}
+
+/** `lstat` without following a symlink; `undefined` when the path does not exist. */
+export const lstat = (abs: string): HostStat | undefined => {
+  const st = statOrUndefined(abs)
+  if (st === undefined) return undefined
+  return {
+    kind: kindOf(st),
+    size: Number(st.size),
+    mtime_ns: st.mtimeNs.toString(),
+    ino: Number(st.ino),
+    mode: Number(st.mode) & 0o7777,
+    dev: Number(st.dev)
+  }
+}
+
+/** The current wall-clock time in nanoseconds (the racy-clean reference of a scan). */
+export const nowNs = (): bigint => BigInt(Date.now()) * 1_000_000n
+
+const problemName = (name: string): string | undefined => {
+  if (name.includes("\n")) return "newline in name"
+  if (name.includes("\uFFFD")) return "name is not valid UTF-8"
+  // only names with non-ASCII characters can be non-NFC; skip the normalize call for the rest
+
+  if (/[^\x00-\x7f]/.test(name) && name !== name.normalize("NFC")) return "name is not NFC-normalized"
+  return undefined
+}
+
+/** Which half of a split walk a top-level directory belongs to (a stable hash of its name). */
+export const halfOf = (name: string): 0 | 1 => {
+  let h = 0
+  for (let i = 0; i < name.length; i++) h = (h * 31 + name.charCodeAt(i)) | 0
+  return (h & 1) as 0 | 1
+}
+
+interface Frame {
+  readonly rel: string
+  /** The directory's own entry when it is excluded but may hold re-included paths (a phantom). */
+  readonly phantom: Entry | undefined
+  readonly parent: Frame | undefined
+  emitted: boolean
+}
+
+/**
+ * A resumable synchronous walker: `step(budget)` scans until about `budget` entries were seen, so a caller
+ * may yield to the event loop between steps (letting a concurrent child process drain its pipe).
+ */
+export class Walker {
+  readonly entries = new Map<string, Entry>()
+  readonly problems: Array<Problem> = []
+  private readonly stack: Array<Frame> = []
+  private readonly rootDev: number | undefined
+
+  /**
+   * With `part`, only one half of the tree: the top-level directories whose name hashes to `part`, plus (for
+   * part 0) the top-level files and links; the two halves of a walk are disjoint and together the whole walk.
+   */
+  constructor(readonly root: string, readonly filter: Filter, readonly part?: 0 | 1) {
+    const st = lstat(root)
+    if (st === undefined || st.kind !== "dir") throw new Error(`not a directory: ${root}`)
+    this.rootDev = st.dev
+    this.stack.push({ rel: "", phantom: undefined, parent: undefined, emitted: true })
+  }
+
+  private emitChain(frame: Frame | undefined): void {
+    if (frame === undefined || frame.emitted) return
+    this.emitChain(frame.parent)
+    if (frame.phantom !== undefined) this.entries.set(frame.phantom.path, frame.phantom)
+    frame.emitted = true
+  }
+
+  /** Scans about `budget` entries; returns true when the walk is complete. */
+  step(budget: number): boolean {
+    let seen = 0
+    const filter = this.filter
+    while (this.stack.length > 0 && seen < budget) {
+      const frame = this.stack.pop()!
+      const dirAbs = frame.rel === "" ? this.root : `${this.root}/${frame.rel}`
+      let names: Array<fs.Dirent>
+      try {
+        names = fs.readdirSync(dirAbs, { withFileTypes: true })
+      } catch (error) {
+        this.problems.push({
+          path: frame.rel,
+          reason: `unreadable directory (${(error as NodeJS.ErrnoException).code})`
+        })
+        continue
+      }
+      const prefix = frame.rel === "" ? "" : `${frame.rel}/`
+      for (const dirent of names) {
+        seen++
+        const name = dirent.name
+        const rel = prefix + name
+        const isDir = dirent.isDirectory()
+        if (this.part !== undefined && frame.rel === "" && (isDir ? halfOf(name) : 0) !== this.part) continue
+        if (!isDir && !dirent.isFile() && !dirent.isSymbolicLink()) continue // fifo, socket, device: untracked
+        const excluded = filter.excluded(rel, isDir)
+        if (excluded && !(isDir && filter.mayIncludeBelow(rel))) continue
+        const bad = problemName(name)
+        if (bad !== undefined) {
+          if (!excluded) this.problems.push({ path: rel, reason: bad })
+          continue
+        }
+        const abs = `${dirAbs}/${name}`
+        const st = fs.lstatSync(abs, { bigint: true, throwIfNoEntry: false })
+        if (st === undefined) continue // vanished since readdir
+        const kind = kindOf(st)
+        if (kind === "other") continue
+        let target: string | undefined
+        if (kind === "symlink") {
+          try {
+            target = fs.readlinkSync(abs)
+          } catch {
+            continue
+          }
+          const unsafe = unsafeLinkReason(rel, target)
+          if (unsafe !== undefined) {
+            if (!excluded) this.problems.push({ path: rel, reason: unsafe })
+            continue
+          }
+        }
+        const entry = new Entry(
+          rel,
+          kind,
+          kind === "dir" ? 0 : Number(st.size),
+          st.mtimeNs.toString(),
+          Number(st.mode) & 0o7777,
+          Number(st.ino),
+          undefined,
+          target
+        )
+        if (kind === "dir") {
+          if (Number(st.dev) !== this.rootDev) {
+            if (!excluded) this.problems.push({ path: rel, reason: "scan crossed a filesystem boundary" })
+            continue
+          }
+          if (excluded) {
+            this.stack.push({ rel, phantom: entry, parent: frame, emitted: false })
+            continue
+          }
+          this.emitChain(frame)
+          this.entries.set(rel, entry)
+          this.stack.push({ rel, phantom: undefined, parent: frame, emitted: true })
+        } else if (!excluded) {
+          this.emitChain(frame)
+          this.entries.set(rel, entry)
+        }
+      }
+    }
+    return this.stack.length === 0
+  }
+}
+
+/** Entries for an explicit list of files (from `git ls-files`) and the directories above them. */
+export const statList = (
+  root: string,
+  paths: ReadonlyArray<string>,
+  filter: Filter
+): { readonly entries: Map<string, Entry>; readonly problems: Array<Problem> } => {
+  const entries = new Map<string, Entry>()
+  const problems: Array<Problem> = []
+  const add = (rel: string, wantDir: boolean): boolean => {
+    if (entries.has(rel)) return true
+    const st = fs.lstatSync(`${root}/${rel}`, { bigint: true, throwIfNoEntry: false })
+    if (st === undefined) return false
+    const kind = kindOf(st)
+    if (kind === "other" || (wantDir && kind !== "dir") || (!wantDir && kind === "dir")) return false
+    let target: string | undefined
+    if (kind === "symlink") {
+      target = fs.readlinkSync(`${root}/${rel}`)
+      const unsafe = unsafeLinkReason(rel, target)
+      if (unsafe !== undefined) {
+        problems.push({ path: rel, reason: unsafe })
+        return false
+      }
+    }
+    entries.set(
+      rel,
+      new Entry(
+        rel,
+        kind,
+        kind === "dir" ? 0 : Number(st.size),
+        st.mtimeNs.toString(),
+        Number(st.mode) & 0o7777,
+        Number(st.ino),
+        undefined,
+        target
+      )
+    )
+    return true
+  }
+  outer: for (const rel of paths) {
+    const parts = rel.split("/")
+    let dir = ""
+    for (let i = 0; i < parts.length - 1; i++) {
+      dir = dir === "" ? parts[i]! : `${dir}/${parts[i]}`
+      if (filter.excluded(dir, true) && !filter.mayIncludeBelow(dir)) continue outer
+      if (!add(dir, true)) continue outer
+    }
+    const bad = problemName(parts[parts.length - 1]!)
+    if (bad !== undefined) {
+      problems.push({ path: rel, reason: bad })
+      continue
+    }
+    if (!filter.excluded(rel, false)) add(rel, false)
+  }
+  // drop directories that only held excluded paths
+  return { entries, problems }
+}
+
+const buffer = Buffer.allocUnsafe(1 << 20)
+
+/**
+ * The hex sha256 of a regular file, read with `O_NOFOLLOW` into one reused buffer; `undefined` when it is not a
+ * regular file (any more).
+ */
+export const hashFile = (abs: string): string | undefined => {
+  let fd: number
+  try {
+    fd = fs.openSync(abs, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW)
+  } catch {
+    return undefined
+  }
+  try {
+    if (!fs.fstatSync(fd).isFile()) return undefined
+    const hash = createHash("sha256")
+    for (;;) {
+      const n = fs.readSync(fd, buffer, 0, buffer.length, null)
+      if (n === 0) break
+      hash.update(n === buffer.length ? buffer : buffer.subarray(0, n))
+    }
+    return hash.digest("hex")
+  } catch {
+    return undefined
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+/** The error code of a failed host operation, or `undefined` on success. */
+const attempt = (f: () => void): string | undefined => {
+  try {
+    f()
+    return undefined
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code ?? String(error)
+  }
+}
+
+const NS_PER_S = 1_000_000_000n
+
+/** Host mutations used by the apply loops. Each returns an error code, or `undefined` on success. */
+export const ops = {
+  rename: (from: string, to: string) => attempt(() => fs.renameSync(from, to)),
+  copy: (from: string, to: string) => attempt(() => fs.copyFileSync(from, to, fs.constants.COPYFILE_FICLONE)),
+  /**
+   * Copies a file to a name that must not exist yet (`O_EXCL`: an existing name, a symlink included, is never
+   * written through), as a reflink where the filesystem can, else with `copy_file_range`; the source's mode
+   * comes along.
+   */
+  copyNew: (from: string, to: string) =>
+    attempt(() => fs.copyFileSync(from, to, fs.constants.COPYFILE_EXCL | fs.constants.COPYFILE_FICLONE)),
+  /** Sets a file's access and modification times to `mtime_ns` (sub-microsecond digits are lost). */
+  setMtime: (abs: string, mtime_ns: string) =>
+    attempt(() => {
+      const ns = BigInt(mtime_ns)
+      const seconds = Number(ns / NS_PER_S) + Number(ns % NS_PER_S) / 1e9
+      fs.utimesSync(abs, seconds, seconds)
+    }),
+  unlink: (abs: string) => attempt(() => fs.unlinkSync(abs)),
+  rmdir: (abs: string) => attempt(() => fs.rmdirSync(abs)),
+  mkdir: (abs: string, mode: number) => attempt(() => fs.mkdirSync(abs, { mode })),
+  mkdirAll: (abs: string) => attempt(() => fs.mkdirSync(abs, { recursive: true })),
+  symlink: (target: string, abs: string) => attempt(() => fs.symlinkSync(target, abs)),
+  chmod: (abs: string, mode: number) => attempt(() => fs.chmodSync(abs, mode)),
+  readlink: (abs: string): string | undefined => {
+    try {
+      return fs.readlinkSync(abs)
+    } catch {
+      return undefined
+    }
+  },
+  /** Removes a tree the engine created itself (staging). */
+  removeTree: (abs: string) => attempt(() => fs.rmSync(abs, { recursive: true, force: true }))
+}
+
+/**
+ * Whether the host filesystem at `dir` folds case: creates a probe name there and looks it up with another
+ * case. `undefined` when the probe could not be made.
+ */
+export const probeCaseInsensitive = (dir: string): boolean | undefined => {
+  const probe = `${dir}/.sandbox-sync-probe-${process.pid}-${Date.now()}-Aa`
+  try {
+    fs.writeFileSync(probe, "", { flag: "wx" })
+  } catch {
+    return undefined
+  }
+  try {
+    return fs.lstatSync(probe.replace(/-Aa$/, "-aA"), { throwIfNoEntry: false }) !== undefined
+  } finally {
+    fs.rmSync(probe, { force: true })
+  }
+}
+
+/** One file to copy into the runtime: the host file as scanned, and its new name. */
+export interface CopyJob {
+  readonly from: string
+  readonly to: string
+  readonly size: number
+  readonly mtime_ns: string
+  readonly ino: number
+}
+
+/**
+ * What became of a copy job: `copied` (with the copy's stat; `raced` when the host file changed while it was
+ * read), `skipped` (the host file is gone or no longer a regular file: nothing is left at `to`), or `failed`
+ * with an error code.
+ */
+export type CopyResult =
+  | { readonly status: "copied"; readonly raced: boolean; readonly stat: HostStat | undefined }
+  | { readonly status: "skipped" }
+  | { readonly status: "failed"; readonly code: string }
+
+/** Copies a host file to a new name (`O_EXCL`), keeps its mtime, and checks it did not change meanwhile. */
+export const copyJob = (job: CopyJob): CopyResult => {
+  const copied = ops.copyNew(job.from, job.to)
+  if (copied === "ENOENT" && lstat(job.from) === undefined) return { status: "skipped" }
+  if (copied !== undefined) return { status: "failed", code: copied }
+  ops.setMtime(job.to, job.mtime_ns)
+  const now = lstat(job.from)
+  if (now === undefined || now.kind !== "file") {
+    // what was read may not be the workspace's file: do not leave it in the runtime
+    ops.unlink(job.to)
+    return { status: "skipped" }
+  }
+  const raced = now.size !== job.size || now.mtime_ns !== job.mtime_ns || now.ino !== job.ino
+  return { status: "copied", raced, stat: lstat(job.to) }
+}

@@ -1,0 +1,49 @@
+/**
+ * The worker-thread side of `walkInWorker.ts`: walks a root with the host walker and answers with what changed
+ * since its previous walk of the same root under the same rules (or everything, when the caller does not hold
+ * that walk); or copies its half of a transfer's files. Runs only as a worker's entry point.
+ *
+ * @internal
+ */
+import { parentPort } from "node:worker_threads"
+import * as Filter from "../Filter.js"
+import type { Entry } from "../Manifest.js"
+import { copyJob, Walker } from "./hostFs.js"
+import { encodeEntry, type Reply, type Request, type WalkRequest } from "./walkProtocol.js"
+
+const instance = Math.random().toString(36).slice(2, 10)
+let counter = 0
+// the last walk of each (root, rules), as encoded records; a few roots at most
+const known = new Map<string, { readonly token: string; readonly records: Map<string, string> }>()
+
+const walk = (request: WalkRequest): Reply => {
+  const filter = Filter.make(request.spec)
+  const walker = new Walker(request.root, filter, request.part)
+  while (!walker.step(1 << 30)) {
+    // one step walks everything
+  }
+  const key = `${request.root}\0${filter.key}\0${request.part ?? ""}`
+  const previous = known.get(key)
+  const records = new Map<string, string>()
+  for (const e of walker.entries.values() as Iterable<Entry>) records.set(e.path, encodeEntry(e))
+  const token = `${instance}:${++counter}`
+  const diff = previous !== undefined && previous.token === request.base
+  const set: Array<string> = []
+  const gone: Array<string> = []
+  for (const [p, r] of records) if (!diff || previous.records.get(p) !== r) set.push(`${p}\n${r}`)
+  if (diff) { for (const p of previous.records.keys()) if (!records.has(p)) gone.push(p) }
+  known.delete(key)
+  known.set(key, { token, records })
+  if (known.size > 4) known.delete(known.keys().next().value!)
+  return { id: request.id, token, full: !diff, set, gone, problems: walker.problems }
+}
+
+parentPort?.on("message", (request: Request) => {
+  let reply: Reply
+  try {
+    reply = request._tag === "walk" ? walk(request) : { id: request.id, results: request.jobs.map(copyJob) }
+  } catch (error) {
+    reply = { id: request.id, error: error instanceof Error ? error.message : String(error) }
+  }
+  parentPort?.postMessage(reply)
+})

@@ -1,0 +1,104 @@
+/**
+ * The worker thread that walks the runtime and shares large copies. A worker runs compiled JavaScript, so these
+ * tests load the build (`dist/`, which the test task builds first) and are skipped when there is none; the rest
+ * of the suite runs the same walker and copies in the test's own thread.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import * as Filter from "../src/Filter.js"
+import * as hostFs from "../src/internal/hostFs.js"
+import type * as WalkInWorker from "../src/internal/walkInWorker.js"
+import type { Entry } from "../src/Manifest.js"
+import { writeTree } from "./fixtures/harness.js"
+
+const dist = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "dist", "internal")
+const built = fs.existsSync(path.join(dist, "scanWorker.js"))
+const load = () => import(path.join(dist, "walkInWorker.js")) as Promise<typeof WalkInWorker>
+
+const here = (root: string, filter: Filter.Filter) => {
+  const walker = new hostFs.Walker(root, filter)
+  while (!walker.step(1 << 30)) {
+    // one step walks everything
+  }
+  return walker
+}
+const shape = (entries: ReadonlyMap<string, Entry>) =>
+  Object.fromEntries(
+    [...entries.values()].map((e) => [e.path, [e.kind, e.size, e.mtime_ns, e.mode, e.ino, e.link_target ?? ""]])
+  )
+
+describe.skipIf(!built)("scan worker (built)", () => {
+  it.effect("walks like the walker here, then answers with diffs that rebuild the same manifest", () =>
+    Effect.gen(function*() {
+      const { walk } = yield* Effect.promise(load)
+      const root = fs.mkdtempSync(path.join(os.tmpdir(), "sync-worker-"))
+      yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(root, { recursive: true, force: true })))
+      writeTree(root, {
+        "a.txt": "A",
+        "dir/b.txt": "B",
+        "dir/link": { link: "../a.txt" },
+        "dir/sp ace/c d": "C",
+        "node_modules/x.js": "X",
+        "run.sh": { x: "#!/bin/sh" }
+      })
+      fs.symlinkSync("/etc", path.join(root, "escape"))
+      const filter = Filter.make({})
+      const first = yield* walk(root, filter)
+      const mine = here(root, filter)
+      expect(first && shape(first.entries)).toEqual(shape(mine.entries))
+      expect(first?.problems).toEqual(mine.problems)
+      fs.writeFileSync(path.join(root, "a.txt"), "A changed")
+      fs.rmSync(path.join(root, "dir/sp ace"), { recursive: true })
+      fs.mkdirSync(path.join(root, "new"))
+      fs.writeFileSync(path.join(root, "new/n.txt"), "N")
+      const second = yield* walk(root, filter)
+      expect(second && shape(second.entries)).toEqual(shape(here(root, filter).entries))
+      // fresh objects every time: the caller fills in digests
+      expect(second?.entries.get("run.sh")).not.toBe(first?.entries.get("run.sh"))
+    }).pipe(Effect.scoped))
+
+  it.effect("a walk split in halves (one here, one in the worker) is the whole walk", () =>
+    Effect.gen(function*() {
+      const { walk } = yield* Effect.promise(load)
+      const root = fs.mkdtempSync(path.join(os.tmpdir(), "sync-worker-split-"))
+      yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(root, { recursive: true, force: true })))
+      const spec: Record<string, string> = { "top.txt": "T" }
+      for (let i = 0; i < 12; i++) spec[`d${i}/sub/f${i}.txt`] = `${i}`
+      writeTree(root, spec)
+      const filter = Filter.make({})
+      const half = new hostFs.Walker(root, filter, 0)
+      while (!half.step(1 << 30)) {
+        // one step walks everything
+      }
+      const other = yield* walk(root, filter, 1)
+      const merged = new Map([...half.entries, ...(other?.entries ?? [])])
+      expect(half.entries.size).toBeGreaterThan(1)
+      expect(other?.entries.size).toBeGreaterThan(0)
+      expect(merged.size).toBe(half.entries.size + (other?.entries.size ?? 0))
+      expect(shape(merged)).toEqual(shape(here(root, filter).entries))
+    }).pipe(Effect.scoped))
+
+  it.effect("copies files with the host mtime, reports stats, skips a vanished source", () =>
+    Effect.gen(function*() {
+      const { copyInWorker } = yield* Effect.promise(load)
+      const base = fs.mkdtempSync(path.join(os.tmpdir(), "sync-worker-copy-"))
+      yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(base, { recursive: true, force: true })))
+      fs.writeFileSync(path.join(base, "a"), "hello")
+      fs.utimesSync(path.join(base, "a"), 1_000_000, 1_000_000)
+      const a = hostFs.lstat(path.join(base, "a"))!
+      const jobs = [
+        { from: path.join(base, "a"), to: path.join(base, "a.copy"), size: a.size, mtime_ns: a.mtime_ns, ino: a.ino },
+        { from: path.join(base, "gone"), to: path.join(base, "gone.copy"), size: 1, mtime_ns: "1", ino: 1 }
+      ]
+      const results = yield* Effect.promise(() => copyInWorker(jobs)!)
+      expect(results.map((r) => r.status)).toEqual(["copied", "skipped"])
+      expect(fs.readFileSync(path.join(base, "a.copy"), "utf8")).toBe("hello")
+      const copied = results[0]!
+      expect(copied.status === "copied" && [copied.raced, copied.stat?.mtime_ns]).toEqual([false, a.mtime_ns])
+      expect(fs.existsSync(path.join(base, "gone.copy"))).toBe(false)
+    }).pipe(Effect.scoped))
+})
