@@ -4,10 +4,9 @@
  * @since 0.1.0
  */
 import type { BackendDefinition } from "@org/sandbox-core/ProviderRegistry"
-import { ProviderError } from "@org/sandbox-core/SandboxError"
 import { CONTRACT_VERSION } from "@org/sandbox-core/SandboxProvider"
-import { Effect } from "effect"
 import { DaytonaConfig } from "./DaytonaConfig.js"
+import * as DaytonaProvider from "./DaytonaProvider.js"
 
 /**
  * @since 0.1.0
@@ -17,11 +16,5 @@ export const definition: BackendDefinition = {
   name: "daytona",
   contract_version: CONTRACT_VERSION,
   configSchema: DaytonaConfig,
-  make: () =>
-    Effect.fail(ProviderError.of({
-      provider: "daytona",
-      operation: "init",
-      reason: "Unsupported",
-      detail: "sessions on the daytona backend are not available in this version"
-    }))
+  make: ({ profile }) => DaytonaProvider.makeConfig({ profile })
 }

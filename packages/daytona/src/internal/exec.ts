@@ -1,0 +1,191 @@
+/**
+ * Commands in a sandbox: blocking (`/process/execute`, one request) and streamed (a session of its own whose
+ * command's logs are followed over a WebSocket).
+ */
+import type { Sandbox } from "@daytonaio/sdk"
+import type { ProviderError } from "@org/sandbox-core/SandboxError"
+import type { ExecOutput, ExecRequest, ExecResult, Instance } from "@org/sandbox-core/SandboxProvider"
+import { Duration, Effect, Schedule, Schema, Stream } from "effect"
+import { homeDirOf, scratchOf, sdk } from "./client.js"
+import { fromSdk, providerError } from "./errors.js"
+import {
+  blockingScript,
+  commandLine,
+  INLINE_STDIN_LIMIT,
+  isEnvName,
+  parseBlockingOutput,
+  relativePosix,
+  resolvePosix,
+  sessionScript,
+  stdinBytes,
+  type StdinPlan,
+  text,
+  toBase64
+} from "./shell.js"
+
+/** What the exec and transfer helpers need from the provider. */
+export interface Toolbox {
+  readonly sandboxFor: (operation: string, instance: Instance) => Effect.Effect<Sandbox, ProviderError>
+  readonly retry: <A, R>(self: Effect.Effect<A, ProviderError, R>) => Effect.Effect<A, ProviderError, R>
+}
+
+/** A fresh token for temp names and markers. */
+export const nonce = (): string => globalThis.crypto.randomUUID().replace(/-/g, "")
+
+/** The SDK wants a Node Buffer where it has one (Readable.from would iterate a bare Uint8Array). */
+export const sdkBytes = (bytes: Uint8Array): Buffer =>
+  (typeof Buffer === "function" ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) : bytes) as Buffer
+
+const ExecuteResponse = Schema.Struct({
+  exitCode: Schema.optional(Schema.NullOr(Schema.Number)),
+  result: Schema.optional(Schema.NullOr(Schema.String))
+})
+
+/** Decode the reply of `/process/execute`. */
+export const executed = (operation: string, instance_id: string, u: unknown) =>
+  Schema.decodeUnknown(ExecuteResponse)(u).pipe(
+    Effect.map((r) => ({ exit_code: r.exitCode ?? -1, result: r.result ?? "" })),
+    Effect.mapError((e) => providerError(operation, "Unknown", `unexpected exec reply: ${e.message}`, instance_id, e))
+  )
+
+const timeoutSeconds = (timeout: ExecRequest["timeout"]): number =>
+  timeout === undefined ? 0 : Math.max(1, Math.ceil(Duration.toMillis(Duration.decode(timeout)) / 1000))
+
+/**
+ * Stdin as the command will read it: nothing, inline in the script, or uploaded to the scratch directory
+ * first (one request) when too big to travel inside the command. `from` is where the script resolves paths.
+ */
+const planStdin = (
+  tb: Toolbox,
+  sb: Sandbox,
+  instance: Instance,
+  operation: string,
+  stdin: ExecRequest["stdin"],
+  from: string
+): Effect.Effect<StdinPlan, ProviderError> => {
+  const bytes = stdinBytes(stdin)
+  if (bytes === undefined) return Effect.succeed({ _tag: "None" })
+  if (bytes.length <= INLINE_STDIN_LIMIT) return Effect.succeed({ _tag: "Inline", base64: toBase64(bytes) })
+  const remote = `${scratchOf(instance)}/stdin-${nonce()}`
+  return tb.retry(sdk(operation, instance.instance_id, () => sb.fs.uploadFile(sdkBytes(bytes), remote))).pipe(
+    Effect.as({ _tag: "File", path: relativePosix(from, remote) } as const)
+  )
+}
+
+const commandOf = (operation: string, instance: Instance, request: ExecRequest) => {
+  const command = commandLine(request)
+  return command === undefined
+    ? Effect.fail(providerError(operation, "InvalidState", "an exec request needs argv or shell", instance.instance_id))
+    : Effect.succeed(command)
+}
+
+/**
+ * Run a command to completion: one `/process/execute` request (plus one upload for a large stdin). A
+ * timeout is enforced by the daemon, which kills the command's whole process group.
+ */
+export const exec = (tb: Toolbox, instance: Instance, request: ExecRequest): Effect.Effect<ExecResult, ProviderError> =>
+  Effect.gen(function*() {
+    const operation = "exec"
+    const id = instance.instance_id
+    const command = yield* commandOf(operation, instance, request)
+    const sb = yield* tb.sandboxFor(operation, instance)
+    const cwd = resolvePosix(instance.workdir, request.cwd ?? ".")
+    const marker = `__sandbox_cli_${nonce()}__`
+    const stdin = yield* planStdin(tb, sb, instance, operation, request.stdin, cwd)
+    const script = blockingScript({ command, stdin, marker })
+    const seconds = timeoutSeconds(request.timeout)
+    const call = sdk(operation, id, () => sb.process.executeCommand(script, cwd, { ...request.env }, seconds))
+    // The daemon answers 408 at the deadline; this guard only covers a reply that never comes.
+    const guarded = seconds > 0
+      ? Effect.timeoutFail(call, {
+        duration: Duration.seconds(seconds + 30),
+        onTimeout: () => providerError(operation, "Timeout", `no reply ${seconds + 30} s after starting`, id)
+      })
+      : call
+    const reply = yield* Effect.flatMap(guarded, (u) => executed(operation, id, u))
+    const parsed = parseBlockingOutput(reply.result, marker)
+    if (parsed === undefined) {
+      const detail = reply.result.trim().slice(0, 500)
+      return yield* reply.exit_code === -1
+        ? providerError(operation, "InvalidState", `cannot run in ${cwd}: ${detail}`, id)
+        : providerError(operation, "Unknown", `the command wrapper failed (exit ${reply.exit_code}): ${detail}`, id)
+    }
+    return { exit_code: parsed.exit_code, stdout: text(parsed.stdout), stderr: text(parsed.stderr) }
+  }).pipe(Effect.withSpan("DaytonaProvider.exec"))
+
+const Command = Schema.Struct({ exitCode: Schema.optional(Schema.NullOr(Schema.Number)) })
+
+const encoder = new TextEncoder()
+
+/**
+ * Run a command with its output streamed: a session of its own (deleted at the end, which also ends the
+ * command if the stream is interrupted or times out), an async session command, and its logs followed over
+ * the WebSocket until it exits; then its exit code.
+ */
+export const execStream = (
+  tb: Toolbox,
+  instance: Instance,
+  request: ExecRequest
+): Stream.Stream<ExecOutput, ProviderError> =>
+  Stream.unwrapScoped(Effect.gen(function*() {
+    const operation = "execStream"
+    const id = instance.instance_id
+    const command = yield* commandOf(operation, instance, request)
+    const env = request.env ?? {}
+    const bad = Object.keys(env).find((k) => !isEnvName(k))
+    if (bad !== undefined) {
+      return yield* providerError(operation, "InvalidState", `${JSON.stringify(bad)} is not an environment name`, id)
+    }
+    const sb = yield* tb.sandboxFor(operation, instance)
+    const cwd = resolvePosix(instance.workdir, request.cwd ?? ".")
+    const stdin = yield* planStdin(tb, sb, instance, operation, request.stdin, cwd)
+    const script = sessionScript({ command, cwdFromHome: relativePosix(homeDirOf(instance), cwd), env, stdin })
+    const sessionId = `sandbox-cli-${nonce()}`
+    yield* Effect.acquireRelease(
+      tb.retry(sdk(operation, id, () => sb.process.createSession(sessionId))),
+      () => Effect.ignore(sdk(operation, id, () => sb.process.deleteSession(sessionId)))
+    )
+    const started = yield* sdk(
+      operation,
+      id,
+      () => sb.process.executeSessionCommand(sessionId, { command: script, runAsync: true })
+    )
+    const cmdId = started.cmdId
+    const outputs = Stream.async<ExecOutput, ProviderError>((emit) => {
+      const chunk = (tag: "Stdout" | "Stderr") => (s: string) => {
+        if (s.length > 0) void emit.single({ _tag: tag, data: encoder.encode(s) })
+      }
+      sb.process.getSessionCommandLogs(sessionId, cmdId, chunk("Stdout"), chunk("Stderr")).then(
+        () => void emit.end(),
+        (e: unknown) => void emit.fail(fromSdk(operation, id)(e))
+      )
+    })
+    // The log stream closes when the command has exited; its exit code may lag a moment behind.
+    const exitCode = sdk(operation, id, () => sb.process.getSessionCommand(sessionId, cmdId)).pipe(
+      Effect.flatMap((u) => Schema.decodeUnknown(Command)(u).pipe(Effect.orElseSucceed(() => ({ exitCode: null })))),
+      Effect.flatMap((c) =>
+        typeof c.exitCode === "number"
+          ? Effect.succeed(c.exitCode)
+          : Effect.fail(providerError(operation, "Unavailable", "the command has no exit code yet", id))
+      ),
+      Effect.retry({
+        schedule: Schedule.exponential("50 millis", 1.5).pipe(Schedule.upTo("30 seconds")),
+        while: (e) => e.retryable
+      })
+    )
+    const all = Stream.concat(
+      outputs,
+      Stream.fromEffect(Effect.map(exitCode, (exit_code): ExecOutput => ({ _tag: "Exit", exit_code })))
+    )
+    const seconds = timeoutSeconds(request.timeout)
+    if (seconds === 0) return all
+    const limit = Duration.decode(request.timeout!)
+    return Stream.interruptWhen(
+      all,
+      Effect.sleep(limit).pipe(
+        Effect.zipRight(
+          Effect.fail(providerError(operation, "Timeout", `timed out after ${Duration.format(limit)}`, id))
+        )
+      )
+    )
+  })).pipe(Stream.withSpan("DaytonaProvider.execStream"))

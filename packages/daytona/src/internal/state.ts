@@ -1,0 +1,44 @@
+import type { SandboxState } from "@org/sandbox-core/Session"
+
+/**
+ * Daytona's sandbox states as ours (DESIGN §9). A state on its way somewhere maps to where it is going when
+ * that is a rest state we have (`stopping` → stopped, `archiving` → archived), and to `provisioning` when the
+ * sandbox is on its way to running; an unknown state is `provisioning`, never `running`.
+ *
+ * @internal
+ */
+export const toSandboxState = (state: string | undefined): SandboxState => {
+  switch (state) {
+    case "started":
+    case "resizing":
+    case "snapshotting":
+    case "forking":
+      return "running"
+    case "stopped":
+    case "stopping":
+    case "paused":
+    case "pausing":
+      return "stopped"
+    case "archived":
+    case "archiving":
+      return "archived"
+    case "error":
+    case "build_failed":
+      return "failed"
+    case "destroyed":
+    case "destroying":
+      return "gone"
+    default:
+      // creating, restoring, starting, resuming, pending_build, building_snapshot, pulling_snapshot, unknown
+      return "provisioning"
+  }
+}
+
+/**
+ * States in which the API refuses a state change with 409 until the transition ends.
+ *
+ * @internal
+ */
+export const isTransitional = (state: string | undefined): boolean =>
+  state !== undefined &&
+  !["started", "stopped", "archived", "error", "build_failed", "destroyed", "paused"].includes(state)

@@ -1,0 +1,60 @@
+import type { Emulator, EmulatorOptions } from "@org/daytona-emulator"
+import { startEmulator } from "@org/daytona-emulator"
+import { builtinLocal, Profile } from "@org/sandbox-core/Profile"
+import type { CreateSpec } from "@org/sandbox-core/SandboxProvider"
+import { makeSpec } from "@org/sandbox-core/testing"
+import { Effect, Redacted } from "effect"
+import { afterAll, beforeAll } from "vitest"
+import * as DaytonaProvider from "../src/DaytonaProvider.js"
+
+export const API_KEY = "daytona-provider-test-key"
+
+/** A daytona profile with the given backend table and profile keys. */
+export const profile = (
+  table: Record<string, unknown> = {},
+  extra: Partial<typeof Profile.Type> = {}
+): Profile =>
+  Profile.make({
+    ...builtinLocal,
+    name: builtinLocal.name,
+    backend: "daytona",
+    backend_config: table,
+    source: "<test>",
+    ...extra
+  })
+
+/** One emulator per test file, closed after the file. */
+export const useEmulator = (options: Omit<EmulatorOptions, "apiKey"> = {}): () => Emulator => {
+  let emu: Emulator | undefined
+  beforeAll(async () => {
+    emu = await startEmulator({ apiKey: API_KEY, ...options })
+  })
+  afterAll(async () => {
+    await emu?.close()
+  })
+  return () => {
+    if (!emu) throw new Error("emulator not started")
+    return emu
+  }
+}
+
+/** The provider against an emulator, with short retry delays; the client is disposed with the scope. */
+export const makeProvider = (
+  emu: Emulator,
+  p: Profile = profile(),
+  options: Partial<DaytonaProvider.MakeOptions> = {}
+) =>
+  DaytonaProvider.make({
+    profile: p,
+    apiKey: Redacted.make(API_KEY),
+    apiUrl: emu.url,
+    retry: { base: "20 millis", cap: "500 millis" },
+    ...options
+  })
+
+export const spec = (labels: Record<string, string> = {}): CreateSpec => {
+  const base = makeSpec("daytona")
+  return { ...base, labels: { ...base.labels, ...labels } }
+}
+
+export const scoped = Effect.scoped

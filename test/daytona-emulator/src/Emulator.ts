@@ -1,0 +1,393 @@
+/**
+ * `startEmulator`: one loopback HTTP server serving the control plane under `/api`, the toolbox under
+ * `/toolbox/{sandboxId}`, Socket.IO at `/api/socket.io/`, session-log WebSockets and the preview proxy, with
+ * bearer auth, seeded fault injection and request counters in front of every route.
+ */
+import { promises as fsp } from "node:fs"
+import { createServer } from "node:http"
+import type { IncomingMessage, ServerResponse } from "node:http"
+import type { Socket } from "node:net"
+import { tmpdir } from "node:os"
+import * as nodePath from "node:path"
+import { Transform } from "node:stream"
+import { WebSocketServer } from "ws"
+import type { App } from "./app.js"
+import { attachEvents } from "./events.js"
+import { FaultInjector } from "./faults.js"
+import type { RequestContext, RouteKind } from "./http.js"
+import { HttpError, Router, sendError } from "./http.js"
+import { handlePreview } from "./preview.js"
+import { bubblewrapUsable, ProcessRegistry } from "./processes.js"
+import { accessRoutes, AccessTokens } from "./routes/access.js"
+import { ADMIN_PREFIX, adminRoutes } from "./routes/admin.js"
+import { controlRoutes } from "./routes/control.js"
+import { fileRoutes } from "./routes/files.js"
+import { processRoutes } from "./routes/process.js"
+import { followLogs, LOGS_TEMPLATE, sessionRoutes } from "./routes/sessions.js"
+import { snapshotRoutes } from "./routes/snapshots.js"
+import { infoRoutes, toolboxSandbox } from "./routes/toolbox.js"
+import { SessionManager } from "./sessions.js"
+import { SnapshotStore } from "./snapshots.js"
+import { SandboxStore } from "./state.js"
+import { StatsCounter } from "./stats.js"
+import type { Emulator, EmulatorOptions, SandboxState } from "./types.js"
+
+/** States whose sandbox has no running processes; entering one kills them and forgets the sessions. */
+const HALTED: ReadonlySet<SandboxState> = new Set<SandboxState>(["stopped", "archived", "destroyed"])
+
+/** JSON bodies larger than this are not parsed for `onRequest`. */
+const JSON_RECORD_LIMIT = 1024 * 1024
+
+const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+const rejectUpgrade = (socket: Socket, status: number, reason: string): void => {
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
+  socket.destroy()
+}
+
+/** Counts response body bytes by wrapping `write`/`end`, whatever path (JSON, pipe, multipart) produced them. */
+const countResponseBytes = (res: ServerResponse, add: (n: number) => void): void => {
+  const size = (chunk: unknown): number =>
+    typeof chunk === "string" ? Buffer.byteLength(chunk) : chunk instanceof Uint8Array ? chunk.byteLength : 0
+  const write = res.write.bind(res) as (...args: Array<unknown>) => boolean
+  const end = res.end.bind(res) as (...args: Array<unknown>) => ServerResponse
+  ;(res as unknown as { write: (...args: Array<unknown>) => boolean }).write = (...args) => {
+    add(size(args[0]))
+    return write(...args)
+  }
+  ;(res as unknown as { end: (...args: Array<unknown>) => ServerResponse }).end = (...args) => {
+    if (typeof args[0] !== "function") add(size(args[0]))
+    return end(...args)
+  }
+}
+
+/**
+ * Starts the emulator on 127.0.0.1 and resolves once it listens.
+ *
+ * @since 0.0.0
+ * @category constructors
+ */
+export const startEmulator = async (options: EmulatorOptions): Promise<Emulator> => {
+  if (!options.apiKey) throw new Error("startEmulator: apiKey is required")
+  const apiKey = options.apiKey
+  const ownsRoot = options.root === undefined
+  const root = options.root !== undefined
+    ? nodePath.resolve(options.root)
+    : await fsp.mkdtemp(nodePath.join(tmpdir(), "daytona-emulator-"))
+  await fsp.mkdir(root, { recursive: true })
+  const organizationId = options.organizationId ?? "emulator-org"
+  let origin = ""
+
+  const stats = new StatsCounter()
+  const faults = new FaultInjector(options.seed ?? 1, options.faults ?? [], options.randomFailures)
+  const store = new SandboxStore({
+    root,
+    organizationId,
+    toolboxUrl: () => `${origin}/toolbox`,
+    createState: options.createState ?? "started",
+    refuseDeleteWhileStarting: options.refuseDeleteWhileStarting ?? true,
+    stuckRules: options.stuck ?? []
+  })
+  const isolatedProcesses = options.isolateProcesses === true && bubblewrapUsable()
+  const processes = new ProcessRegistry(isolatedProcesses)
+  const router = new Router()
+  const app: App = {
+    store,
+    snapshots: new SnapshotStore(organizationId),
+    processes,
+    sessions: new SessionManager(processes),
+    router,
+    origin: () => origin,
+    executeDefaultTimeoutSeconds: options.executeDefaultTimeoutSeconds ?? 10
+  }
+  const tokens = new AccessTokens()
+  const add = (
+    kind: RouteKind,
+    defs: ReadonlyArray<readonly [RequestContext["method"], string, RequestContext["route"]["handler"]]>
+  ) => {
+    for (const [method, template, handler] of defs) router.add({ method, template, kind, handler })
+  }
+  add("api", controlRoutes(app))
+  add("api", accessRoutes(app, tokens))
+  add("api", snapshotRoutes(app))
+  add("toolbox", infoRoutes(app))
+  add("toolbox", fileRoutes(app))
+  add("toolbox", processRoutes(app))
+  add("toolbox", sessionRoutes(app))
+
+  const adminRouter = new Router()
+  // Admin handlers run only once the server listens, by which time `emulator` (below) exists.
+  for (const [method, template, handler] of adminRoutes(() => emulator)) {
+    adminRouter.add({ method, template, kind: "api", handler })
+  }
+
+  /** Admin requests: bearer auth like the rest, but never counted and never faulted. */
+  const handleAdmin = async (req: IncomingMessage, res: ServerResponse, method: string, url: URL): Promise<void> => {
+    if (req.headers.authorization !== `Bearer ${apiKey}`) {
+      sendError({ req, res }, "api", new HttpError(401, "Unauthorized"))
+      req.resume()
+      return
+    }
+    const match = adminRouter.match(method, url.pathname)
+    if (!match) {
+      sendError({ req, res }, "api", new HttpError(404, `Cannot ${method} ${url.pathname}`))
+      req.resume()
+      return
+    }
+    const ctx: RequestContext = {
+      req,
+      res,
+      method: method as RequestContext["method"],
+      path: url.pathname,
+      query: url.searchParams,
+      params: match.params,
+      body: req,
+      route: match.route
+    }
+    try {
+      await match.route.handler(ctx)
+    } catch (e) {
+      sendError(ctx, "api", e instanceof HttpError ? e : new HttpError(500, e instanceof Error ? e.message : String(e)))
+    } finally {
+      if (!req.readableEnded) req.resume()
+    }
+  }
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const method = (req.method ?? "GET").toUpperCase()
+    const url = new URL(req.url ?? "/", "http://127.0.0.1")
+    const path = url.pathname
+    if (path.startsWith(ADMIN_PREFIX)) return handleAdmin(req, res, method, url)
+    if (path.startsWith("/preview/")) {
+      const previewKey = "ANY /preview/*"
+      countResponseBytes(res, (n) => stats.out(n, previewKey))
+      res.once("finish", () => stats.status(res.statusCode, previewKey))
+      stats.request(previewKey)
+      handlePreview(app, tokens, req, res)
+      return
+    }
+    const kind: RouteKind = path.startsWith("/toolbox/") ? "toolbox" : "api"
+    const match = router.match(method, path)
+    const templateKey = match ? `${method} ${match.route.template}` : `${method} (unmatched)`
+    countResponseBytes(res, (n) => stats.out(n, templateKey))
+    res.once("finish", () => stats.status(res.statusCode, templateKey))
+    stats.request(templateKey)
+
+    const fault = faults.decide(`${method} ${path}`, templateKey)
+    if (fault) {
+      stats.fault(templateKey)
+      switch (fault.kind) {
+        case "drop":
+          // No reply at all: the client sees a reset connection.
+          req.socket.destroy()
+          return
+        case "slow":
+          await delay(fault.delayMs)
+          break
+        case "429":
+          req.resume()
+          sendError(
+            { req, res },
+            kind,
+            new HttpError(429, "ThrottlerException: Too Many Requests", undefined, {
+              "Retry-After": String(fault.retryAfterSeconds ?? 1)
+            })
+          )
+          return
+        case "500":
+          req.resume()
+          sendError({ req, res }, kind, new HttpError(500, "Internal server error"))
+          return
+        case "503":
+          req.resume()
+          sendError(
+            { req, res },
+            kind,
+            new HttpError(
+              503,
+              "Service Unavailable",
+              undefined,
+              fault.retryAfterSeconds !== undefined ? { "Retry-After": String(fault.retryAfterSeconds) } : {}
+            )
+          )
+          return
+      }
+    }
+
+    if (req.headers.authorization !== `Bearer ${apiKey}`) {
+      // The gateway answers auth failures NestJS-style for both planes.
+      sendError({ req, res }, "api", new HttpError(401, "Unauthorized"))
+      req.resume()
+      return
+    }
+    if (!match) {
+      const message = router.knowsPath(path)
+        ? `Cannot ${method} ${path}: method not allowed`
+        : `Cannot ${method} ${path}`
+      sendError({ req, res }, kind, new HttpError(404, message))
+      req.resume()
+      return
+    }
+
+    const onRequest = options.onRequest
+    const contentType = req.headers["content-type"]
+    const keep = onRequest !== undefined && (contentType ?? "").includes("json")
+    const kept: Array<Buffer> = []
+    let keptBytes = 0
+    const body = req.pipe(
+      new Transform({
+        transform(chunk: Buffer, _enc, cb) {
+          stats.in(chunk.length, templateKey)
+          if (keep && keptBytes < JSON_RECORD_LIMIT) {
+            kept.push(chunk)
+            keptBytes += chunk.length
+          }
+          cb(null, chunk)
+        }
+      })
+    )
+    if (onRequest) {
+      res.once("finish", () => {
+        let parsed: unknown = undefined
+        if (keep && keptBytes > 0 && keptBytes < JSON_RECORD_LIMIT) {
+          try {
+            parsed = JSON.parse(Buffer.concat(kept).toString("utf8"))
+          } catch {
+            parsed = undefined
+          }
+        }
+        onRequest({
+          method,
+          path,
+          route: templateKey,
+          query: url.search,
+          status: res.statusCode,
+          contentType,
+          ...(parsed !== undefined ? { body: parsed } : {})
+        })
+      })
+    }
+    const ctx: RequestContext = {
+      req,
+      res,
+      method: method as RequestContext["method"],
+      path,
+      query: url.searchParams,
+      params: match.params,
+      body,
+      route: match.route
+    }
+    try {
+      await match.route.handler(ctx)
+    } catch (e) {
+      const err = e instanceof HttpError ? e : new HttpError(500, e instanceof Error ? e.message : String(e))
+      if (res.headersSent) res.destroy()
+      else sendError(ctx, match.route.kind, err)
+    } finally {
+      // An unread body would stall a kept-alive connection; drain whatever the handler left.
+      if (!body.readableEnded) body.resume()
+    }
+  }
+
+  const server = createServer((req, res) => {
+    void handle(req, res).catch(() => res.destroy())
+  })
+  const events = attachEvents(server, apiKey, organizationId, stats)
+  store.onTransition((sb, oldState, newState) => {
+    if (HALTED.has(newState)) {
+      app.sessions.clearSandbox(sb.id)
+      processes.killSandbox(sb.id)
+    }
+    if (newState === "destroyed") {
+      void fsp.rm(sb.dir, { recursive: true, force: true, maxRetries: 3 }).catch(() => undefined)
+    }
+    events.emit("sandbox.state.updated", { sandbox: store.dto(sb), oldState, newState })
+  })
+
+  const wss = new WebSocketServer({ noServer: true })
+  server.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    const url = new URL(req.url ?? "/", "http://127.0.0.1")
+    if (url.pathname.startsWith("/api/socket.io/")) return // Socket.IO's own listener takes it
+    const match = router.match("GET", url.pathname)
+    if (!match || match.route.template !== LOGS_TEMPLATE || url.searchParams.get("follow") !== "true") {
+      rejectUpgrade(socket, 404, "Not Found")
+      return
+    }
+    stats.request(`GET ${LOGS_TEMPLATE}`)
+    stats.webSocket()
+    const sandbox = store.findLive(match.params["sandboxId"] ?? "")
+    // Node sends the API key as a header; Deno and browsers send the preview token in the query (§7).
+    const authorized = req.headers.authorization === `Bearer ${apiKey}` ||
+      (sandbox !== undefined && url.searchParams.get("DAYTONA_SANDBOX_AUTH_KEY") === sandbox.authToken)
+    if (!authorized) {
+      rejectUpgrade(socket, 401, "Unauthorized")
+      return
+    }
+    let cmd
+    try {
+      const sb = toolboxSandbox(app, match)
+      cmd = app.sessions.command(sb, match.params["sessionId"]!, match.params["commandId"]!)
+    } catch (e) {
+      const status = e instanceof HttpError ? e.status : 500
+      rejectUpgrade(socket, status, status === 404 ? "Not Found" : "Bad Request")
+      return
+    }
+    const found = cmd
+    wss.handleUpgrade(req, socket, head, (ws) => followLogs(ws, found))
+  })
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject)
+    server.listen(options.port ?? 0, "127.0.0.1", () => {
+      server.off("error", reject)
+      resolve()
+    })
+  })
+  const address = server.address()
+  if (address === null || typeof address === "string") throw new Error("emulator: unexpected server address")
+  const port = address.port
+  origin = `http://127.0.0.1:${port}`
+
+  let closing: Promise<void> | undefined
+  const emulator: Emulator = {
+    url: `${origin}/api`,
+    toolboxUrl: `${origin}/toolbox`,
+    port,
+    root,
+    isolatedProcesses,
+    stats: () => stats.snapshot(),
+    resetStats: () => stats.reset(),
+    setFaults: (rules) => faults.set(rules),
+    setRandomFailures: (random) => faults.setRandom(random),
+    reseed: (seed) => faults.reseed(seed),
+    faults: () => ({ seed: faults.seed, rules: faults.currentRules(), randomFailures: faults.currentRandom() }),
+    stick: (idOrName, state, requests) => store.stick(idOrName, state, requests),
+    unstick: (idOrName) => store.unstick(idOrName),
+    routes: () => router.routes().map((r) => ({ method: r.method, template: r.template })),
+    sandboxes: () =>
+      store.all().map((sb) => ({
+        id: sb.id,
+        name: sb.name,
+        state: sb.state,
+        desiredState: sb.desiredState,
+        labels: { ...sb.labels },
+        dir: sb.paths.root,
+        homeDir: nodePath.join(sb.paths.root, ...sb.paths.homeDir.split("/").filter((s) => s !== ""))
+      })),
+    close: () => {
+      closing ??= (async () => {
+        processes.killAll()
+        events.close()
+        for (const client of wss.clients) client.terminate()
+        wss.close()
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve())
+          server.closeAllConnections()
+        })
+        if (ownsRoot) await fsp.rm(root, { recursive: true, force: true, maxRetries: 3 }).catch(() => undefined)
+      })()
+      return closing
+    }
+  }
+  return emulator
+}

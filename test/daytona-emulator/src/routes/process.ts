@@ -1,0 +1,74 @@
+/**
+ * `POST /process/execute` (daytona-api.md §8, §16 item 14): one real `sh -c` process in the sandbox directory,
+ * stdout and stderr combined in arrival order, a non-zero exit still 200, and on timeout the whole process group
+ * killed and 408 `PROCESS_EXECUTION_TIMEOUT`.
+ */
+import { promises as fsp } from "node:fs"
+import type { App } from "../app.js"
+import type { Handler, HttpMethod } from "../http.js"
+import { HttpError, optNumber, optString, optStringRecord, readJsonObject, sendJson } from "../http.js"
+import { killGroup, sandboxEnv } from "../processes.js"
+import { resolveSandboxPath } from "../sandboxFs.js"
+import { exitCodeOf } from "../sessions.js"
+import { TB, toolboxSandbox } from "./toolbox.js"
+
+/** After the shell exits, wait this long for pipes held by background children before answering. */
+const DRAIN_GRACE_MS = 150
+
+export const processRoutes = (app: App): ReadonlyArray<readonly [HttpMethod, string, Handler]> => [
+  ["POST", `${TB}/process/execute`, async (ctx) => {
+    const sb = toolboxSandbox(app, ctx)
+    const body = await readJsonObject(ctx)
+    const command = optString(body, "command") ?? ""
+    if (command.trim() === "") throw new HttpError(400, "command is required")
+    const timeout = optNumber(body, "timeout") ?? app.executeDefaultTimeoutSeconds
+    const { host: cwd } = await resolveSandboxPath(sb.paths, optString(body, "cwd") ?? sb.paths.workDir)
+    const isDir = await fsp.stat(cwd).then((s) => s.isDirectory(), () => false)
+    if (!isDir) {
+      // The daemon answers a command that cannot start with 200 and exit code -1.
+      sendJson(ctx.res, 200, { exitCode: -1, result: `chdir ${optString(body, "cwd")}: no such file or directory` })
+      return
+    }
+    const child = app.processes.spawn(sb.id, ["/bin/sh", "-c", command], {
+      cwd,
+      env: { ...sandboxEnv(sb, optStringRecord(body, "envs")), PWD: cwd },
+      paths: sb.paths
+    })
+    child.stdin?.end()
+    const chunks: Array<Buffer> = []
+    child.stdout?.on("data", (d: Buffer) => chunks.push(d))
+    child.stderr?.on("data", (d: Buffer) => chunks.push(d))
+    // A client that gives up must not leave the command running.
+    ctx.res.once("close", () => {
+      if (!ctx.res.writableFinished) killGroup(child)
+    })
+    const outcome = await new Promise<{ exitCode: number } | "timeout" | { error: string }>((resolve) => {
+      let done = false
+      const finish = (v: { exitCode: number } | "timeout" | { error: string }): void => {
+        if (done) return
+        done = true
+        if (timer) clearTimeout(timer)
+        resolve(v)
+      }
+      const timer = timeout > 0
+        ? setTimeout(() => {
+          killGroup(child)
+          finish("timeout")
+        }, timeout * 1000)
+        : undefined
+      child.once("error", (e) => finish({ error: e.message }))
+      child.once("exit", (code, signal) => {
+        setTimeout(() => finish({ exitCode: exitCodeOf(code, signal) }), DRAIN_GRACE_MS).unref()
+      })
+      child.once("close", (code, signal) => finish({ exitCode: exitCodeOf(code, signal) }))
+    })
+    if (outcome === "timeout") {
+      throw new HttpError(408, `command execution timeout after ${timeout} seconds`, "PROCESS_EXECUTION_TIMEOUT")
+    }
+    if ("error" in outcome) {
+      sendJson(ctx.res, 200, { exitCode: -1, result: outcome.error })
+      return
+    }
+    sendJson(ctx.res, 200, { exitCode: outcome.exitCode, result: Buffer.concat(chunks).toString("utf8") })
+  }]
+]

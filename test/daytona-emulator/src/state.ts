@@ -1,0 +1,437 @@
+/**
+ * Sandbox records and the state machine of daytona-api.md §13: which transitions are allowed, which answer 409
+ * ("Sandbox state change in progress") or 400, ephemeral stop = delete, and sandboxes held in a state for a
+ * number of requests ("stuck"), which is how tests reproduce slow or wedged cloud sandboxes.
+ */
+import { randomBytes, randomUUID } from "node:crypto"
+import { promises as fsp } from "node:fs"
+import * as nodePath from "node:path"
+import { HttpError } from "./http.js"
+import type { SandboxPaths } from "./sandboxFs.js"
+import type { SandboxDesiredState, SandboxState, StuckRule } from "./types.js"
+
+/** Every `SandboxState`, for validating states that arrive as JSON (admin endpoint, bin flags). */
+export const SANDBOX_STATES: ReadonlyArray<SandboxState> = [
+  "creating",
+  "restoring",
+  "destroyed",
+  "destroying",
+  "started",
+  "stopped",
+  "starting",
+  "stopping",
+  "error",
+  "build_failed",
+  "pending_build",
+  "building_snapshot",
+  "unknown",
+  "pulling_snapshot",
+  "archived",
+  "archiving",
+  "resizing",
+  "snapshotting",
+  "forking",
+  "pausing",
+  "paused",
+  "resuming"
+]
+
+/** States in which a change is under way; state-changing calls answer 409 in them. */
+export const TRANSITIONAL: ReadonlySet<SandboxState> = new Set<SandboxState>([
+  "creating",
+  "restoring",
+  "destroying",
+  "starting",
+  "stopping",
+  "pending_build",
+  "building_snapshot",
+  "unknown",
+  "pulling_snapshot",
+  "archiving",
+  "resizing",
+  "snapshotting",
+  "forking",
+  "pausing",
+  "resuming"
+])
+
+/** Where a transitional state naturally ends; a stuck sandbox moves there once its requests run out. */
+const SETTLES_TO: Partial<Record<SandboxState, SandboxState>> = {
+  creating: "started",
+  restoring: "started",
+  starting: "started",
+  pending_build: "started",
+  building_snapshot: "started",
+  pulling_snapshot: "started",
+  unknown: "started",
+  resizing: "started",
+  snapshotting: "started",
+  forking: "started",
+  resuming: "started",
+  stopping: "stopped",
+  archiving: "archived",
+  destroying: "destroyed",
+  pausing: "paused"
+}
+
+const DESIRED_FOR: Partial<Record<SandboxState, SandboxDesiredState>> = {
+  started: "started",
+  stopped: "stopped",
+  archived: "archived",
+  destroyed: "destroyed",
+  paused: "paused"
+}
+
+export interface SandboxVolume {
+  readonly volumeId: string
+  readonly mountPath: string
+  readonly subpath?: string
+}
+
+export interface SandboxRecord {
+  readonly id: string
+  /** Creation order; breaks createdAt ties so "newest first" is total. */
+  readonly seq: number
+  name: string
+  readonly organizationId: string
+  readonly snapshot: string | undefined
+  readonly user: string
+  readonly env: Readonly<Record<string, string>>
+  labels: Record<string, string>
+  public: boolean
+  readonly networkBlockAll: boolean
+  readonly networkAllowList: string | undefined
+  readonly domainAllowList: string | undefined
+  readonly target: string
+  readonly cpu: number
+  readonly gpu: number
+  readonly memory: number
+  readonly disk: number
+  state: SandboxState
+  desiredState: SandboxDesiredState
+  errorReason: string | undefined
+  autoStopInterval: number
+  autoArchiveInterval: number
+  autoDeleteInterval: number
+  autoPauseInterval: number
+  readonly volumes: ReadonlyArray<SandboxVolume>
+  /** Present for image-based creates; `image` is the parsed `FROM`. */
+  readonly buildInfo: {
+    readonly dockerfileContent: string
+    readonly contextHashes?: ReadonlyArray<string>
+    readonly image: string
+  } | undefined
+  readonly createdAt: string
+  updatedAt: string
+  lastActivityAt: string
+  /** Preview token; also accepted as `DAYTONA_SANDBOX_AUTH_KEY` on toolbox WebSockets. */
+  readonly authToken: string
+  /** `<root>/<id>`; the sandbox filesystem is `<dir>/fs`. */
+  readonly dir: string
+  readonly paths: SandboxPaths
+  stuck: { readonly state: SandboxState; remaining: number; readonly settleTo: SandboxState } | undefined
+}
+
+export interface CreateSandboxInput {
+  readonly name?: string | undefined
+  readonly snapshot?: string | undefined
+  readonly user?: string | undefined
+  readonly env: Record<string, string>
+  readonly labels: Record<string, string>
+  readonly public: boolean
+  readonly networkBlockAll: boolean
+  readonly networkAllowList?: string | undefined
+  readonly domainAllowList?: string | undefined
+  readonly target: string
+  readonly cpu: number
+  readonly gpu: number
+  readonly memory: number
+  readonly disk: number
+  readonly autoStopInterval: number
+  readonly autoArchiveInterval: number
+  readonly autoDeleteInterval: number
+  readonly autoPauseInterval: number
+  readonly volumes: ReadonlyArray<SandboxVolume>
+  readonly buildInfo?: {
+    readonly dockerfileContent: string
+    readonly contextHashes?: ReadonlyArray<string>
+    readonly image: string
+  } | undefined
+}
+
+export type TransitionListener = (sandbox: SandboxRecord, oldState: SandboxState, newState: SandboxState) => void
+
+export interface SandboxStoreOptions {
+  readonly root: string
+  readonly organizationId: string
+  readonly toolboxUrl: () => string
+  readonly createState: "started" | "creating"
+  readonly refuseDeleteWhileStarting: boolean
+  readonly stuckRules: ReadonlyArray<StuckRule>
+}
+
+const userHome = (user: string): string => (user === "root" ? "/root" : `/home/${user}`)
+
+const labelsMatch = (labels: Readonly<Record<string, string>>, wanted: Readonly<Record<string, string>>): boolean =>
+  Object.entries(wanted).every(([k, v]) => labels[k] === v)
+
+export class SandboxStore {
+  private readonly byId = new Map<string, SandboxRecord>()
+  private readonly listeners: Array<TransitionListener> = []
+  private seq = 0
+
+  constructor(private readonly options: SandboxStoreOptions) {}
+
+  onTransition(listener: TransitionListener): void {
+    this.listeners.push(listener)
+  }
+
+  all(): ReadonlyArray<SandboxRecord> {
+    return [...this.byId.values()]
+  }
+
+  async create(input: CreateSandboxInput): Promise<SandboxRecord> {
+    if (input.name !== undefined && this.findLive(input.name) !== undefined) {
+      throw new HttpError(409, `Sandbox with name ${input.name} already exists`)
+    }
+    const id = randomUUID()
+    const user = input.user ?? "daytona"
+    if (!/^[a-z_][a-z0-9_-]*$/.test(user)) throw new HttpError(400, `Invalid user: ${user}`)
+    const dir = nodePath.join(this.options.root, id)
+    const home = userHome(user)
+    const paths: SandboxPaths = { root: nodePath.join(dir, "fs"), workDir: home, homeDir: home }
+    await fsp.mkdir(nodePath.join(paths.root, ...home.split("/").filter((s) => s !== "")), { recursive: true })
+    await fsp.mkdir(nodePath.join(paths.root, "tmp"), { recursive: true })
+    const now = new Date().toISOString()
+    const record: SandboxRecord = {
+      id,
+      seq: this.seq++,
+      name: input.name ?? id,
+      organizationId: this.options.organizationId,
+      snapshot: input.snapshot,
+      user,
+      env: { ...input.env },
+      labels: { ...input.labels },
+      public: input.public,
+      networkBlockAll: input.networkBlockAll,
+      networkAllowList: input.networkAllowList,
+      domainAllowList: input.domainAllowList,
+      target: input.target,
+      cpu: input.cpu,
+      gpu: input.gpu,
+      memory: input.memory,
+      disk: input.disk,
+      state: "started",
+      desiredState: "started",
+      errorReason: undefined,
+      autoStopInterval: input.autoStopInterval,
+      autoArchiveInterval: input.autoArchiveInterval,
+      autoDeleteInterval: input.autoDeleteInterval,
+      autoPauseInterval: input.autoPauseInterval,
+      volumes: input.volumes,
+      buildInfo: input.buildInfo,
+      createdAt: now,
+      updatedAt: now,
+      lastActivityAt: now,
+      authToken: randomBytes(18).toString("base64url"),
+      dir,
+      paths,
+      stuck: undefined
+    }
+    this.byId.set(id, record)
+    if (this.options.createState === "creating") {
+      // Reported once by the create reply itself, then settled by the next request addressing the sandbox.
+      record.state = "creating"
+      record.stuck = { state: "creating", remaining: 0, settleTo: "started" }
+    }
+    const rule = this.options.stuckRules.find((r) =>
+      (r.sandbox === undefined || r.sandbox === id || r.sandbox === record.name) &&
+      (r.labels === undefined || labelsMatch(record.labels, r.labels)) &&
+      (r.sandbox !== undefined || r.labels !== undefined)
+    )
+    if (rule) this.applyStick(record, rule.state, rule.requests, "started")
+    return record
+  }
+
+  /** Live (not destroyed) sandbox by id, then by name. */
+  findLive(idOrName: string): SandboxRecord | undefined {
+    const byId = this.byId.get(idOrName)
+    if (byId && byId.state !== "destroyed") return byId
+    for (const s of this.byId.values()) if (s.name === idOrName && s.state !== "destroyed") return s
+    return undefined
+  }
+
+  /**
+   * Looks a sandbox up for a control-plane request and counts that request against a stuck state, settling the
+   * sandbox once the count is spent. 404 for unknown or destroyed sandboxes, as the API does.
+   */
+  resolve(idOrName: string): SandboxRecord {
+    const found = this.findLive(idOrName)
+    if (found) {
+      this.touch(found)
+      if (found.state !== "destroyed") return found
+    }
+    throw new HttpError(404, `Sandbox with ID or name ${idOrName} not found`)
+  }
+
+  private touch(sb: SandboxRecord): void {
+    sb.lastActivityAt = new Date().toISOString()
+    const stuck = sb.stuck
+    if (!stuck) return
+    if (stuck.remaining > 0) {
+      stuck.remaining--
+      return
+    }
+    sb.stuck = undefined
+    this.transition(sb, stuck.settleTo)
+  }
+
+  stick(idOrName: string, state: SandboxState, requests?: number): void {
+    const sb = this.findLive(idOrName)
+    if (!sb) throw new Error(`no live sandbox ${idOrName}`)
+    this.applyStick(sb, state, requests, sb.state)
+  }
+
+  unstick(idOrName: string): void {
+    const sb = this.findLive(idOrName)
+    if (sb?.stuck) sb.stuck.remaining = 0
+  }
+
+  private applyStick(
+    sb: SandboxRecord,
+    state: SandboxState,
+    requests: number | undefined,
+    previous: SandboxState
+  ): void {
+    const settleTo = SETTLES_TO[state] ?? (sb.stuck?.settleTo ?? previous)
+    sb.stuck = { state, remaining: requests ?? Number.POSITIVE_INFINITY, settleTo }
+    const desired = DESIRED_FOR[settleTo]
+    if (TRANSITIONAL.has(state) && desired) sb.desiredState = desired
+    if (state === "error") sb.errorReason = "Sandbox held in error by the emulator"
+    this.transition(sb, state, false)
+  }
+
+  /** Moves a sandbox to a new state and tells the listeners (events, process cleanup, directory removal). */
+  private transition(sb: SandboxRecord, state: SandboxState, clearStuck = true): void {
+    if (clearStuck) sb.stuck = undefined
+    const old = sb.state
+    sb.state = state
+    const desired = DESIRED_FOR[state]
+    if (desired) sb.desiredState = desired
+    if (state !== "error" && state !== "build_failed") sb.errorReason = undefined
+    sb.updatedAt = new Date().toISOString()
+    if (state === "destroyed") {
+      // The API renames destroyed sandboxes so their name can be reused at once.
+      sb.name = `DESTROYED_${sb.name}_${Date.now()}`
+    }
+    if (old !== state) { for (const l of this.listeners) l(sb, old, state) }
+  }
+
+  private assertNotChanging(sb: SandboxRecord): void {
+    if (TRANSITIONAL.has(sb.state)) throw new HttpError(409, "Sandbox state change in progress")
+  }
+
+  start(sb: SandboxRecord): void {
+    this.assertNotChanging(sb)
+    if (sb.state === "started") return
+    if (!["stopped", "archived", "archiving", "paused"].includes(sb.state)) {
+      throw new HttpError(400, "Sandbox is not in valid state")
+    }
+    this.transition(sb, "started")
+  }
+
+  /** Returns the DTO to reply with; for ephemeral sandboxes the stop is a delete. */
+  stop(sb: SandboxRecord): Record<string, unknown> {
+    this.assertNotChanging(sb)
+    if (sb.state !== "started" && sb.state !== "paused") {
+      throw new HttpError(400, "Sandbox is not in a stoppable state")
+    }
+    if (sb.autoDeleteInterval === 0) return this.destroy(sb)
+    this.transition(sb, "stopped")
+    return this.dto(sb)
+  }
+
+  archive(sb: SandboxRecord): void {
+    this.assertNotChanging(sb)
+    if (sb.autoDeleteInterval === 0) throw new HttpError(400, "Ephemeral sandboxes cannot be archived")
+    if (sb.state !== "stopped") throw new HttpError(400, "Sandbox is not stopped")
+    this.transition(sb, "archived")
+  }
+
+  remove(sb: SandboxRecord): Record<string, unknown> {
+    if (sb.state === "starting") {
+      if (this.options.refuseDeleteWhileStarting) throw new HttpError(409, "Sandbox state change in progress")
+    } else {
+      this.assertNotChanging(sb)
+    }
+    return this.destroy(sb)
+  }
+
+  /** The reply shows `destroying`, as the real API does; the record is gone (404) from the next request on. */
+  private destroy(sb: SandboxRecord): Record<string, unknown> {
+    const reply = { ...this.dto(sb), state: "destroying", desiredState: "destroyed" }
+    this.transition(sb, "destroyed")
+    return reply
+  }
+
+  /** Full `Sandbox` DTO (single-sandbox endpoints). */
+  dto(sb: SandboxRecord): Record<string, unknown> {
+    return {
+      ...this.listItem(sb),
+      env: { ...sb.env },
+      volumes: sb.volumes.map((v) => ({ ...v })),
+      ...(sb.buildInfo
+        ? {
+          buildInfo: {
+            dockerfileContent: sb.buildInfo.dockerfileContent,
+            ...(sb.buildInfo.contextHashes ? { contextHashes: [...sb.buildInfo.contextHashes] } : {}),
+            createdAt: sb.createdAt,
+            updatedAt: sb.createdAt,
+            snapshotRef: sb.buildInfo.image
+          }
+        }
+        : {}),
+      backupCreatedAt: sb.createdAt
+    }
+  }
+
+  /**
+   * `SandboxListItem`: no `env` (the SDK tells full from list DTOs by `'env' in dto`), no volumes or buildInfo,
+   * but `toolboxProxyUrl` is present so the SDK never needs the fallback call.
+   */
+  listItem(sb: SandboxRecord): Record<string, unknown> {
+    return {
+      id: sb.id,
+      organizationId: sb.organizationId,
+      name: sb.name,
+      ...(sb.snapshot !== undefined ? { snapshot: sb.snapshot } : {}),
+      user: sb.user,
+      labels: { ...sb.labels },
+      public: sb.public,
+      networkBlockAll: sb.networkBlockAll,
+      ...(sb.networkAllowList !== undefined ? { networkAllowList: sb.networkAllowList } : {}),
+      ...(sb.domainAllowList !== undefined ? { domainAllowList: sb.domainAllowList } : {}),
+      target: sb.target,
+      cpu: sb.cpu,
+      gpu: sb.gpu,
+      memory: sb.memory,
+      disk: sb.disk,
+      state: sb.state,
+      desiredState: sb.desiredState,
+      ...(sb.errorReason !== undefined ? { errorReason: sb.errorReason, recoverable: false } : {}),
+      backupState: "None",
+      autoStopInterval: sb.autoStopInterval,
+      autoPauseInterval: sb.autoPauseInterval,
+      autoArchiveInterval: sb.autoArchiveInterval,
+      autoDeleteInterval: sb.autoDeleteInterval,
+      createdAt: sb.createdAt,
+      updatedAt: sb.updatedAt,
+      lastActivityAt: sb.lastActivityAt,
+      sandboxClass: "container",
+      daemonVersion: "emulator",
+      runnerId: "emulator-runner",
+      spot: false,
+      toolboxProxyUrl: this.options.toolboxUrl()
+    }
+  }
+}

@@ -1,0 +1,14 @@
+import { defineConfig } from "vitest/config"
+
+export default defineConfig({
+  // Vitest resolves modules with the SSR conditions, so "source" must be set there too for workspace packages.
+  resolve: { conditions: ["source"] },
+  ssr: { resolve: { conditions: ["source"] } },
+  test: {
+    include: ["test/**/*.test.ts"],
+    // Builds dist once: the CLI test loads the package by name through the real CLI.
+    globalSetup: ["test/globalSetup.ts"],
+    testTimeout: 60_000,
+    hookTimeout: 60_000
+  }
+})
