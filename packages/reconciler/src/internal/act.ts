@@ -1,0 +1,252 @@
+/**
+ * Carrying out one planned action: claim it, check it still applies, sync back, apply persistence, record
+ * the outcome on the session.
+ */
+import type { EventType } from "@org/sandbox-core/Event"
+import type { Profile } from "@org/sandbox-core/Profile"
+import * as Retry from "@org/sandbox-core/Retry"
+import type { SandboxError } from "@org/sandbox-core/SandboxError"
+import type { Instance, Service as ProviderService } from "@org/sandbox-core/SandboxProvider"
+import type { SandboxState } from "@org/sandbox-core/Session"
+import { isFinal, SandboxRecord, Session, SyncStatus } from "@org/sandbox-core/Session"
+import type { Service as StoreService } from "@org/sandbox-core/Store"
+import type { Service as SupervisionService } from "@org/sandbox-core/Supervision"
+import type { Service as SyncService, SyncResult } from "@org/sandbox-core/WorkspaceSync"
+import { Cause, DateTime, Effect, Option } from "effect"
+import type { Planned } from "../ReconcilePlan.js"
+import { ActionResult } from "../ReconcilePlan.js"
+import type { Claims } from "./claims.js"
+
+/** @internal */
+export interface ActContext {
+  readonly store: StoreService
+  readonly supervision: SupervisionService
+  readonly sync: SyncService
+  readonly claims: Claims
+  readonly providerOf: (profile: Profile) => Effect.Effect<ProviderService, SandboxError>
+  readonly syncStateDir: (sandbox_id: string) => string
+}
+
+type Outcome = Pick<ActionResult, "status" | "detail" | "session_state" | "sandbox_state">
+
+const skipped = (detail: string, session: Session | undefined): Outcome => ({
+  status: "skipped",
+  detail,
+  session_state: session?.state ?? null,
+  sandbox_state: session?.sandbox.state ?? null
+})
+
+/** @internal */
+export const act = (context: ActContext, item: Planned, since: number): Effect.Effect<ActionResult> =>
+  Effect.gen(function*() {
+    const { action } = item
+    if (action.decision === "skip") return skipped(action.reason, undefined)
+    const claim = yield* context.claims.claim(item.claim_key, since)
+    if (claim._tag === "Busy") {
+      return skipped(`another reconcile is acting on it${claim.pid > 0 ? ` (pid ${claim.pid})` : ""}`, undefined)
+    }
+    if (claim._tag === "Done") return skipped("another reconcile already finished it", undefined)
+
+    // The plan may be stale by now: read the session again under the claim.
+    const session = action.session_id === null
+      ? undefined
+      : yield* context.store.getSession(action.session_id).pipe(Effect.option, Effect.map(Option.getOrUndefined))
+    if (action.session_id !== null && session === undefined && action.crash_session) {
+      return skipped("its session record is gone", undefined)
+    }
+    if (session !== undefined && action.crash_session) {
+      if (isFinal(session.state)) return skipped(`already finished (${session.state})`, session)
+      const liveness = yield* context.supervision.check(session.id, { local: true })
+      if (liveness._tag === "Alive") return skipped(`its supervisor (pid ${liveness.lock.pid}) is alive`, session)
+    }
+    if (
+      session !== undefined && !action.crash_session && session.sandbox.state === "gone" && action.decision !== "forget"
+    ) {
+      return skipped("its session already records the sandbox as gone", session)
+    }
+
+    const emit = (type: EventType, attrs: Record<string, unknown>) =>
+      session === undefined
+        ? Effect.void
+        : context.store.appendEvent({ session_id: session.id, sandbox_id: session.sandbox.sandbox_id, type, attrs })
+          .pipe(
+            Effect.withSpan(type, { attributes: attrs }),
+            Effect.ignore
+          )
+    yield* emit("sandbox.reconcile.start", {
+      decision: action.decision,
+      reason: action.reason,
+      sync_back: action.sync_back,
+      apply: action.apply,
+      instance_id: action.instance_id
+    })
+
+    const errors: Array<string> = []
+    let sandboxState: SandboxState = Option.match(item.instance, { onNone: () => "gone", onSome: (i) => i.state })
+    let synced: SyncResult | undefined
+    let halted = false
+    const instance = Option.getOrUndefined(item.instance)
+    const profile = Option.getOrUndefined(item.profile)
+    if (instance !== undefined) {
+      const provider = yield* Effect.either(
+        Option.match(item.provider, {
+          onNone: () => Effect.dieMessage("an action on a sandbox without a provider"),
+          onSome: context.providerOf
+        })
+      )
+      if (provider._tag === "Left") {
+        errors.push(`cannot reach ${action.backend}: ${provider.left.message}`)
+        halted = true
+      } else {
+        const p = provider.right
+        if (action.sync_back && session !== undefined && profile !== undefined && Option.isSome(item.workspace_path)) {
+          const result = yield* Effect.either(
+            syncBack(context, p, profile, session, instance, item.workspace_path.value, emit)
+          )
+          if (result._tag === "Left") {
+            errors.push(`sync back failed: ${result.left.message}`)
+            // Never throw away a runtime whose changes did not come home.
+            halted = true
+          } else {
+            synced = result.right.result
+            sandboxState = result.right.instance.state
+          }
+        }
+        const apply = halted && action.apply !== "keep" ? "keep" : action.apply
+        if (halted && action.apply !== "keep") {
+          errors.push(`sandbox kept instead of ${action.apply}: its changes did not come home`)
+        }
+        if (apply === "destroy") {
+          const destroyed = yield* Effect.either(p.destroy(instance).pipe(Retry.retry()))
+          if (destroyed._tag === "Left") errors.push(`destroy failed: ${destroyed.left.message}`)
+          else sandboxState = "gone"
+        } else if (apply === "archive") {
+          const archived = yield* Effect.either(p.archive(instance).pipe(Retry.retry()))
+          if (archived._tag === "Left") errors.push(`archive failed: ${archived.left.message}`)
+          else sandboxState = archived.right.state
+        }
+      }
+    }
+
+    const detail = errors.length > 0
+      ? errors.join("; ")
+      : [
+        synced
+          ? `synced back ${synced.files_from_runtime} file(s)${
+            synced.conflicts.length ? `, ${synced.conflicts.length} conflict(s)` : ""
+          }`
+          : undefined,
+        action.apply === "destroy"
+          ? "destroyed"
+          : action.apply === "archive"
+          ? "archived"
+          : action.apply === "keep"
+          ? "kept"
+          : undefined,
+        action.crash_session ? "session marked crashed" : action.decision === "forget" ? "recorded as gone" : undefined
+      ].filter((s) => s !== undefined).join(", ")
+
+    let final: Session | undefined = session
+    if (session !== undefined) {
+      const now = yield* DateTime.now
+      const found = instance?.instance_id ?? null
+      final = yield* context.store.updateSession(session.id, (s) => {
+        const sandbox = SandboxRecord.make({
+          ...s.sandbox,
+          // The store may never have heard of an instance created just before the crash.
+          instance_id: s.sandbox.instance_id ?? found,
+          state: sandboxState,
+          last_error: errors.length > 0 ? errors.join("; ") : s.sandbox.last_error,
+          sync: synced === undefined ? s.sandbox.sync : SyncStatus.make({
+            ...s.sandbox.sync,
+            last_from_runtime_at: now,
+            files_from_runtime: s.sandbox.sync.files_from_runtime + synced.files_from_runtime,
+            bytes_from_runtime: s.sandbox.sync.bytes_from_runtime + synced.bytes_from_runtime,
+            conflicts: [...new Set([...s.sandbox.sync.conflicts, ...synced.conflicts.map((c) => c.path)])]
+          })
+        })
+        if (!action.crash_session || isFinal(s.state)) return Session.make({ ...s, sandbox, updated_at: now })
+        return Session.make({
+          ...s,
+          state: "crashed",
+          ended_at: now,
+          updated_at: now,
+          reason: errors.length > 0 ? `${action.reason}; ${errors.join("; ")}` : action.reason,
+          sandbox
+        })
+      }).pipe(Effect.option, Effect.map(Option.getOrUndefined))
+      if (action.crash_session) yield* emit("session.crashed", { reason: final?.reason ?? action.reason })
+      yield* emit(errors.length > 0 ? "sandbox.reconcile.error" : "sandbox.reconcile.complete", {
+        decision: action.decision,
+        sandbox_state: sandboxState,
+        files_from_runtime: synced?.files_from_runtime ?? 0,
+        errors
+      })
+      if (action.crash_session) yield* context.supervision.release(session.id)
+    }
+    return {
+      status: errors.length > 0 ? "failed" : "done",
+      detail,
+      session_state: final?.state ?? null,
+      sandbox_state: sandboxState
+    } satisfies Outcome
+  }).pipe(
+    Effect.scoped,
+    Effect.catchAllCause((cause) =>
+      Effect.succeed(
+        {
+          status: "failed",
+          detail: Cause.pretty(cause).split("\n")[0] ?? "unknown failure",
+          session_state: null,
+          sandbox_state: null
+        } satisfies Outcome
+      )
+    ),
+    Effect.map((outcome) => ActionResult.make({ ...item.action, ...outcome })),
+    Effect.withSpan("Reconciler.action", {
+      attributes: { decision: item.action.decision, sandbox_id: item.action.sandbox_id }
+    })
+  )
+
+/** Bring the runtime's changes home, with the same events a session's own sync records. */
+const syncBack = (
+  context: ActContext,
+  provider: ProviderService,
+  profile: Profile,
+  session: Session,
+  instance: Instance,
+  host_root: string,
+  emit: (type: EventType, attrs: Record<string, unknown>) => Effect.Effect<void>
+) =>
+  Effect.gen(function*() {
+    const ready = instance.state === "stopped" ? yield* provider.start(instance).pipe(Retry.retry()) : instance
+    yield* emit("sandbox.sync.before", { direction: "from_runtime", reason: "crash" })
+    const started = yield* DateTime.now
+    const result = yield* context.sync.sync({
+      session_id: session.id,
+      sandbox_id: session.sandbox.sandbox_id,
+      host_root,
+      instance: ready,
+      provider,
+      profile,
+      state_dir: context.syncStateDir(session.sandbox.sandbox_id),
+      reason: "crash"
+    }).pipe(
+      Effect.tapError((e) =>
+        emit("sandbox.sync.error", { direction: "from_runtime", reason: "crash", error: e.message })
+      )
+    )
+    const duration_ms = DateTime.toEpochMillis(yield* DateTime.now) - DateTime.toEpochMillis(started)
+    yield* emit("sandbox.sync.after", {
+      direction: "from_runtime",
+      reason: "crash",
+      files: result.files_from_runtime,
+      bytes: result.bytes_from_runtime,
+      files_to_runtime: result.files_to_runtime,
+      files_from_runtime: result.files_from_runtime,
+      deleted_on_host: result.deleted_on_host,
+      duration_ms,
+      conflicts: result.conflicts.map((c) => c.path)
+    })
+    return { result, instance: ready }
+  })
