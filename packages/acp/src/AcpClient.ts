@@ -1,0 +1,587 @@
+/**
+ * The client side of an ACP connection: starts the agent, initialises it, opens a session whose cwd is the
+ * sandbox's working directory, sends prompts and records everything (turns, messages, tool calls with
+ * their arguments and results, permission decisions) in order. The agent's `fs/*` and `terminal/*`
+ * requests go to the tool host, so they run inside the sandbox.
+ *
+ * @since 0.1.0
+ */
+import * as acp from "@agentclientprotocol/sdk"
+import type * as CommandExecutor from "@effect/platform/CommandExecutor"
+import { HistoryEntry } from "@org/sandbox-core/History"
+import type { Instance, Service as ProviderService } from "@org/sandbox-core/SandboxProvider"
+import type { Scope } from "effect"
+import { DateTime, Deferred, Duration, Effect, Either, Option, ParseResult, Queue, Runtime, Schema } from "effect"
+import { AcpError } from "./AcpError.js"
+import * as AgentProcess from "./AgentProcess.js"
+import { clip, excerpt, LineWatcher } from "./internal/text.js"
+import * as Permission from "./Permission.js"
+import * as ToolHost from "./ToolHost.js"
+
+/**
+ * The `sandbox.transport.*` event types a connection records.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type TransportEvent = "sandbox.transport.open" | "sandbox.transport.close" | "sandbox.transport.error"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface StartOptions {
+  /** The agent's name (its `[agents.<name>]` table). */
+  readonly agent: string
+  readonly command: ReadonlyArray<string>
+  /** Environment for the agent process (and, under the profile's, for its terminals). */
+  readonly env?: Readonly<Record<string, string>>
+  readonly provider: ProviderService
+  readonly instance: Instance
+  /** `host` (default) or `sandbox`; `sandbox` needs the provider's `execInteractive`. */
+  readonly location?: AgentProcess.Location
+  /** Where a host-side agent process runs. Defaults to the sandbox's workdir (right for the local backend). */
+  readonly hostCwd?: string
+  /** Environment for the agent's terminals inside the sandbox. */
+  readonly sandboxEnv?: Readonly<Record<string, string>>
+  readonly permissions?: Permission.PermissionPolicy
+  /** Asks a person (policy `ask`); absent without a terminal. */
+  readonly ask?: Permission.Asker
+  /** Every history entry, in order. */
+  readonly onHistory: (entry: HistoryEntry) => Effect.Effect<void>
+  /** Every `sandbox.transport.*` event. */
+  readonly onEvent: (type: TransportEvent, attrs: Record<string, unknown>) => Effect.Effect<void>
+  /** How long to wait for the agent to answer `initialize` and `session/new`. Default 60 seconds. */
+  readonly startTimeout?: Duration.DurationInput
+}
+
+/**
+ * How a turn ended.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TurnResult {
+  readonly turn: number
+  readonly stop_reason: acp.StopReason
+}
+
+/**
+ * A live ACP session with its agent.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface AcpSession {
+  /** The agent's session id. */
+  readonly session_id: string
+  readonly agent_info: { readonly name: string; readonly version: string } | null
+  readonly location: AgentProcess.Location
+  /** Send one prompt and run until the turn ends. Interrupting it cancels the turn. */
+  readonly prompt: (text: string) => Effect.Effect<TurnResult, AcpError>
+  /** Completes when the agent process has exited, with its exit code. */
+  readonly exited: Effect.Effect<number | null>
+}
+
+type Item =
+  | { readonly _tag: "History"; readonly entry: HistoryEntry }
+  | { readonly _tag: "Event"; readonly type: TransportEvent; readonly attrs: Record<string, unknown> }
+  | { readonly _tag: "Flush"; readonly done: Deferred.Deferred<void> }
+
+const InitializeResponse = Schema.Struct({
+  protocolVersion: Schema.Number,
+  agentInfo: Schema.optional(Schema.NullOr(Schema.Struct({ name: Schema.String, version: Schema.String })))
+})
+const NewSessionResponse = Schema.Struct({ sessionId: Schema.String })
+const PromptResponse = Schema.Struct({
+  stopReason: Schema.Literal("end_turn", "max_tokens", "max_turn_requests", "refusal", "cancelled")
+})
+const SessionUpdateMessage = Schema.Struct({
+  method: Schema.Literal("session/update"),
+  params: Schema.Struct({
+    sessionId: Schema.String,
+    update: Schema.Struct({ sessionUpdate: Schema.String }, { key: Schema.String, value: Schema.Unknown })
+  })
+})
+const decodeUpdate = Schema.decodeUnknownOption(SessionUpdateMessage)
+
+/** How long streamed message chunks gather before they are written as one history entry. */
+const CHUNK_WINDOW_MS = 250
+
+/** Updates that say nothing a history reader needs. */
+const QUIET_UPDATES = new Set(["available_commands_update", "usage_update", "user_message_chunk"])
+
+const contentText = (content: unknown): string => {
+  if (content !== null && typeof content === "object" && "type" in content) {
+    if (content.type === "text" && "text" in content && typeof content.text === "string") return content.text
+    return `[${String(content.type)}]`
+  }
+  return ""
+}
+
+const errorText = (cause: unknown): string =>
+  cause instanceof Error ? cause.message : typeof cause === "string" ? cause : JSON.stringify(cause)
+
+/** A tool error as the JSON-RPC error the agent receives. */
+const toRequestError = (e: ToolHost.ToolError): acp.RequestError => {
+  const data = { reason: e.reason, ...(e.path !== undefined ? { path: e.path } : {}) }
+  switch (e.reason) {
+    case "OutsideRoot":
+      return new acp.RequestError(-32602, e.message, data)
+    case "NotFound":
+    case "UnknownTerminal":
+      return new acp.RequestError(-32002, e.message, data)
+    case "Provider":
+      return new acp.RequestError(-32603, e.message, data)
+  }
+}
+
+/**
+ * Start the agent, initialise it and open a session in the sandbox's working directory. The scope owns the
+ * agent process and the connection: closing it ends both and records `sandbox.transport.close`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const start = Effect.fn("AcpClient.start")(function*(options: StartOptions) {
+  const runtime = yield* Effect.runtime<never>()
+  const runPromise = Runtime.runPromise(runtime)
+  const agent = options.agent
+  const policy = options.permissions ?? Permission.defaultPolicy
+
+  // ---- Recording: one queue, one writer, so entries keep the order things happened in.
+  const items = yield* Queue.unbounded<Item>()
+  yield* Queue.take(items).pipe(
+    Effect.flatMap((item) => {
+      switch (item._tag) {
+        case "History":
+          return options.onHistory(item.entry)
+        case "Event":
+          return options.onEvent(item.type, item.attrs)
+        case "Flush":
+          return Deferred.succeed(item.done, undefined)
+      }
+    }),
+    Effect.forever,
+    Effect.forkScoped
+  )
+  let pending: { kind: "message" | "thought"; text: string; at: DateTime.Utc } | null = null
+  const push = (entry: HistoryEntry) => Queue.unsafeOffer(items, { _tag: "History", entry })
+  // Streamed chunks are gathered into one entry, written once something else happens or a moment passes (so a
+  // person following the history sees a message while the agent is still busy).
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const flushPending = () => {
+    if (timer !== undefined) {
+      clearTimeout(timer)
+      timer = undefined
+    }
+    if (pending === null) return
+    push(HistoryEntry.make({ at: pending.at, kind: pending.kind, text: pending.text }))
+    pending = null
+  }
+  const record = (kind: string, text: string, data?: Record<string, unknown>) => {
+    flushPending()
+    push(HistoryEntry.make({ at: DateTime.unsafeNow(), kind, text, ...(data ? { data } : {}) }))
+  }
+  const event = (type: TransportEvent, attrs: Record<string, unknown>) => {
+    flushPending()
+    Queue.unsafeOffer(items, { _tag: "Event", type, attrs })
+  }
+  const flush = Effect.gen(function*() {
+    flushPending()
+    const done = yield* Deferred.make<void>()
+    yield* Queue.offer(items, { _tag: "Flush", done })
+    yield* Deferred.await(done)
+  })
+
+  const chunk = (kind: "message" | "thought", text: string) => {
+    if (pending !== null && pending.kind !== kind) flushPending()
+    if (pending === null) pending = { kind, text, at: DateTime.unsafeNow() }
+    else pending.text += text
+    if (timer === undefined) timer = setTimeout(flushPending, CHUNK_WINDOW_MS)
+  }
+
+  const onUpdate = (update: { readonly sessionUpdate: string; readonly [key: string]: unknown }) => {
+    const u = update as Record<string, unknown>
+    switch (update.sessionUpdate) {
+      case "agent_message_chunk":
+        return chunk("message", contentText(u["content"]))
+      case "agent_thought_chunk":
+        return chunk("thought", contentText(u["content"]))
+      case "tool_call":
+        return record("tool_call", String(u["title"] ?? u["toolCallId"]), {
+          tool_call_id: u["toolCallId"] ?? null,
+          title: u["title"] ?? null,
+          tool_kind: u["kind"] ?? null,
+          status: u["status"] ?? null,
+          input: clip(u["rawInput"]),
+          ...(u["locations"] !== undefined ? { locations: clip(u["locations"]) } : {})
+        })
+      case "tool_call_update":
+        return record("tool_call_update", `${String(u["toolCallId"])} ${String(u["status"] ?? "updated")}`, {
+          tool_call_id: u["toolCallId"] ?? null,
+          status: u["status"] ?? null,
+          ...(u["rawInput"] !== undefined ? { input: clip(u["rawInput"]) } : {}),
+          ...(u["rawOutput"] !== undefined ? { output: clip(u["rawOutput"]) } : {}),
+          ...(u["content"] != null ? { content: clip(u["content"]) } : {})
+        })
+      case "plan": {
+        const entries = Array.isArray(u["entries"]) ? (u["entries"] as Array<Record<string, unknown>>) : []
+        return record("plan", entries.map((e) => `[${String(e["status"])}] ${String(e["content"])}`).join("\n"), {
+          entries: clip(entries)
+        })
+      }
+      default:
+        if (QUIET_UPDATES.has(update.sessionUpdate)) return
+        return record("update", update.sessionUpdate, { update: clip(update) })
+    }
+  }
+
+  // ---- The agent process.
+  const location = options.location ?? "host"
+  const launch: AgentProcess.LaunchOptions = {
+    agent,
+    command: options.command,
+    env: { ...options.env },
+    onStderr: (text) => Effect.sync(() => record("stderr", text))
+  }
+  const process = location === "sandbox"
+    ? yield* AgentProcess.inSandbox(options.provider, options.instance, launch)
+    : yield* AgentProcess.onHost({ ...launch, cwd: options.hostCwd ?? options.instance.workdir })
+
+  const host = yield* ToolHost.make({
+    provider: options.provider,
+    instance: options.instance,
+    env: { ...options.sandboxEnv }
+  })
+
+  // ---- Wire the SDK: watch the raw bytes for malformed lines and the parsed messages for session updates.
+  let messagesIn = 0
+  let malformed = 0
+  // The raw bytes are watched before the SDK parses them: a report waits until the messages before it are.
+  const reports: Array<{ readonly line: string; readonly validBefore: number }> = []
+  const report = () => {
+    while (reports.length > 0 && reports[0]!.validBefore <= messagesIn) {
+      const { line } = reports.shift()!
+      malformed++
+      const detail = `malformed message from the agent: ${excerpt(line, 200)}`
+      record("error", detail, { line: excerpt(line, 2000) })
+      event("sandbox.transport.error", { agent, error: detail })
+    }
+  }
+  const watcher = new LineWatcher((line, validBefore) => {
+    reports.push({ line, validBefore })
+    report()
+  })
+  const stdout = process.stdout.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(bytes, controller) {
+        watcher.push(bytes)
+        controller.enqueue(bytes)
+      },
+      flush() {
+        watcher.end()
+      }
+    })
+  )
+  const base = acp.ndJsonStream(process.stdin, stdout)
+  // The SDK may dispatch a notification after the reply that follows it; recording here keeps wire order.
+  const readable = base.readable.pipeThrough(
+    new TransformStream<acp.AnyMessage, acp.AnyMessage>({
+      transform(message, controller) {
+        messagesIn++
+        const update = decodeUpdate(message)
+        if (Option.isSome(update)) onUpdate(update.value.params.update)
+        report()
+        controller.enqueue(message)
+      }
+    })
+  )
+
+  /** Run a tool request in the sandbox, record it with its arguments and result, answer the agent. */
+  const tool = <A>(
+    method: string,
+    args: Record<string, unknown>,
+    effect: Effect.Effect<A, ToolHost.ToolError>,
+    summarize: (a: A) => unknown
+  ): Promise<A> =>
+    runPromise(Effect.either(effect)).then((result) => {
+      if (Either.isRight(result)) {
+        record("tool", `${method} ${String(args["path"] ?? args["command"] ?? args["terminal_id"] ?? "")}`.trim(), {
+          method,
+          args: clip(args),
+          result: clip(summarize(result.right))
+        })
+        return result.right
+      }
+      record("tool", `${method} failed: ${result.left.message}`, {
+        method,
+        args: clip(args),
+        error: { reason: result.left.reason, message: result.left.message }
+      })
+      // The SDK turns a thrown RequestError into the JSON-RPC error the agent receives.
+      throw toRequestError(result.left)
+    })
+
+  const app = acp
+    .client({ name: "sandbox-cli" })
+    .onRequest(acp.methods.client.fs.readTextFile, ({ params }) =>
+      tool(
+        "fs/read_text_file",
+        { path: params.path, line: params.line ?? null, limit: params.limit ?? null },
+        host.readTextFile(params),
+        (r) => ({ bytes: r.content.length, content: excerpt(r.content) })
+      ))
+    .onRequest(acp.methods.client.fs.writeTextFile, ({ params }) =>
+      tool(
+        "fs/write_text_file",
+        { path: params.path, bytes: params.content.length, content: excerpt(params.content) },
+        host.writeTextFile(params),
+        () => ({ ok: true })
+      ).then(() => ({})))
+    .onRequest(acp.methods.client.terminal.create, ({ params }) =>
+      tool(
+        "terminal/create",
+        { command: params.command, args: params.args ?? [], cwd: params.cwd ?? null },
+        host.createTerminal(params),
+        (r) => ({ terminal_id: r.terminalId })
+      ))
+    .onRequest(acp.methods.client.terminal.output, ({ params }) =>
+      tool(
+        "terminal/output",
+        { terminal_id: params.terminalId },
+        host.terminalOutput(params.terminalId),
+        (r) => ({ output: excerpt(r.output), truncated: r.truncated, exit: r.exitStatus ?? null })
+      ))
+    .onRequest(acp.methods.client.terminal.waitForExit, ({ params }) =>
+      tool(
+        "terminal/wait_for_exit",
+        { terminal_id: params.terminalId },
+        host.waitForExit(params.terminalId),
+        (r) => ({ exit_code: r.exitCode, signal: r.signal })
+      ))
+    .onRequest(
+      acp.methods.client.terminal.kill,
+      ({ params }) =>
+        tool("terminal/kill", { terminal_id: params.terminalId }, host.killTerminal(params.terminalId), () => ({}))
+          .then(() => ({}))
+    )
+    .onRequest(
+      acp.methods.client.terminal.release,
+      ({ params }) =>
+        tool(
+          "terminal/release",
+          { terminal_id: params.terminalId },
+          host.releaseTerminal(params.terminalId),
+          () => ({})
+        )
+          .then(() => ({}))
+    )
+    .onRequest(acp.methods.client.session.requestPermission, ({ params }) => {
+      const request: Permission.PermissionRequest = {
+        tool_call_id: params.toolCall.toolCallId,
+        title: params.toolCall.title ?? params.toolCall.toolCallId,
+        kind: params.toolCall.kind ?? null,
+        input: params.toolCall.rawInput ?? null,
+        options: params.options.map((o) => ({ option_id: o.optionId, name: o.name, kind: o.kind }))
+      }
+      return runPromise(Permission.decide(policy, request, options.ask)).then((decision) => {
+        const text = decision.outcome === "selected"
+          ? `${request.title}: ${decision.option_kind} (${decision.by === "user" ? "by the user" : `policy ${policy}`})`
+          : `${request.title}: cancelled (${decision.note})`
+        record("permission", text, {
+          tool_call_id: request.tool_call_id,
+          title: request.title,
+          tool_kind: request.kind,
+          input: clip(request.input),
+          options: request.options,
+          policy,
+          decision: decision.outcome === "selected" ? decision.option_id : "cancelled",
+          decided_by: decision.by
+        })
+        return {
+          outcome: decision.outcome === "selected"
+            ? { outcome: "selected" as const, optionId: decision.option_id }
+            : { outcome: "cancelled" as const }
+        }
+      })
+    })
+    .onNotification(acp.methods.client.session.update, () => {
+      // Recorded from the wire (see `readable`), in order.
+    })
+
+  const connection = app.connect({ readable, writable: base.writable })
+  yield* Effect.addFinalizer(() =>
+    Effect.gen(function*() {
+      // End of input first, so a well-behaved agent exits on its own; the process scope kills it otherwise.
+      yield* process.closeStdin
+      connection.close()
+      // Finalizers are uninterruptible; these waits must not be, or their timeouts could never cut them short.
+      const code = yield* Effect.interruptible(process.exited).pipe(Effect.timeout(Duration.seconds(5)), Effect.option)
+      // Whatever malformed lines are still waiting for their turn are recorded now.
+      messagesIn = Number.POSITIVE_INFINITY
+      report()
+      event("sandbox.transport.close", {
+        agent,
+        location,
+        exit_code: Option.getOrNull(code),
+        malformed
+      })
+      yield* Effect.interruptible(flush).pipe(Effect.timeout(Duration.seconds(10)), Effect.ignore)
+    })
+  )
+
+  /** The agent is gone (or broke the connection): the failure says how, with its exit code and stderr. */
+  const connectionFailure = (what: string, cause: unknown) =>
+    Effect.gen(function*() {
+      if (!connection.signal.aborted) {
+        const code = cause instanceof acp.RequestError ? ` (${cause.code})` : ""
+        return new AcpError({ agent, reason: "Refused", detail: `${what} failed${code}: ${errorText(cause)}`, cause })
+      }
+      const exit = yield* Effect.interruptible(process.exited).pipe(Effect.timeout(Duration.seconds(5)), Effect.option)
+      const stderr = yield* process.stderrTail
+      const how = Option.match(exit, {
+        onNone: () => "closed its connection",
+        onSome: (code) => (code === null ? "was killed" : `exited with code ${code}`)
+      })
+      const error = new AcpError({
+        agent,
+        reason: "AgentExited",
+        detail: `the agent ${how} during ${what}`,
+        exit_code: Option.getOrNull(exit),
+        stderr
+      })
+      event("sandbox.transport.error", { agent, error: error.message, exit_code: error.exit_code ?? null })
+      return error
+    })
+
+  const call = <A, I>(
+    what: string,
+    schema: Schema.Schema<A, I>,
+    send: () => Promise<unknown>
+  ): Effect.Effect<A, AcpError> =>
+    Effect.tryPromise({ try: send, catch: (cause) => cause }).pipe(
+      Effect.catchAll((cause) => Effect.flatMap(connectionFailure(what, cause), Effect.fail)),
+      Effect.flatMap((reply) =>
+        Schema.decodeUnknown(schema)(reply).pipe(
+          Effect.mapError((e) =>
+            new AcpError({
+              agent,
+              reason: "Protocol",
+              detail: `the agent's reply to ${what} is malformed: ${ParseResult.TreeFormatter.formatErrorSync(e)}`
+            })
+          )
+        )
+      )
+    )
+
+  const startTimeout = options.startTimeout ?? Duration.seconds(60)
+  const withStartTimeout = <A>(what: string, effect: Effect.Effect<A, AcpError>) =>
+    Effect.timeoutFail(effect, {
+      duration: startTimeout,
+      onTimeout: () =>
+        new AcpError({
+          agent,
+          reason: "Protocol",
+          detail: `no answer to ${what} within ${Duration.format(Duration.decode(startTimeout))}`
+        })
+    })
+
+  const opening = Effect.gen(function*() {
+    const init = yield* withStartTimeout(
+      "initialize",
+      call("initialize", InitializeResponse, () =>
+        connection.agent.request(acp.methods.agent.initialize, {
+          protocolVersion: acp.PROTOCOL_VERSION,
+          clientCapabilities: { fs: { readTextFile: true, writeTextFile: true }, terminal: true },
+          clientInfo: { name: "sandbox-cli", version: "0.1.0" }
+        }))
+    )
+    if (init.protocolVersion !== acp.PROTOCOL_VERSION) {
+      return yield* new AcpError({
+        agent,
+        reason: "Protocol",
+        detail:
+          `the agent speaks ACP version ${init.protocolVersion}; sandbox-cli speaks version ${acp.PROTOCOL_VERSION}`
+      })
+    }
+    const opened = yield* withStartTimeout(
+      "session/new",
+      call(
+        "session/new",
+        NewSessionResponse,
+        () => connection.agent.request(acp.methods.agent.session.new, { cwd: host.root, mcpServers: [] })
+      )
+    )
+    return { init, opened }
+  }).pipe(
+    Effect.tapError((e) =>
+      Effect.zipRight(
+        Effect.sync(() => {
+          record("error", e.message, { reason: e.reason })
+          event("sandbox.transport.error", { agent, error: e.message })
+        }),
+        flush
+      )
+    )
+  )
+  const { init, opened } = yield* opening
+  const agent_info = init.agentInfo ? { name: init.agentInfo.name, version: init.agentInfo.version } : null
+  event("sandbox.transport.open", {
+    agent,
+    command: options.command,
+    location,
+    protocol_version: init.protocolVersion,
+    agent_info,
+    acp_session_id: opened.sessionId,
+    cwd: host.root
+  })
+  yield* flush
+
+  let turns = 0
+  const prompt = (text: string) =>
+    Effect.gen(function*() {
+      const turn = ++turns
+      record("turn", text, { turn })
+      const reply = yield* call("session/prompt", PromptResponse, () =>
+        connection.agent.request(acp.methods.agent.session.prompt, {
+          sessionId: opened.sessionId,
+          prompt: [{ type: "text", text }]
+        })).pipe(
+          Effect.onInterrupt(() =>
+            Effect.sync(() => {
+              // Ask the agent to stop the turn; the process itself ends with the scope.
+              connection.agent.notify(acp.methods.agent.session.cancel, { sessionId: opened.sessionId }).catch(
+                () =>
+                  undefined
+              )
+              record("turn_end", "cancelled", { turn, stop_reason: "cancelled" })
+            })
+          )
+        )
+      record("turn_end", reply.stopReason, { turn, stop_reason: reply.stopReason })
+      yield* flush
+      return { turn, stop_reason: reply.stopReason } satisfies TurnResult
+    }).pipe(
+      Effect.tapError((e) =>
+        Effect.zipRight(
+          Effect.sync(() =>
+            record("error", e.message, { reason: e.reason })
+          ),
+          flush
+        )
+      ),
+      Effect.withSpan("AcpClient.prompt")
+    )
+
+  const session: AcpSession = {
+    session_id: opened.sessionId,
+    agent_info,
+    location,
+    prompt,
+    exited: process.exited
+  }
+  return session
+}) satisfies (
+  options: StartOptions
+) => Effect.Effect<AcpSession, AcpError, Scope.Scope | CommandExecutor.CommandExecutor>

@@ -1,0 +1,187 @@
+#!/usr/bin/env node
+/**
+ * A scripted ACP agent for tests, built with the official SDK (agent side). It speaks ACP over stdio and does
+ * what its prompt says, one step per line (or per `;`), every file and command going through the client:
+ *
+ *   say TEXT             an agent message
+ *   read PATH            fs/read_text_file, then says what it read
+ *   write PATH TEXT      asks permission (kind edit), then fs/write_text_file
+ *   run COMMAND          terminal/create (a shell command), wait_for_exit, output, release
+ *   ask TITLE            session/request_permission, then says the outcome
+ *   garbage              writes a line that is not JSON to stdout, then goes on
+ *   bad-response         answers the prompt with a malformed result and stops reading
+ *   crash                exits with code 3 in the middle of the turn
+ *   stderr TEXT          writes TEXT to stderr
+ *   where                says the agent process's own working directory
+ *   hang                 waits until the client cancels the turn (session/cancel), then ends it as cancelled
+ *
+ * Every message ends with a newline. A relative PATH is relative to the session's cwd. A failed client request is reported as a message
+ * (`error: ...`), and the turn goes on. Each step is announced as a tool call with its input and result.
+ */
+import * as acp from "@agentclientprotocol/sdk"
+import { Readable, Writable } from "node:stream"
+
+const sessions = new Map()
+let counter = 0
+
+const text = (client, sessionId, message) =>
+  client.notify(acp.methods.client.session.update, {
+    sessionId,
+    update: { sessionUpdate: "agent_message_chunk", content: { type: "text", text: `${message}\n` } }
+  })
+
+const toolCall = (client, sessionId, update) => client.notify(acp.methods.client.session.update, { sessionId, update })
+
+const absolute = (cwd, p) => (p.startsWith("/") ? p : `${cwd.replace(/\/$/, "")}/${p}`)
+
+const errorText = (error) => (error && typeof error === "object" && "message" in error ? error.message : String(error))
+
+/** Announce a tool call, run it, and report its result or failure. */
+const tool = async (client, sessionId, kind, title, rawInput, run) => {
+  const toolCallId = `call-${++counter}`
+  await toolCall(client, sessionId, {
+    sessionUpdate: "tool_call",
+    toolCallId,
+    title,
+    kind,
+    status: "in_progress",
+    rawInput
+  })
+  try {
+    const rawOutput = await run()
+    await toolCall(client, sessionId, { sessionUpdate: "tool_call_update", toolCallId, status: "completed", rawOutput })
+    return rawOutput
+  } catch (error) {
+    await toolCall(client, sessionId, {
+      sessionUpdate: "tool_call_update",
+      toolCallId,
+      status: "failed",
+      rawOutput: { error: errorText(error) }
+    })
+    await text(client, sessionId, `error: ${errorText(error)}`)
+    return undefined
+  }
+}
+
+const permission = (client, sessionId, title, kind) =>
+  client.request(acp.methods.client.session.requestPermission, {
+    sessionId,
+    toolCall: { toolCallId: `perm-${++counter}`, title, kind, status: "pending" },
+    options: [
+      { optionId: "allow", name: "Allow once", kind: "allow_once" },
+      { optionId: "reject", name: "Reject", kind: "reject_once" }
+    ]
+  })
+
+const step = async (client, session, sessionId, line, requestId) => {
+  const [verb, ...rest] = line.split(/\s+/)
+  const arg = rest.join(" ")
+  switch (verb) {
+    case "say":
+      return text(client, sessionId, arg)
+    case "read": {
+      const path = absolute(session.cwd, rest[0] ?? "")
+      const result = await tool(
+        client,
+        sessionId,
+        "read",
+        `Read ${rest[0]}`,
+        { path },
+        () => client.request(acp.methods.client.fs.readTextFile, { sessionId, path })
+      )
+      if (result) await text(client, sessionId, `read ${rest[0]}: ${result.content}`)
+      return
+    }
+    case "write": {
+      const path = absolute(session.cwd, rest[0] ?? "")
+      const content = rest.slice(1).join(" ")
+      const decision = await permission(client, sessionId, `Write ${rest[0]}`, "edit")
+      if (decision.outcome.outcome !== "selected" || decision.outcome.optionId !== "allow") {
+        return text(client, sessionId, `write ${rest[0]} not permitted`)
+      }
+      await tool(
+        client,
+        sessionId,
+        "edit",
+        `Write ${rest[0]}`,
+        { path, content },
+        () =>
+          client.request(acp.methods.client.fs.writeTextFile, { sessionId, path, content }).then(() => ({ ok: true }))
+      )
+      return
+    }
+    case "run": {
+      const result = await tool(client, sessionId, "execute", `Run ${arg}`, { command: arg }, async () => {
+        const terminal = await client.createTerminal({ sessionId, command: arg, cwd: session.cwd })
+        try {
+          const exit = await terminal.waitForExit()
+          const output = await terminal.currentOutput()
+          return { exitCode: exit.exitCode ?? null, output: output.output }
+        } finally {
+          await terminal.release()
+        }
+      })
+      if (result) await text(client, sessionId, `ran ${arg}: exit ${result.exitCode}: ${result.output.trim()}`)
+      return
+    }
+    case "ask": {
+      const decision = await permission(client, sessionId, arg, "other")
+      const outcome = decision.outcome.outcome === "selected" ? decision.outcome.optionId : decision.outcome.outcome
+      return text(client, sessionId, `permission ${arg}: ${outcome}`)
+    }
+    case "garbage":
+      process.stdout.write("this is not json {\n")
+      return
+    case "bad-response":
+      process.stdout.write(
+        `${JSON.stringify({ jsonrpc: "2.0", id: requestId, result: { stopReason: 42 } })}\n`
+      )
+      return new Promise(() => {})
+    case "crash":
+      process.stderr.write("acp-test-agent: crashing on purpose\n")
+      process.exit(3)
+      return
+    case "hang":
+      await new Promise((resolve) => {
+        session.cancel = resolve
+      })
+      return "cancelled"
+    case "where":
+      return text(client, sessionId, `agent cwd: ${process.cwd()}`)
+    case "stderr":
+      process.stderr.write(`${arg}\n`)
+      return
+    default:
+      return text(client, sessionId, `unknown step: ${line}`)
+  }
+}
+
+const app = acp
+  .agent({ name: "acp-test-agent" })
+  .onRequest(acp.methods.agent.initialize, () => ({
+    protocolVersion: acp.PROTOCOL_VERSION,
+    agentCapabilities: { loadSession: false },
+    agentInfo: { name: "acp-test-agent", version: "0.0.0" }
+  }))
+  .onRequest(acp.methods.agent.session.new, ({ params }) => {
+    const sessionId = `test-session-${sessions.size + 1}`
+    sessions.set(sessionId, { cwd: params.cwd })
+    return { sessionId }
+  })
+  .onRequest(acp.methods.agent.session.prompt, async ({ params, client, requestId }) => {
+    const session = sessions.get(params.sessionId)
+    if (!session) throw acp.RequestError.sessionNotFound(params.sessionId)
+    const script = params.prompt.filter((block) => block.type === "text").map((block) => block.text).join("\n")
+    for (const line of script.split(/[\n;]/).map((l) => l.trim()).filter((l) => l.length > 0)) {
+      if ((await step(client, session, params.sessionId, line, requestId)) === "cancelled") {
+        return { stopReason: "cancelled" }
+      }
+    }
+    return { stopReason: "end_turn" }
+  })
+  .onNotification(acp.methods.agent.session.cancel, ({ params }) => {
+    sessions.get(params.sessionId)?.cancel?.()
+  })
+
+const connection = app.connect(acp.ndJsonStream(Writable.toWeb(process.stdout), Readable.toWeb(process.stdin)))
+await connection.closed
