@@ -6,8 +6,56 @@ import { readFileSync } from "node:fs"
 
 const pkg = JSON.parse(readFileSync(new URL("./package.json", import.meta.url), "utf8"))
 
+// Heavy SDKs that only a Daytona profile or an ACP agent needs are bundled apart, into dist/vendor-*.cjs, and
+// required from the main bundle only when first used: every command would otherwise pay for compiling them.
+const vendors = {
+  "@daytonaio/sdk": "vendor-daytona.cjs",
+  "@agentclientprotocol/sdk": "vendor-acp.cjs"
+}
+const vendorFilter = new RegExp(`^(${Object.keys(vendors).map((v) => v.replace(/[/]/g, "\\/")).join("|")})$`)
+const lazyVendors = {
+  name: "lazy-vendors",
+  setup(b) {
+    b.onResolve({ filter: vendorFilter }, (args) => ({ path: args.path, namespace: "vendor" }))
+    b.onLoad({ filter: /.*/, namespace: "vendor" }, (args) => ({
+      contents: `module.exports = require(require("node:path").join(__dirname, ${JSON.stringify(vendors[args.path])}))`,
+      loader: "js"
+    }))
+  }
+}
+
+for (const [specifier, file] of Object.entries(vendors)) {
+  await build({
+    stdin: { contents: `export * from ${JSON.stringify(specifier)}`, resolveDir: process.cwd(), loader: "js" },
+    outfile: `dist/${file}`,
+    bundle: true,
+    platform: "node",
+    format: "cjs",
+    target: "node20",
+    minify: true,
+    legalComments: "none",
+    logLevel: "warning"
+  })
+}
+
+// The sync engine's scan worker: a worker thread's entry point, next to the bundle where the engine looks for it
+// (`new URL("./scanWorker.js", import.meta.url)`); without it the engine scans on one thread.
+await build({
+  entryPoints: ["../../packages/sync/src/internal/scanWorker.ts"],
+  outfile: "dist/scanWorker.js",
+  bundle: true,
+  platform: "node",
+  format: "esm",
+  target: "node20",
+  conditions: ["source"],
+  minify: true,
+  legalComments: "none",
+  logLevel: "warning"
+})
+
 await build({
   entryPoints: ["src/bin.ts"],
+  plugins: [lazyVendors],
   outfile: "dist/sandbox-cli.cjs",
   bundle: true,
   platform: "node",

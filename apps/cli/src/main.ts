@@ -6,8 +6,13 @@ import * as NodeContext from "@effect/platform-node/NodeContext"
 import { Console, Effect, Exit } from "effect"
 import * as doctor from "./commands/doctor.js"
 import * as profile from "./commands/profile.js"
+import * as reconcile from "./commands/reconcile.js"
+import * as run from "./commands/run.js"
+import * as sandbox from "./commands/sandbox.js"
+import * as session from "./commands/session.js"
 import * as workspace from "./commands/workspace.js"
 import { ExitCode, render } from "./Failure.js"
+import * as Supervisor from "./Supervisor.js"
 
 declare const __VERSION__: string
 export const version = typeof __VERSION__ === "string" ? __VERSION__ : "0.0.0-dev"
@@ -15,9 +20,13 @@ export const version = typeof __VERSION__ === "string" ? __VERSION__ : "0.0.0-de
 const root = Command.make("sandbox-cli").pipe(
   Command.withDescription("Run durable agent work inside sandboxes"),
   Command.withSubcommands([
+    run.command,
+    session.command,
+    sandbox.command,
     workspace.command,
     profile.command,
-    doctor.command
+    doctor.command,
+    ...reconcile.commands
   ])
 )
 
@@ -32,19 +41,26 @@ const oneLineErrors = (console: Console.Console): Console.Console => ({
 /** Run the CLI with argv (as `process.argv`) and resolve with the exit code. */
 export const main = async (argv: ReadonlyArray<string>): Promise<number> => {
   const verbose = argv.includes("--verbose")
-  const program = Effect.asVoid(Effect.suspend(() => cli(argv))).pipe(
+  // The supervisor is a hidden subcommand: it is started by `session new`, never by a person.
+  const supervising = argv[2] === "__supervise"
+  const command: Effect.Effect<number | void, unknown, NodeContext.NodeContext> = supervising
+    ? Supervisor.supervise(argv[3] ?? "")
+    : Effect.zipRight(reconcile.startupCheck(argv), Effect.suspend(() => cli(argv)))
+  const program = command.pipe(
     Effect.provide(NodeContext.layer),
     (self) => Console.consoleWith((console) => Console.withConsole(self, oneLineErrors(console)))
   )
   // Ctrl-C (or SIGTERM) interrupts the command; the session's stop phase still syncs back and cleans up.
   const controller = new AbortController()
   const onSignal = () => controller.abort()
-  process.once("SIGINT", onSignal)
-  process.once("SIGTERM", onSignal)
+  if (!supervising) {
+    process.once("SIGINT", onSignal)
+    process.once("SIGTERM", onSignal)
+  }
   const exit = await Effect.runPromiseExit(program, { signal: controller.signal })
   process.removeListener("SIGINT", onSignal)
   process.removeListener("SIGTERM", onSignal)
-  if (Exit.isSuccess(exit)) return ExitCode.ok
+  if (Exit.isSuccess(exit)) return typeof exit.value === "number" ? exit.value : ExitCode.ok
   const rendered = render(exit.cause)
   if (rendered.line !== undefined) process.stderr.write(`${rendered.line}\n`)
   if (verbose && rendered.cause !== undefined) process.stderr.write(`${rendered.cause}\n`)

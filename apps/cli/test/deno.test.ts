@@ -1,6 +1,9 @@
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { expect, layer } from "@effect/vitest"
-import { Effect } from "effect"
+import { startEmulator } from "@org/daytona-emulator"
+import { Effect, Schedule, TestServices } from "effect"
+import { readFileSync } from "node:fs"
+import { join } from "node:path"
 import type { DoctorJson, ProfileJson, WorkspaceJson } from "./helpers.js"
 import { check, expectError, expectOk, fixture, json, version } from "./helpers.js"
 
@@ -75,4 +78,77 @@ layer(NodeContext.layer)("sandbox-cli on Deno (the bundle run directly)", (it) =
       expect(check(report, "state_dir")).toMatchObject({ status: "ok", detail: `${cli.home} (writable)` })
       expect(check(report, "daytona.api_key").status).toBe("warn")
     }), TIMEOUT)
+
+  it.scoped(
+    "run brings the command's work home and session new/stop run a detached supervisor",
+    () =>
+      Effect.gen(function*() {
+        const cli = yield* fixture("deno")
+        const ws = yield* cli.mkdir("cwd/project")
+        yield* cli.write("cwd/project/in.txt", "in\n")
+        const ran = yield* cli.run([
+          "run",
+          "--workspace",
+          ws,
+          "--",
+          "sh",
+          "-c",
+          "cat in.txt; echo out > out.txt; exit 3"
+        ])
+        expect(ran.code).toBe(3)
+        expect(ran.stdout).toBe("in\n")
+        expect(readFileSync(join(ws, "out.txt"), "utf8")).toBe("out\n")
+        expectOk(yield* cli.run(["workspace", "add", ws, "--name", "p"]))
+        const { id } = json<{ id: string }>(
+          yield* cli.run([
+            "session",
+            "new",
+            "--workspace",
+            "p",
+            "-o",
+            "json",
+            "--",
+            "sh",
+            "-c",
+            "echo later > later.txt; sleep 60"
+          ])
+        )
+        const polled = yield* cli.run(["session", "exec", id, "--", "cat", "later.txt"]).pipe(
+          Effect.filterOrFail((r) => r.code === 0, () => "not yet"),
+          Effect.retry(Schedule.spaced("200 millis").pipe(Schedule.upTo("40 seconds"))),
+          TestServices.provideLive
+        )
+        expect(polled.stdout).toBe("later\n")
+        const stopped = json<{ state: string }>(yield* cli.run(["session", "stop", id, "-o", "json"]))
+        expect(stopped.state).toBe("stopped")
+        expect(readFileSync(join(ws, "later.txt"), "utf8")).toBe("later\n")
+      }),
+    120_000
+  )
+
+  it.scoped(
+    "run with a daytona profile: the SDK under Deno uploads and downloads through the emulator",
+    () =>
+      Effect.gen(function*() {
+        const emu = yield* Effect.acquireRelease(
+          Effect.promise(() => startEmulator({ apiKey: "deno-key", isolateProcesses: true })),
+          (e) => Effect.promise(() => e.close())
+        )
+        const cli = yield* fixture("deno")
+        yield* cli.write(
+          "cwd/.sandbox-cli.toml",
+          `[sandboxes.cloud]\nbackend = "daytona"\n[sandboxes.cloud.daytona]\napi_url = "${emu.url}"\n`
+        )
+        const ws = yield* cli.mkdir("cwd/project")
+        yield* cli.write("cwd/project/in.txt", "in\n")
+        const ran = yield* cli.run(
+          ["run", "--profile", "cloud", "--workspace", ws, "--", "sh", "-c", "cat in.txt; echo out > out.txt"],
+          { env: { DAYTONA_API_KEY: "deno-key" } }
+        )
+        expect(expectOk(ran).stdout).toBe("in\n")
+        expect(readFileSync(join(ws, "out.txt"), "utf8")).toBe("out\n")
+        expect(emu.sandboxes().filter((s) => s.state !== "destroyed")).toEqual([])
+      }),
+    120_000
+  )
 })

@@ -1,0 +1,75 @@
+/**
+ * The ACP client as the session lifecycle's agent driver. `@org/sandbox-acp` (and the ACP SDK under it) is
+ * imported only when an ACP agent starts, so no other command pays for loading it.
+ */
+import * as CommandExecutor from "@effect/platform/CommandExecutor"
+import * as FileSystem from "@effect/platform/FileSystem"
+import type * as AgentDriver from "@org/sandbox-core/AgentDriver"
+import { HistoryEntry } from "@org/sandbox-core/History"
+import { ExecError, UsageError } from "@org/sandbox-core/SandboxError"
+import { DateTime, Effect } from "effect"
+
+export const make = Effect.gen(function*() {
+  const executor = yield* CommandExecutor.CommandExecutor
+  const fs = yield* FileSystem.FileSystem
+  const driver: AgentDriver.AgentDriver = {
+    start: (options) =>
+      Effect.gen(function*() {
+        const [AcpClient, AgentProcess] = yield* Effect.promise(() =>
+          Promise.all([import("@org/sandbox-acp/AcpClient"), import("@org/sandbox-acp/AgentProcess")])
+        )
+        const { agent, instance, profile, provider } = options
+        const permissions = profile.permissions ?? "allow-in-sandbox"
+        if (permissions === "ask") {
+          // The supervisor that runs the session has no terminal to ask on.
+          return yield* new UsageError({
+            detail:
+              `profile ${profile.name} has permissions = "ask", which needs a terminal attached; a session runs detached: use "allow-in-sandbox" or "deny"`
+          })
+        }
+        let location = profile.agent_location ?? "host"
+        if (location === "sandbox" && !AgentProcess.canRunInSandbox(provider)) {
+          location = "host"
+          const note =
+            `the ${provider.name} backend cannot carry an agent's stdio both ways; the agent runs on the host, its tools in the sandbox`
+          yield* options.onHistory(HistoryEntry.make({ at: yield* DateTime.now, kind: "note", text: note }))
+        }
+        // A host-side agent of a remote sandbox gets an empty directory, never the host workspace.
+        const hostCwd = profile.backend === "local"
+          ? instance.workdir
+          : yield* fs.makeTempDirectoryScoped({ prefix: "sandbox-cli-acp-" }).pipe(Effect.orDie)
+        const session = yield* AcpClient.start({
+          agent: agent.name,
+          command: agent.command,
+          env: agent.env,
+          provider,
+          instance,
+          location,
+          hostCwd,
+          sandboxEnv: options.env,
+          permissions,
+          onHistory: options.onHistory,
+          onEvent: options.onEvent
+        }).pipe(Effect.mapError(toExecError(agent.name)))
+        const connection: AgentDriver.AgentConnection = {
+          location: session.location,
+          prompt: (text) => Effect.mapError(session.prompt(text), toExecError(agent.name)),
+          exited: session.exited
+        }
+        return connection
+      }).pipe(Effect.provideService(CommandExecutor.CommandExecutor, executor))
+  }
+  return driver
+})
+
+const toExecError =
+  (name: string) =>
+  (e: { readonly reason: string; readonly message: string; readonly exit_code?: number | null | undefined }) => {
+    const prefix = `agent ${name}: `
+    return new ExecError({
+      command: `agent ${name}`,
+      reason: e.reason === "Spawn" ? "Spawn" : "Failed",
+      ...(e.exit_code !== undefined && e.exit_code !== null ? { exit_code: e.exit_code } : {}),
+      detail: e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message
+    })
+  }

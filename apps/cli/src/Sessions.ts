@@ -1,0 +1,204 @@
+/**
+ * What the session commands share: resolving workspace, profile and agent; building a provider for a
+ * profile; the supervisor's lock and control files.
+ */
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
+import type { Agent } from "@org/sandbox-core/Agent"
+import * as ConfigFile from "@org/sandbox-core/ConfigFile"
+import { WorkspaceName } from "@org/sandbox-core/Ids"
+import * as Locations from "@org/sandbox-core/Locations"
+import type { Profile } from "@org/sandbox-core/Profile"
+import type * as ProviderRegistry from "@org/sandbox-core/ProviderRegistry"
+import { StoreError, UsageError } from "@org/sandbox-core/SandboxError"
+import type { Instance, Service as ProviderService } from "@org/sandbox-core/SandboxProvider"
+import type { Session } from "@org/sandbox-core/Session"
+import * as Store from "@org/sandbox-core/Store"
+import * as Supervision from "@org/sandbox-core/Supervision"
+import { Workspace } from "@org/sandbox-core/Workspace"
+import { DateTime, Effect, Layer, Option, Stream } from "effect"
+import { createHash } from "node:crypto"
+import { readFileSync } from "node:fs"
+import { hostname, userInfo } from "node:os"
+import * as AppConfig from "./AppConfig.js"
+
+/** Host identity: the `owner` label of every sandbox this host creates. */
+export const owner = (): string => {
+  let user = "user"
+  try {
+    user = userInfo().username
+  } catch {
+    // no passwd entry (containers): keep the default
+  }
+  return `${user}@${hostname()}`
+}
+
+/** The registered workspace whose path is `dir`, or an unregistered one named after the directory. */
+export const workspaceForDir = (dir: string) =>
+  Effect.gen(function*() {
+    const store = yield* Store.Store
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const absolute = yield* fs.realPath(path.resolve(dir)).pipe(
+      Effect.mapError(() => new UsageError({ detail: `${dir}: not a readable directory` }))
+    )
+    const info = yield* fs.stat(absolute).pipe(Effect.orElseSucceed(() => undefined))
+    if (info?.type !== "Directory") return yield* new UsageError({ detail: `${dir}: not a directory` })
+    const { items } = yield* store.listWorkspaces
+    const registered = items.find((w) => w.path === absolute)
+    if (registered) return registered
+    const base = path.basename(absolute).replace(/[^A-Za-z0-9._-]/g, "-").replace(/^[^A-Za-z0-9]+/, "").slice(0, 40) ||
+      "dir"
+    const digest = createHash("sha256").update(absolute).digest("hex").slice(0, 8)
+    const now = yield* DateTime.now
+    return Workspace.make({
+      name: WorkspaceName.make(`${base}-${digest}`),
+      path: absolute,
+      created_at: now,
+      updated_at: now
+    })
+  })
+
+export const workspaceByName = (name: string) =>
+  Effect.flatMap(Store.Store, (store) =>
+    store.getWorkspace(name).pipe(
+      Effect.mapError((e) =>
+        e.reason === "NotFound"
+          ? new UsageError({ detail: `no workspace named "${name}" (see: sandbox-cli workspace list)` })
+          : e
+      )
+    ))
+
+export const agentFor = (config: ConfigFile.ResolvedConfig, name: string | undefined) =>
+  Effect.gen(function*() {
+    const chosen = name ?? config.defaults.agent
+    if (chosen === undefined) return Option.none<Agent>()
+    const agent = config.agents.get(chosen)
+    if (!agent) {
+      const known = [...config.agents.keys()]
+      return yield* new UsageError({
+        detail: `unknown agent "${chosen}"${
+          known.length ? ` (known: ${known.join(", ")})` : " (define it under [agents] in config)"
+        }`
+      })
+    }
+    return Option.some(agent)
+  })
+
+/** Build the provider for a profile; its resources live as long as the surrounding scope. */
+export const providerFor = (registry: ProviderRegistry.Registry, profile: Profile) =>
+  Effect.flatMap(registry.get(profile.backend), (definition) => definition.make({ profile }))
+
+export const profileForSession = (loaded: AppConfig.Loaded, session: Session) =>
+  ConfigFile.selectProfile(loaded.config, { flag: session.sandbox.profile })
+
+export const sessionById = (id: string) =>
+  Effect.flatMap(Store.Store, (store) =>
+    store.getSession(id).pipe(
+      Effect.mapError((e) =>
+        e.reason === "NotFound" ? new UsageError({ detail: `no session "${id}" (see: sandbox-cli session list)` }) : e
+      )
+    ))
+
+/** The live instance behind a session, or a clear error when it is gone. */
+export const instanceOf = (provider: ProviderService, session: Session) =>
+  Effect.gen(function*() {
+    const id = session.sandbox.instance_id
+    if (id === null) {
+      return yield* new UsageError({ detail: `session ${session.id} has no sandbox yet (state ${session.state})` })
+    }
+    return yield* provider.get(id).pipe(
+      Effect.mapError((e) =>
+        e.reason === "NotFound"
+          ? new UsageError({ detail: `the sandbox of session ${session.id} (${id}) no longer exists` })
+          : e
+      )
+    ) as Effect.Effect<Instance, UsageError | import("@org/sandbox-core/SandboxError").ProviderError>
+  })
+
+/**
+ * Run a command in a session's sandbox with the profile's env, its output streamed to ours; the exit code.
+ */
+export const execInSandbox = (config: Option.Option<string>, session: Session, argv: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const loaded = yield* AppConfig.load(config)
+    const profile = yield* profileForSession(loaded, session)
+    const provider = yield* providerFor(loaded.registry, profile)
+    const instance = yield* instanceOf(provider, session)
+    return yield* provider.execStream(instance, { argv: [...argv], env: { ...profile.env } }).pipe(
+      Stream.runFold(-1, (code, chunk) => {
+        if (chunk._tag === "Exit") return chunk.exit_code
+        ;(chunk._tag === "Stdout" ? process.stdout : process.stderr).write(chunk.data)
+        return code
+      })
+    )
+  }).pipe(Effect.scoped)
+
+/**
+ * The services session commands need: the store and the sync engine. The engine is imported when a session
+ * command runs, so that other commands do not pay for loading it.
+ */
+export const runtimeLayer = Layer.mergeAll(
+  Store.layerConfig,
+  Layer.unwrapEffect(Effect.promise(() => import("@org/sandbox-sync/SyncEngine")).pipe(Effect.map((m) => m.layer)))
+)
+
+// ---- Supervisor lock and control files ----------------------------------------------------------------
+
+// The lock format and its judgement live in core (`Supervision`), shared with the reconciler.
+export const SupervisorLock = Supervision.SupervisorLock
+export type SupervisorLock = Supervision.SupervisorLock
+export const HEARTBEAT_STALE_MS = Supervision.HEARTBEAT_STALE_MS
+export const HEARTBEAT_EVERY_MS = Supervision.HEARTBEAT_EVERY_MS
+
+export const supervisorPaths = (sessionId: string) =>
+  Effect.gen(function*() {
+    const path = yield* Path.Path
+    const root = yield* Locations.stateDir
+    return {
+      lock: path.join(root, "supervisors", `${sessionId}.json`),
+      log: path.join(root, "supervisors", `${sessionId}.log`),
+      control: path.join(root, "control", sessionId),
+      syncState: (sandboxId: string) => path.join(root, "sync", sandboxId)
+    }
+  })
+
+export const isAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM"
+  }
+  // A killed process stays a zombie until its parent (for a detached supervisor: init) reaps it.
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z"
+  } catch {
+    return true
+  }
+}
+
+/** Supervisor locks of this state directory: read by every command, held by `run` and the supervisor. */
+export const supervisionLayer = Layer.unwrapEffect(
+  Effect.gen(function*() {
+    const path = yield* Path.Path
+    const root = yield* Locations.stateDir
+    return Supervision.layerFile({ dir: path.join(root, "supervisors"), isAlive, pid: process.pid })
+  })
+)
+
+/** The supervisor of a session if it is alive (pid running and heartbeat fresh). */
+export const liveSupervisor = (sessionId: string) =>
+  Effect.flatMap(Supervision.Supervision, (supervision) => supervision.check(sessionId)).pipe(
+    Effect.map((liveness) => (liveness._tag === "Alive" ? Option.some(liveness.lock) : Option.none<SupervisorLock>())),
+    Effect.provide(supervisionLayer)
+  )
+
+export const notRunning = (session: Session) =>
+  new UsageError({
+    detail: session.state === "stopped" || session.state === "failed" || session.state === "crashed"
+      ? `session ${session.id} has ended (${session.state})`
+      : `session ${session.id} has no live supervisor (state ${session.state}); run: sandbox-cli reconcile`
+  })
+
+export { StoreError }

@@ -1,0 +1,178 @@
+/**
+ * The supervisor: a detached process (`sandbox-cli __supervise …`, hidden) that owns one durable session until
+ * it stops. It holds a lock file with its pid and a heartbeat; SIGTERM/SIGINT/SIGHUP ask it to stop, SIGUSR1
+ * tells it to look for sync requests in its control directory and answer each in a result file.
+ */
+import * as CommandExecutor from "@effect/platform/CommandExecutor"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
+import * as ConfigFile from "@org/sandbox-core/ConfigFile"
+import * as Hooks from "@org/sandbox-core/Hooks"
+import { SessionId } from "@org/sandbox-core/Ids"
+import * as SessionLifecycle from "@org/sandbox-core/SessionLifecycle"
+import { Cause, Deferred, Effect, Exit, Option, Queue, Runtime, Schedule, Schema } from "effect"
+import { spawn } from "node:child_process"
+import { openSync } from "node:fs"
+import * as AcpDriver from "./AcpDriver.js"
+import * as AppConfig from "./AppConfig.js"
+import * as Sessions from "./Sessions.js"
+
+export const SupervisorSpec = Schema.Struct({
+  session_id: Schema.String,
+  workspace: Schema.String,
+  profile: Schema.optional(Schema.String),
+  agent: Schema.optional(Schema.String),
+  command: Schema.Array(Schema.String),
+  /** The first prompt for an ACP agent. */
+  prompt: Schema.optional(Schema.String),
+  config: Schema.optional(Schema.String),
+  cwd: Schema.String
+})
+export type SupervisorSpec = typeof SupervisorSpec.Type
+
+const SpecArg = Schema.compose(Schema.StringFromBase64Url, Schema.parseJson(SupervisorSpec))
+
+/** What a `.req` control file holds. */
+export const ControlRequestBody = Schema.Union(
+  Schema.Struct({ action: Schema.Literal("sync") }),
+  Schema.Struct({ action: Schema.Literal("prompt"), text: Schema.String })
+)
+
+export const ControlReply = Schema.Struct({
+  ok: Schema.Boolean,
+  result: Schema.optional(Schema.Unknown),
+  error: Schema.optional(Schema.String)
+})
+
+/** How to start this same CLI again: Node runs the launcher, Deno runs the bundle. */
+const selfCommand = (): ReadonlyArray<string> => {
+  const script = process.argv[1]!
+  return typeof (globalThis as { Deno?: unknown }).Deno !== "undefined"
+    ? [process.execPath, "run", "-A", script]
+    : [process.execPath, script]
+}
+
+/** Start a detached supervisor for a session that does not exist yet; its output goes to a log file. */
+export const spawnSupervisor = (spec: SupervisorSpec) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const paths = yield* Sessions.supervisorPaths(spec.session_id)
+    yield* fs.makeDirectory(path.dirname(paths.log), { recursive: true })
+    const [exe, ...args] = selfCommand()
+    const pid = yield* Effect.sync(() => {
+      const log = openSync(paths.log, "a")
+      const child = spawn(exe!, [...args, "__supervise", Schema.encodeSync(SpecArg)(spec)], {
+        detached: true,
+        stdio: ["ignore", log, log],
+        cwd: spec.cwd,
+        env: process.env
+      })
+      child.unref()
+      return child.pid ?? -1
+    })
+    return { pid, log: paths.log }
+  })
+
+/** The supervisor's own program. Resolves with the exit code of the process. */
+export const supervise = (encoded: string) =>
+  Effect.gen(function*() {
+    const spec = yield* Schema.decode(SpecArg)(encoded)
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const paths = yield* Sessions.supervisorPaths(spec.session_id)
+    yield* fs.makeDirectory(path.dirname(paths.lock), { recursive: true })
+    yield* fs.makeDirectory(paths.control, { recursive: true })
+    const startedAt = new Date().toISOString()
+    const writeLock = Effect.suspend(() => {
+      const temp = `${paths.lock}.${process.pid}.tmp`
+      const lock = {
+        pid: process.pid,
+        session_id: spec.session_id,
+        started_at: startedAt,
+        heartbeat_at: new Date().toISOString()
+      }
+      return fs.writeFileString(temp, JSON.stringify(lock)).pipe(Effect.zipRight(fs.rename(temp, paths.lock)))
+    })
+    yield* writeLock
+    yield* Effect.addFinalizer(() => fs.remove(paths.lock).pipe(Effect.ignore))
+    yield* writeLock.pipe(Effect.ignore, Effect.repeat(Schedule.spaced(Sessions.HEARTBEAT_EVERY_MS)), Effect.forkScoped)
+
+    const control = yield* Queue.unbounded<SessionLifecycle.ControlRequest>()
+    const runtime = yield* Effect.runtime<never>()
+    const runFork = Runtime.runFork(runtime)
+
+    const answerSyncRequests = Effect.gen(function*() {
+      const names = yield* fs.readDirectory(paths.control).pipe(Effect.orElseSucceed(() => [] as Array<string>))
+      for (const name of names.filter((n) => n.endsWith(".req"))) {
+        const request = path.join(paths.control, name)
+        const reply = path.join(paths.control, name.replace(/\.req$/, ".json"))
+        // A request names its action: `sync` (the default) or `prompt` with the text of a further turn.
+        const requested = yield* fs.readFileString(request).pipe(
+          Effect.flatMap(Schema.decodeUnknown(Schema.parseJson(ControlRequestBody))),
+          Effect.orElseSucceed(() => ({ action: "sync" as const }))
+        )
+        yield* fs.remove(request).pipe(Effect.ignore)
+        const deferred = yield* Deferred.make<unknown, SessionLifecycle.LifecycleError>()
+        yield* Queue.offer(
+          control,
+          requested.action === "prompt"
+            ? { _tag: "Prompt", text: requested.text, reply: deferred as never }
+            : { _tag: "Sync", reply: deferred as never }
+        )
+        const exit = yield* Effect.exit(Deferred.await(deferred))
+        const body = Exit.match(exit, {
+          onSuccess: (result) => ({ ok: true, result }),
+          onFailure: (cause) => ({
+            ok: false,
+            error: Option.match(Cause.failureOption(cause), { onNone: () => "interrupted", onSome: (e) => e.message })
+          })
+        })
+        const temp = `${reply}.tmp`
+        yield* fs.writeFileString(temp, JSON.stringify(body)).pipe(
+          Effect.zipRight(fs.rename(temp, reply)),
+          Effect.ignore
+        )
+      }
+    })
+
+    const onStop = () => void runFork(Queue.offer(control, { _tag: "Stop" }))
+    const onSync = () => void runFork(answerSyncRequests)
+    yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        process.on("SIGTERM", onStop)
+        process.on("SIGINT", onStop)
+        process.on("SIGHUP", onStop)
+        process.on("SIGUSR1", onSync)
+      }),
+      () =>
+        Effect.sync(() => {
+          process.off("SIGTERM", onStop)
+          process.off("SIGINT", onStop)
+          process.off("SIGHUP", onStop)
+          process.off("SIGUSR1", onSync)
+        })
+    )
+
+    const loaded = yield* AppConfig.load(Option.fromNullable(spec.config))
+    const workspace = yield* Sessions.workspaceByName(spec.workspace)
+    const profile = yield* ConfigFile.selectProfile(loaded.config, { flag: spec.profile, workspace: workspace.sandbox })
+    const agent = yield* Sessions.agentFor(loaded.config, spec.agent)
+    const provider = yield* Sessions.providerFor(loaded.registry, profile)
+    const executor = yield* CommandExecutor.CommandExecutor
+    const outcome = yield* SessionLifecycle.run({
+      sessionId: SessionId.make(spec.session_id),
+      workspace,
+      profile,
+      provider,
+      agent: Option.getOrNull(agent),
+      command: spec.command,
+      owner: Sessions.owner(),
+      hooks: Hooks.fromConfig(loaded.config.hooks, workspace.path, executor),
+      syncStateDir: paths.syncState,
+      control,
+      driver: yield* AcpDriver.make,
+      ...(spec.prompt !== undefined ? { prompt: spec.prompt } : {})
+    })
+    return outcome.exit_code
+  }).pipe(Effect.scoped, Effect.provide(Sessions.runtimeLayer))

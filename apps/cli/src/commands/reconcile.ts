@@ -1,0 +1,202 @@
+/**
+ * `sandbox-cli reconcile [--dry-run] [--all-owners]` and `sandbox-cli prune [--backend B] [--dry-run]`: find
+ * every sandbox after a crash and finish it; plus the cheap check every session command runs first (sessions
+ * of this host whose supervisor died). The reconciler is imported only when there is work for it.
+ */
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import type * as CommandExecutor from "@effect/platform/CommandExecutor"
+import type * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
+import * as Locations from "@org/sandbox-core/Locations"
+import type { Profile } from "@org/sandbox-core/Profile"
+import { isFinal } from "@org/sandbox-core/Session"
+import * as Store from "@org/sandbox-core/Store"
+import * as Supervision from "@org/sandbox-core/Supervision"
+import type * as ReconcilePlan from "@org/sandbox-reconciler/ReconcilePlan"
+import type * as Reconciler from "@org/sandbox-reconciler/Reconciler"
+import { Effect, Layer, Option } from "effect"
+import * as AppConfig from "../AppConfig.js"
+import { common, type Output } from "../CommonOptions.js"
+import { ExitWith } from "../Failure.js"
+import * as Render from "../Render.js"
+import * as Sessions from "../Sessions.js"
+
+const dryRun = Options.boolean("dry-run").pipe(Options.withDescription("Print the plan and change nothing"))
+const allOwners = Options.boolean("all-owners").pipe(
+  Options.withDescription("Also act on sessions and sandboxes whose owner label names another host")
+)
+const concurrency = Options.integer("concurrency").pipe(
+  Options.withDefault(8),
+  Options.withDescription("Sandboxes acted on at once")
+)
+
+/** The reconciler over this configuration, its providers and the state directory. */
+const reconcilerLayer = (loaded: AppConfig.Loaded, options: { readonly concurrency?: number } = {}) =>
+  Layer.unwrapEffect(Effect.gen(function*() {
+    const { layer } = yield* Effect.promise(() => import("@org/sandbox-reconciler/Reconciler"))
+    const path = yield* Path.Path
+    const root = yield* Locations.stateDir
+    const paths = yield* Sessions.supervisorPaths("reconcile")
+    const platform = yield* Effect.context<FileSystem.FileSystem | Path.Path | CommandExecutor.CommandExecutor>()
+    return layer({
+      owner: Sessions.owner(),
+      profiles: [...loaded.config.profiles.values()],
+      providerFor: (profile: Profile) => Sessions.providerFor(loaded.registry, profile).pipe(Effect.provide(platform)),
+      syncStateDir: paths.syncState,
+      claims: { dir: path.join(root, "reconcile"), pid: process.pid },
+      ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {})
+    })
+  })).pipe(Layer.provide(Layer.merge(Sessions.runtimeLayer, Sessions.supervisionLayer)))
+
+const withReconciler = <A, E, R>(
+  loaded: AppConfig.Loaded,
+  options: { readonly concurrency?: number },
+  f: (reconciler: Reconciler.Service) => Effect.Effect<A, E, R>
+) =>
+  Effect.promise(() => import("@org/sandbox-reconciler/Reconciler")).pipe(
+    Effect.flatMap((m) => Effect.flatMap(m.Reconciler, f)),
+    Effect.provide(reconcilerLayer(loaded, options))
+  )
+
+const renderReport = (report: ReconcilePlan.Report) => {
+  const rows = report.actions.map((a) => [
+    a.decision,
+    a.sandbox_id,
+    a.session_id ?? undefined,
+    a.backend,
+    a.apply === null ? undefined : `${a.sync_back ? "sync, " : ""}${a.apply}`,
+    ...(report.dry_run ? [] : [a.status]),
+    report.dry_run || a.status === "done" ? a.reason : `${a.reason} — ${a.detail}`
+  ])
+  const headers = [
+    "decision",
+    "sandbox",
+    "session",
+    "backend",
+    "apply",
+    ...(report.dry_run ? [] : ["status"]),
+    "reason"
+  ]
+  const count = (status: string) => report.actions.filter((a) => a.status === status).length
+  const summary = report.dry_run
+    ? `${report.actions.length} action(s) planned; dry run, nothing was changed`
+    : `${count("done")} done, ${count("skipped")} skipped, ${count("failed")} failed`
+  const tail = `${summary} (${report.live} live session(s) left alone, ${report.kept} sandbox(es) kept by policy)`
+  return Effect.zipRight(
+    report.actions.length === 0 ? Render.line("nothing to reconcile") : Render.table(headers, rows),
+    Render.line(tail)
+  )
+}
+
+const run = (
+  request: Reconciler.PlanRequest,
+  options: {
+    readonly config: Option.Option<string>
+    readonly dryRun: boolean
+    readonly output: Output
+    readonly concurrency: number
+  }
+) =>
+  Effect.gen(function*() {
+    const loaded = yield* AppConfig.load(options.config)
+    const { Report } = yield* Effect.promise(() => import("@org/sandbox-reconciler/ReconcilePlan"))
+    const report = yield* withReconciler(loaded, { concurrency: options.concurrency }, (reconciler) =>
+      Effect.flatMap(
+        reconciler.plan(request),
+        (plan) => (options.dryRun ? Effect.succeed(plan.report) : reconciler.act(plan))
+      ))
+    for (const q of report.quarantined) {
+      yield* Render.warn(`corrupt record ${q.path} moved to ${q.moved_to}: ${q.reason}`)
+    }
+    for (const w of report.warnings) {
+      yield* Render.warn(w)
+    }
+    yield* Render.by(options.output, Report, report, renderReport)
+    if (report.actions.some((a) => a.status === "failed")) return yield* new ExitWith({ code: 1 })
+  }).pipe(Effect.scoped)
+
+const reconcile = Command.make(
+  "reconcile",
+  { ...common, dryRun, allOwners, concurrency },
+  ({ allOwners, concurrency, config, dryRun, output }) =>
+    run({ scope: "all", all_owners: allOwners }, { config, dryRun, output, concurrency })
+).pipe(Command.withDescription(
+  "After a crash: finish sessions whose supervisor is gone and clean up sandboxes no live session owns"
+))
+
+const prune = Command.make(
+  "prune",
+  {
+    ...common,
+    dryRun,
+    allOwners,
+    concurrency,
+    backend: Options.text("backend").pipe(Options.optional, Options.withDescription("Only this backend"))
+  },
+  ({ allOwners, backend, concurrency, config, dryRun, output }) =>
+    run({
+      scope: "orphans",
+      all_owners: allOwners,
+      ...Option.match(backend, { onNone: () => ({}), onSome: (b) => ({ backend: b }) })
+    }, {
+      config,
+      dryRun,
+      output,
+      concurrency
+    })
+).pipe(Command.withDescription("Destroy orphan sandboxes (ours, owned by no live session) and nothing else"))
+
+/** The commands, for the command tree. */
+export const commands = [reconcile, prune] as const
+
+// ---- The check at start ---------------------------------------------------------------------------------
+
+/** Commands that work with sessions and sandboxes; only they pay for the check (and only a directory read). */
+const CHECKED = new Set(["session", "run", "sandbox"])
+
+const configFlag = (argv: ReadonlyArray<string>): Option.Option<string> => {
+  const at = argv.findIndex((a) => a === "--config" || a.startsWith("--config="))
+  if (at < 0) return Option.none()
+  const arg = argv[at]!
+  return Option.fromNullable(arg.includes("=") ? arg.slice(arg.indexOf("=") + 1) : argv[at + 1])
+}
+
+/**
+ * Sessions of this host whose supervisor died: finish them before the command runs. Costs one directory read
+ * when there are none; never fails the command.
+ */
+export const startupCheck = (argv: ReadonlyArray<string>) => {
+  if (!CHECKED.has(argv[2] ?? "") || argv.includes("--help") || argv.includes("-h")) return Effect.void
+  return Effect.gen(function*() {
+    const supervision = yield* Supervision.Supervision
+    const stale = yield* supervision.stale
+    if (stale.length === 0) return
+    const store = yield* Store.Store
+    const cutOff: Array<string> = []
+    for (const lock of stale) {
+      const session = yield* store.getSession(lock.session_id).pipe(Effect.option)
+      // A lock without a running session (it died before writing one, or after ending it) is just removed.
+      if (Option.isNone(session) || isFinal(session.value.state)) yield* supervision.release(lock.session_id)
+      else cutOff.push(lock.session_id)
+    }
+    if (cutOff.length === 0) return
+    const loaded = yield* AppConfig.load(configFlag(argv))
+    const report = yield* withReconciler(
+      loaded,
+      {},
+      (reconciler) => Effect.flatMap(reconciler.plan({ scope: { sessions: cutOff } }), reconciler.act)
+    )
+    for (const a of report.actions) {
+      yield* Render.warn(
+        `session ${a.session_id} had lost its supervisor; ${
+          a.status === "done" ? `finished it (${a.decision}): ${a.detail}` : `could not finish it: ${a.detail}`
+        } (see: sandbox-cli reconcile)`
+      )
+    }
+  }).pipe(
+    Effect.scoped,
+    Effect.provide(Layer.merge(Store.layerConfig, Sessions.supervisionLayer)),
+    Effect.catchAllCause(() => Effect.void)
+  )
+}

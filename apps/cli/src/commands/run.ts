@@ -1,0 +1,102 @@
+/**
+ * `sandbox-cli run [--profile P] [--workspace DIR] [--keep] -- CMD…`: the one-shot path. Prepare, sync, set up,
+ * run CMD with its output streamed, sync back, apply persistence, exit with CMD's exit code.
+ */
+import * as Args from "@effect/cli/Args"
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import * as CommandExecutor from "@effect/platform/CommandExecutor"
+import * as ConfigFile from "@org/sandbox-core/ConfigFile"
+import * as Hooks from "@org/sandbox-core/Hooks"
+import { makeSessionId } from "@org/sandbox-core/Ids"
+import { UsageError } from "@org/sandbox-core/SandboxError"
+import * as SessionLifecycle from "@org/sandbox-core/SessionLifecycle"
+import * as Supervision from "@org/sandbox-core/Supervision"
+import { Effect, Layer, Option, Schema } from "effect"
+import * as AppConfig from "../AppConfig.js"
+import { common } from "../CommonOptions.js"
+import { ExitWith } from "../Failure.js"
+import * as Render from "../Render.js"
+import * as Sessions from "../Sessions.js"
+
+const RunResult = Schema.Struct({
+  session_id: Schema.String,
+  state: Schema.String,
+  exit_code: Schema.NullOr(Schema.Number),
+  reason: Schema.NullOr(Schema.String),
+  conflicts: Schema.Array(Schema.String)
+})
+
+export const command = Command.make(
+  "run",
+  {
+    ...common,
+    profile: Options.text("profile").pipe(
+      Options.withAlias("p"),
+      Options.optional,
+      Options.withDescription("Profile to use (default: the workspace's, then [defaults] sandbox, then local)")
+    ),
+    workspace: Options.directory("workspace", { exists: "yes" }).pipe(
+      Options.optional,
+      Options.withDescription("Workspace directory (default: the current directory)")
+    ),
+    keep: Options.boolean("keep").pipe(
+      Options.withDescription("Keep the sandbox at the end whatever the profile's persistence says")
+    ),
+    force: Options.boolean("force").pipe(
+      Options.withDescription("Allow a sync-back that would delete most of the host tree")
+    ),
+    cmd: Args.text({ name: "CMD" }).pipe(Args.repeated, Args.withDescription("The command to run, after --"))
+  },
+  ({ cmd, config, force, keep, output, profile: profileFlag, workspace: dir }) =>
+    Effect.gen(function*() {
+      if (cmd.length === 0) return yield* new UsageError({ detail: "nothing to run: sandbox-cli run -- CMD [ARGS…]" })
+      const loaded = yield* AppConfig.load(config)
+      const workspace = yield* Sessions.workspaceForDir(Option.getOrElse(dir, () => process.cwd()))
+      const profile = yield* ConfigFile.selectProfile(loaded.config, {
+        flag: Option.getOrUndefined(profileFlag),
+        workspace: workspace.sandbox
+      })
+      const provider = yield* Sessions.providerFor(loaded.registry, profile)
+      const executor = yield* CommandExecutor.CommandExecutor
+      const paths = yield* Sessions.supervisorPaths("run")
+      // Hold the session's lock like a supervisor does, so that other commands do not take it for crashed.
+      const sessionId = makeSessionId()
+      yield* Effect.flatMap(Supervision.Supervision, (s) => s.hold(sessionId, { workspace_path: workspace.path }))
+      const toStdout = output === "text"
+      const outcome = yield* SessionLifecycle.run({
+        sessionId,
+        workspace,
+        profile,
+        provider,
+        agent: null,
+        command: cmd,
+        owner: Sessions.owner(),
+        hooks: Hooks.fromConfig(loaded.config.hooks, workspace.path, executor),
+        syncStateDir: paths.syncState,
+        keep,
+        force,
+        onOutput: (stream, data) =>
+          Effect.sync(() => {
+            ;(stream === "stdout" && toStdout ? process.stdout : process.stderr).write(data)
+          })
+      })
+      const s = outcome.session
+      if (output === "json") {
+        yield* Render.json(RunResult, {
+          session_id: s.id,
+          state: s.state,
+          exit_code: s.exit_code,
+          reason: s.reason,
+          conflicts: s.sandbox.sync.conflicts
+        })
+      }
+      for (const path of s.sandbox.sync.conflicts) {
+        yield* Render.warn(
+          `conflict: ${path} changed on both sides; the host file was kept, the sandbox's version is beside it`
+        )
+      }
+      if (s.state === "failed" && s.reason) process.stderr.write(`error: ${s.reason}\n`)
+      if (outcome.exit_code !== 0) return yield* new ExitWith({ code: outcome.exit_code })
+    }).pipe(Effect.scoped, Effect.provide(Layer.merge(Sessions.runtimeLayer, Sessions.supervisionLayer)))
+).pipe(Command.withDescription("Run a command in a sandbox of this directory and bring its changes home"))

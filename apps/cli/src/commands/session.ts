@@ -1,0 +1,383 @@
+/**
+ * `sandbox-cli session new | list | status | events | history | sync | exec | stop`
+ */
+import * as Args from "@effect/cli/Args"
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
+import * as ConfigFile from "@org/sandbox-core/ConfigFile"
+import { SandboxEvent } from "@org/sandbox-core/Event"
+import { HistoryEntry } from "@org/sandbox-core/History"
+import { makeSessionId } from "@org/sandbox-core/Ids"
+import { UsageError } from "@org/sandbox-core/SandboxError"
+import { isFinal, Session } from "@org/sandbox-core/Session"
+import * as Store from "@org/sandbox-core/Store"
+import { DateTime, Duration, Effect, Option, Schedule, Schema } from "effect"
+import * as AppConfig from "../AppConfig.js"
+import { common } from "../CommonOptions.js"
+import { CommandFailed, ExitWith } from "../Failure.js"
+import * as Render from "../Render.js"
+import * as Sessions from "../Sessions.js"
+import * as Supervisor from "../Supervisor.js"
+
+const idArg = Args.text({ name: "ID" }).pipe(Args.withDescription("Session id"))
+const cmdArgs = Args.text({ name: "CMD" }).pipe(Args.repeated, Args.withDescription("Command and arguments, after --"))
+
+/** `session status -o json`: the session plus its supervisor. */
+export const Status = Schema.Struct({
+  ...Session.fields,
+  last_error: Schema.NullOr(Schema.String),
+  supervisor: Schema.Struct({ pid: Schema.NullOr(Schema.Number), alive: Schema.Boolean })
+})
+
+const statusOf = (session: Session) =>
+  Effect.map(Sessions.liveSupervisor(session.id), (lock) => ({
+    ...session,
+    last_error: session.sandbox.last_error ?? session.reason,
+    supervisor: { pid: Option.match(lock, { onNone: () => null, onSome: (l) => l.pid }), alive: Option.isSome(lock) }
+  }))
+
+const iso = (d: DateTime.Utc) => DateTime.formatIso(d)
+
+const renderStatus = (s: typeof Status.Type) =>
+  Render.fields([
+    ["id", s.id],
+    ["workspace", s.workspace],
+    ["agent", s.agent ?? `(command) ${s.command.join(" ")}`],
+    ["state", s.state],
+    ["exit_code", s.exit_code === null ? undefined : String(s.exit_code)],
+    ["supervisor", s.supervisor.alive ? `pid ${s.supervisor.pid}` : "none"],
+    ["sandbox", `${s.sandbox.sandbox_id} (${s.sandbox.backend}, profile ${s.sandbox.profile}, ${s.sandbox.state})`],
+    ["instance", s.sandbox.instance_id ?? undefined],
+    ["last sync in", s.sandbox.sync.last_to_runtime_at ? iso(s.sandbox.sync.last_to_runtime_at) : undefined],
+    ["last sync back", s.sandbox.sync.last_from_runtime_at ? iso(s.sandbox.sync.last_from_runtime_at) : undefined],
+    ["conflicts", s.sandbox.sync.conflicts.join(", ")],
+    ["last_error", s.last_error ?? undefined],
+    ["created", iso(s.created_at)],
+    ["ended", s.ended_at ? iso(s.ended_at) : undefined]
+  ])
+
+const waitUntil = <A, E, R>(check: Effect.Effect<Option.Option<A>, E, R>, timeout: Duration.DurationInput) =>
+  check.pipe(
+    Effect.flatMap((o) => (Option.isSome(o) ? Effect.succeed(o.value) : Effect.fail("pending" as const))),
+    Effect.retry({ schedule: Schedule.spaced("100 millis"), until: (e) => e !== "pending" }),
+    Effect.timeoutFail({ duration: timeout, onTimeout: () => "timeout" as const })
+  )
+
+const renderHistory = (e: HistoryEntry) => {
+  const text = e.text.endsWith("\n") ? e.text.slice(0, -1) : e.text
+  return text.split("\n").map((line) => `${iso(e.at)} ${e.kind.padEnd(6)} ${line}`).join("\n")
+}
+
+/** Follow a session's history live until it ends, writing raw output to our stdout/stderr. */
+const attach = (id: string) =>
+  Effect.gen(function*() {
+    const store = yield* Store.Store
+    let seen = 0
+    while (true) {
+      const { items } = yield* store.readHistory(id)
+      for (const e of items.slice(seen)) {
+        if (e.kind === "stdout") process.stdout.write(e.text)
+        else if (e.kind === "stderr") process.stderr.write(e.text)
+        else process.stdout.write(`${renderHistory(e)}\n`)
+      }
+      seen = items.length
+      const session = yield* store.getSession(id)
+      if (isFinal(session.state) && seen === items.length) {
+        const again = yield* store.readHistory(id)
+        if (again.items.length === seen) return session
+      }
+      yield* Effect.sleep("100 millis")
+    }
+  })
+
+/** The prompt on standard input, when it is not a terminal and holds something. */
+const readStdinPrompt = Effect.promise(async (): Promise<string | undefined> => {
+  if (process.stdin.isTTY) return undefined
+  const chunks: Array<Buffer> = []
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
+  const text = Buffer.concat(chunks).toString("utf8").trim()
+  return text.length > 0 ? text : undefined
+})
+
+/** Ask a session's supervisor to do something and wait for its answer. */
+const control = (id: string, body: typeof Supervisor.ControlRequestBody.Type, wait: Duration.DurationInput) =>
+  Effect.gen(function*() {
+    const session = yield* Sessions.sessionById(id)
+    const lock = yield* Sessions.liveSupervisor(id)
+    if (Option.isNone(lock) || isFinal(session.state)) return yield* Sessions.notRunning(session)
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const paths = yield* Sessions.supervisorPaths(id)
+    const nonce = `${Date.now()}-${process.pid}`
+    yield* fs.makeDirectory(paths.control, { recursive: true })
+    yield* fs.writeFileString(path.join(paths.control, `${nonce}.req`), JSON.stringify(body))
+    process.kill(lock.value.pid, "SIGUSR1")
+    const replyFile = path.join(paths.control, `${nonce}.json`)
+    const text = yield* waitUntil(fs.readFileString(replyFile).pipe(Effect.option), wait).pipe(
+      Effect.mapError(() => new CommandFailed({ message: `no answer from the supervisor of ${id}` }))
+    )
+    yield* fs.remove(replyFile).pipe(Effect.ignore)
+    return Schema.decodeUnknownSync(Schema.parseJson(Supervisor.ControlReply))(text)
+  })
+
+const TurnResult = Schema.Struct({ turn: Schema.Number, stop_reason: Schema.String })
+
+const prompt = Command.make(
+  "prompt",
+  {
+    ...common,
+    id: idArg,
+    text: Args.text({ name: "TEXT" }).pipe(
+      Args.optional,
+      Args.withDescription("The prompt (default: standard input)")
+    )
+  },
+  ({ id, output, text }) =>
+    Effect.gen(function*() {
+      const given = Option.isSome(text) ? text.value : yield* readStdinPrompt
+      if (given === undefined) {
+        return yield* new UsageError({ detail: "nothing to send: sandbox-cli session prompt ID TEXT" })
+      }
+      const reply = yield* control(id, { action: "prompt", text: given }, "24 hours")
+      if (!reply.ok) return yield* new CommandFailed({ message: `prompt failed: ${reply.error ?? "unknown error"}` })
+      const result = Schema.decodeUnknownSync(TurnResult)(reply.result)
+      yield* Render.by(output, TurnResult, result, (r) => Render.line(`turn ${r.turn} ended: ${r.stop_reason}`))
+    })
+).pipe(Command.withDescription("Send a further prompt to a live ACP agent session and wait for the turn to end"))
+
+const newSession = Command.make(
+  "new",
+  {
+    ...common,
+    workspace: Options.text("workspace").pipe(Options.withDescription("Registered workspace name")),
+    agent: Options.text("agent").pipe(
+      Options.optional,
+      Options.withDescription("Agent from [agents] (default: [defaults] agent)")
+    ),
+    sandbox: Options.text("sandbox").pipe(
+      Options.optional,
+      Options.withDescription("Profile (default: the workspace's, then [defaults] sandbox, then local)")
+    ),
+    prompt: Options.text("prompt").pipe(
+      Options.optional,
+      Options.withDescription("ACP agents: the first prompt (default: standard input when it is not a terminal)")
+    ),
+    attach: Options.boolean("attach").pipe(
+      Options.withDescription("Stay attached: stream the session's output until it ends")
+    ),
+    cmd: cmdArgs
+  },
+  ({ agent, attach: stay, cmd, config, output, prompt: promptFlag, sandbox, workspace: name }) =>
+    Effect.gen(function*() {
+      const loaded = yield* AppConfig.load(config)
+      const workspace = yield* Sessions.workspaceByName(name)
+      yield* ConfigFile.selectProfile(loaded.config, {
+        flag: Option.getOrUndefined(sandbox),
+        workspace: workspace.sandbox
+      })
+      const chosen = yield* Sessions.agentFor(loaded.config, Option.getOrUndefined(agent))
+      const command = cmd.length > 0
+        ? cmd
+        : Option.match(chosen, { onNone: () => [] as Array<string>, onSome: (a) => [...a.command] })
+      if (command.length === 0) {
+        return yield* new UsageError({
+          detail: "nothing to launch: give --agent NAME (or [defaults] agent) or a command after --"
+        })
+      }
+      const isAcp = cmd.length === 0 && Option.isSome(chosen) && chosen.value.protocol === "acp"
+      if (Option.isSome(promptFlag) && !isAcp) {
+        return yield* new UsageError({ detail: "--prompt is for ACP agents (protocol = \"acp\")" })
+      }
+      const prompt = isAcp
+        ? Option.isSome(promptFlag) ? promptFlag.value : yield* readStdinPrompt
+        : undefined
+      const id = makeSessionId()
+      const supervisor = yield* Supervisor.spawnSupervisor({
+        session_id: id,
+        workspace: workspace.name,
+        ...(Option.isSome(sandbox) ? { profile: sandbox.value } : {}),
+        ...(Option.isSome(chosen) && cmd.length === 0 ? { agent: chosen.value.name } : {}),
+        command,
+        ...(prompt !== undefined ? { prompt } : {}),
+        ...(Option.isSome(config) ? { config: config.value } : {}),
+        cwd: process.cwd()
+      })
+      const store = yield* Store.Store
+      const fs = yield* FileSystem.FileSystem
+      // The supervisor writes the session record before touching any provider; wait for it (or its death).
+      yield* waitUntil(
+        store.getSession(id).pipe(
+          Effect.map(Option.some),
+          Effect.catchAll(() =>
+            Sessions.isAlive(supervisor.pid)
+              ? Effect.succeed(Option.none())
+              : Effect.flatMap(fs.readFileString(supervisor.log).pipe(Effect.orElseSucceed(() => "")), (log) =>
+                Effect.fail(
+                  new CommandFailed({
+                    message: `the supervisor exited before the session started: ${
+                      log.trim().split("\n").pop() ?? "no output"
+                    } (log: ${supervisor.log})`
+                  })
+                ))
+          )
+        ),
+        "30 seconds"
+      ).pipe(Effect.catchIf((e) => e === "timeout", () =>
+        Effect.fail(
+          new CommandFailed({ message: `the supervisor did not start the session in 30 s (log: ${supervisor.log})` })
+        )))
+      yield* Render.by(output, Schema.Struct({ id: Schema.String }), { id }, () => Render.line(id))
+      if (stay) {
+        const final = yield* attach(id)
+        if (final.state === "failed" && final.reason) process.stderr.write(`error: ${final.reason}\n`)
+        const code = final.exit_code ?? (final.state === "stopped" ? 0 : 1)
+        if (code !== 0) return yield* new ExitWith({ code })
+      }
+    })
+).pipe(Command.withDescription("Start a durable session run by a detached supervisor; prints its id"))
+
+const list = Command.make("list", common, ({ output }) =>
+  Effect.gen(function*() {
+    const store = yield* Store.Store
+    const listing = yield* store.listSessions
+    for (const q of listing.quarantined) {
+      yield* Render.warn(`corrupt record ${q.path} moved to ${q.moved_to}: ${q.reason}`)
+    }
+    const items = [...listing.items].sort((a, b) =>
+      DateTime.toEpochMillis(b.created_at) - DateTime.toEpochMillis(a.created_at)
+    )
+    yield* Render.by(output, Schema.Array(Session), items, (ss) =>
+      ss.length === 0
+        ? Render.line("no sessions")
+        : Render.table(
+          ["id", "workspace", "state", "backend", "exit", "created"],
+          ss.map((
+            s
+          ) => [
+            s.id,
+            s.workspace,
+            s.state,
+            s.sandbox.backend,
+            s.exit_code === null ? undefined : String(s.exit_code),
+            iso(s.created_at)
+          ])
+        ))
+  })).pipe(Command.withDescription("List sessions, newest first"))
+
+const status = Command.make("status", { ...common, id: idArg }, ({ id, output }) =>
+  Effect.gen(function*() {
+    const session = yield* Sessions.sessionById(id)
+    yield* Render.by(output, Status, yield* statusOf(session), renderStatus)
+  })).pipe(Command.withDescription("Show a session: state, sandbox, sync, supervisor, last error"))
+
+const events = Command.make(
+  "events",
+  {
+    ...common,
+    id: idArg,
+    last: Options.integer("last").pipe(Options.optional, Options.withDescription("Only the last N events")),
+    follow: Options.boolean("follow").pipe(
+      Options.withAlias("f"),
+      Options.withDescription("Keep printing new events until the session ends")
+    )
+  },
+  ({ follow, id, last, output }) =>
+    Effect.gen(function*() {
+      const store = yield* Store.Store
+      yield* Sessions.sessionById(id)
+      const show = (e: SandboxEvent) =>
+        output === "json"
+          ? Render.line(JSON.stringify(Schema.encodeSync(SandboxEvent)(e)))
+          : Render.line(
+            `${String(e.seq).padStart(4)} ${iso(e.at)} ${e.type} ${
+              Object.keys(e.attrs).length ? JSON.stringify(e.attrs) : ""
+            }`.trimEnd()
+          )
+      const { items } = yield* store.readEvents(id)
+      const initial = Option.match(last, { onNone: () => items, onSome: (n) => items.slice(-n) })
+      if (output === "json" && !follow) {
+        yield* Render.json(Schema.Array(SandboxEvent), initial)
+        return
+      }
+      yield* Effect.forEach(initial, show, { discard: true })
+      if (!follow) return
+      let seq = items.at(-1)?.seq ?? 0
+      while (true) {
+        const next = yield* store.readEvents(id, { afterSeq: seq })
+        yield* Effect.forEach(next.items, show, { discard: true })
+        seq = next.items.at(-1)?.seq ?? seq
+        const session = yield* store.getSession(id)
+        if (isFinal(session.state) && next.items.length === 0) return
+        yield* Effect.sleep("200 millis")
+      }
+    })
+).pipe(Command.withDescription("Print a session's lifecycle events (JSON lines with --follow -o json)"))
+
+const history = Command.make("history", { ...common, id: idArg }, ({ id, output }) =>
+  Effect.gen(function*() {
+    const store = yield* Store.Store
+    yield* Sessions.sessionById(id)
+    const { items } = yield* store.readHistory(id)
+    yield* Render.by(output, Schema.Array(HistoryEntry), items, (es) =>
+      es.length === 0 ? Render.line("no history yet") : Render.line(es.map(renderHistory).join("\n")))
+  })).pipe(Command.withDescription("Show what the session's agent printed, with timestamps (stdout and stderr apart)"))
+
+const sync = Command.make("sync", { ...common, id: idArg }, ({ id, output }) =>
+  Effect.gen(function*() {
+    const reply = yield* control(id, { action: "sync" }, "10 minutes")
+    if (!reply.ok) return yield* new CommandFailed({ message: `sync failed: ${reply.error ?? "unknown error"}` })
+    const result = reply.result as {
+      files_to_runtime: number
+      files_from_runtime: number
+      conflicts: ReadonlyArray<{ path: string }>
+    }
+    yield* output === "json"
+      ? Render.jsonData(reply.result)
+      : Render.line(
+        `synced: ${result.files_to_runtime} file(s) to the sandbox, ${result.files_from_runtime} back; ${result.conflicts.length} conflict(s)${
+          result.conflicts.length ? `: ${result.conflicts.map((c) => c.path).join(", ")}` : ""
+        }`
+      )
+  })).pipe(Command.withDescription("Sync now, both ways, while the session runs (conflicts are kept)"))
+
+const exec = Command.make(
+  "exec",
+  { ...common, id: idArg, cmd: cmdArgs },
+  ({ cmd, config, id }) =>
+    Effect.gen(function*() {
+      if (cmd.length === 0) {
+        return yield* new UsageError({ detail: "nothing to run: sandbox-cli session exec ID -- CMD" })
+      }
+      const session = yield* Sessions.sessionById(id)
+      const code = yield* Sessions.execInSandbox(config, session, cmd)
+      if (code !== 0) return yield* new ExitWith({ code })
+    }).pipe(Effect.scoped)
+).pipe(Command.withDescription("Run a command in a session's sandbox"))
+
+const stop = Command.make("stop", { ...common, id: idArg }, ({ id, output }) =>
+  Effect.gen(function*() {
+    const store = yield* Store.Store
+    const session = yield* Sessions.sessionById(id)
+    if (isFinal(session.state)) return yield* Sessions.notRunning(session)
+    const lock = yield* Sessions.liveSupervisor(id)
+    if (Option.isNone(lock)) return yield* Sessions.notRunning(session)
+    process.kill(lock.value.pid, "SIGTERM")
+    const final = yield* waitUntil(
+      store.getSession(id).pipe(Effect.map((s) => (isFinal(s.state) ? Option.some(s) : Option.none()))),
+      "15 minutes"
+    ).pipe(Effect.mapError(() => new CommandFailed({ message: `session ${id} did not stop in time` })))
+    // The supervisor exits right after it records the final state: report once it is gone, not before.
+    yield* waitUntil(
+      Effect.sync(() => (Sessions.isAlive(lock.value.pid) ? Option.none() : Option.some(true))),
+      "30 seconds"
+    ).pipe(Effect.ignore)
+    yield* Render.by(output, Status, yield* statusOf(final), renderStatus)
+  })).pipe(Command.withDescription("Stop a session: stop its agent, sync back, apply persistence"))
+
+export const command = Command.make("session").pipe(
+  Command.withDescription("Durable sessions: start, inspect, sync, stop"),
+  Command.withSubcommands([newSession, list, status, events, history, prompt, sync, exec, stop]),
+  Command.provide(Sessions.runtimeLayer)
+)

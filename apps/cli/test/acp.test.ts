@@ -1,0 +1,240 @@
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import { expect, layer } from "@effect/vitest"
+import { Effect, Schedule, TestServices } from "effect"
+import { existsSync, readFileSync } from "node:fs"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import type { Fixture } from "./helpers.js"
+import { expectError, expectOk, fixture, json } from "./helpers.js"
+
+const TIMEOUT = 120_000
+
+const agentScript = fileURLToPath(new URL("../../../test/acp-agent/agent.mjs", import.meta.url))
+
+interface HistoryJson {
+  readonly at: string
+  readonly kind: string
+  readonly text: string
+  readonly data?: Record<string, unknown>
+}
+
+interface StatusJson {
+  readonly state: string
+  readonly reason: string | null
+  readonly last_error: string | null
+}
+
+interface EventJson {
+  readonly type: string
+  readonly attrs: Record<string, unknown>
+}
+
+const history = (cli: Fixture, id: string) =>
+  Effect.map(cli.run(["session", "history", id, "-o", "json"]), (r) => json<ReadonlyArray<HistoryJson>>(r))
+
+/** Poll (on the real clock) until a check on the CLI's answer holds. */
+const poll = <A>(get: Effect.Effect<A>, ok: (a: A) => boolean) =>
+  get.pipe(
+    Effect.filterOrFail(ok, () => "not yet"),
+    Effect.retry(Schedule.spaced("100 millis").pipe(Schedule.upTo("60 seconds"))),
+    TestServices.provideLive
+  )
+
+const setup = Effect.gen(function*() {
+  const cli = yield* fixture()
+  const ws = yield* cli.mkdir("project")
+  yield* cli.write("project/input.txt", "from the host")
+  yield* cli.write(
+    "cwd/.sandbox-cli.toml",
+    `[agents.scripted]\nprotocol = "acp"\ncommand = [${JSON.stringify(process.execPath)}, ${
+      JSON.stringify(agentScript)
+    }]\n`
+  )
+  expectOk(yield* cli.run(["workspace", "add", ws, "--name", "proj"]))
+  return { cli, ws }
+})
+
+layer(NodeContext.layer)("sandbox-cli with an ACP agent (local provider)", (it) => {
+  it.scoped(
+    "new --prompt runs a turn with tools in the sandbox; prompt adds a turn; history, events, stop and sync back",
+    () =>
+      Effect.gen(function*() {
+        const { cli, ws } = yield* setup
+        const created = yield* cli.run([
+          "session",
+          "new",
+          "--workspace",
+          "proj",
+          "--agent",
+          "scripted",
+          "--prompt",
+          "read input.txt; write made.txt made by the agent; run cat made.txt",
+          "-o",
+          "json"
+        ])
+        const { id } = json<{ id: string }>(created)
+        const first = yield* poll(history(cli, id), (h) => h.some((e) => e.kind === "turn_end"))
+        // The write landed in the sandbox, not on the host.
+        expect(existsSync(join(ws, "made.txt"))).toBe(false)
+        const said = first.filter((e) => e.kind === "message").map((e) => e.text).join("")
+        expect(said).toContain("read input.txt: from the host")
+        expect(said).toContain("ran cat made.txt: exit 0: made by the agent")
+        const kinds = first.map((e) => e.kind)
+        expect(kinds[0]).toBe("turn")
+        expect(kinds).toEqual(
+          expect.arrayContaining(["tool_call", "tool_call_update", "tool", "permission", "message"])
+        )
+        const write = first.find((e) => e.kind === "tool" && e.data?.["method"] === "fs/write_text_file")
+        expect(write?.data?.["args"]).toMatchObject({ content: "made by the agent" })
+        const decision = first.find((e) => e.kind === "permission")
+        expect(decision?.data).toMatchObject({ policy: "allow-in-sandbox", decision: "allow" })
+
+        const second = yield* cli.run(["session", "prompt", id, "write second.txt two"])
+        expect(expectOk(second).stdout).toBe("turn 2 ended: end_turn\n")
+
+        const text = (yield* cli.run(["session", "history", id])).stdout
+        expect(text).toMatch(/^\S+Z turn\s+read input\.txt; write made\.txt/m)
+        expect(text).toMatch(/^\S+Z turn_end end_turn$/m)
+
+        const stopped = yield* cli.run(["session", "stop", id, "-o", "json"])
+        expect(json<StatusJson>(stopped).state).toBe("stopped")
+        // Sync-back brought the agent's writes home.
+        expect(readFileSync(join(ws, "made.txt"), "utf8")).toBe("made by the agent")
+        expect(readFileSync(join(ws, "second.txt"), "utf8")).toBe("two")
+
+        const events = json<ReadonlyArray<EventJson>>(yield* cli.run(["session", "events", id, "-o", "json"]))
+        const types = events.map((e) => e.type)
+        expect(types).toEqual(expect.arrayContaining(["sandbox.transport.open", "sandbox.transport.close"]))
+        expect(events.find((e) => e.type === "sandbox.transport.open")?.attrs).toMatchObject({
+          location: "host",
+          protocol_version: 1
+        })
+        expect(types.indexOf("sandbox.transport.open")).toBeLessThan(types.indexOf("sandbox.transport.close"))
+      }),
+    TIMEOUT
+  )
+
+  it.scoped(
+    "an agent that crashes mid-turn fails the session with a clear error; its writes still come home",
+    () =>
+      Effect.gen(function*() {
+        const { cli, ws } = yield* setup
+        const created = yield* cli.run([
+          "session",
+          "new",
+          "--workspace",
+          "proj",
+          "--agent",
+          "scripted",
+          "--prompt",
+          "write kept.txt kept; crash",
+          "-o",
+          "json"
+        ])
+        const { id } = json<{ id: string }>(created)
+        const final = yield* poll(
+          Effect.map(cli.run(["session", "status", id, "-o", "json"]), (r) => json<StatusJson>(r)),
+          (s) => s.state === "failed" || s.state === "stopped"
+        )
+        expect(final.state).toBe("failed")
+        expect(final.reason).toContain("agent scripted: the agent exited with code 3 during session/prompt")
+        expect(readFileSync(join(ws, "kept.txt"), "utf8")).toBe("kept")
+        const h = yield* history(cli, id)
+        expect(h.at(-1)?.kind).toBe("error")
+        const events = json<ReadonlyArray<EventJson>>(yield* cli.run(["session", "events", id, "-o", "json"]))
+        expect(events.some((e) => e.type === "sandbox.transport.error")).toBe(true)
+      }),
+    TIMEOUT
+  )
+
+  it.scoped(
+    "a profile can run the agent itself inside the sandbox and deny its permission requests",
+    () =>
+      Effect.gen(function*() {
+        const { cli, ws } = yield* setup
+        yield* cli.write(
+          "cwd/.sandbox-cli.toml",
+          `${readFileSync(join(cli.cwd, ".sandbox-cli.toml"), "utf8")}\n[sandboxes.inside]\nbackend = "local"\n` +
+            `agent_location = "sandbox"\npermissions = "deny"\n`
+        )
+        const created = yield* cli.run([
+          "session",
+          "new",
+          "--workspace",
+          "proj",
+          "--sandbox",
+          "inside",
+          "--agent",
+          "scripted",
+          "--prompt",
+          "where; write denied.txt no",
+          "-o",
+          "json"
+        ])
+        const { id } = json<{ id: string }>(created)
+        const h = yield* poll(history(cli, id), (h) => h.some((e) => e.kind === "turn_end"))
+        const said = h.filter((e) => e.kind === "message").map((e) => e.text).join("")
+        const cwd = /agent cwd: (.*)\n/.exec(said)?.[1]
+        expect(cwd).toMatch(/\/runtimes\/sbx_[a-z0-9]+\/workspace$/)
+        expect(cwd?.startsWith(cli.home)).toBe(true)
+        expect(said).toContain("write denied.txt not permitted")
+        expect(h.find((e) => e.kind === "permission")?.data).toMatchObject({ policy: "deny", decision: "reject" })
+        expectOk(yield* cli.run(["session", "stop", id]))
+        expect(existsSync(join(ws, "denied.txt"))).toBe(false)
+        const events = json<ReadonlyArray<EventJson>>(yield* cli.run(["session", "events", id, "-o", "json"]))
+        expect(events.find((e) => e.type === "sandbox.transport.open")?.attrs).toMatchObject({ location: "sandbox" })
+      }),
+    TIMEOUT
+  )
+
+  it.scoped(
+    "session stop during a turn cancels the turn, stops the session and syncs back",
+    () =>
+      Effect.gen(function*() {
+        const { cli, ws } = yield* setup
+        const created = yield* cli.run([
+          "session",
+          "new",
+          "--workspace",
+          "proj",
+          "--agent",
+          "scripted",
+          "--prompt",
+          "write during.txt mid-turn; say started; hang",
+          "-o",
+          "json"
+        ])
+        const { id } = json<{ id: string }>(created)
+        yield* poll(history(cli, id), (h) => h.some((e) => e.kind === "message" && e.text.includes("started")))
+        const stopped = yield* cli.run(["session", "stop", id, "-o", "json"])
+        expect(json<StatusJson>(stopped).state).toBe("stopped")
+        expect(readFileSync(join(ws, "during.txt"), "utf8")).toBe("mid-turn")
+        const h = yield* history(cli, id)
+        expect(h.find((e) => e.kind === "turn_end")?.data).toMatchObject({ stop_reason: "cancelled" })
+      }),
+    TIMEOUT
+  )
+
+  it.scoped(
+    "--prompt needs an ACP agent; prompt needs an ACP session",
+    () =>
+      Effect.gen(function*() {
+        const { cli } = yield* setup
+        expect(
+          expectError(yield* cli.run(["session", "new", "--workspace", "proj", "--prompt", "hi", "--", "true"]), 2)
+        )
+          .toContain("--prompt is for ACP agents")
+        const created = yield* cli.run(["session", "new", "--workspace", "proj", "-o", "json", "--", "sleep", "60"])
+        const { id } = json<{ id: string }>(created)
+        yield* poll(
+          Effect.map(cli.run(["session", "status", id, "-o", "json"]), (r) => json<StatusJson>(r)),
+          (s) => s.state === "running"
+        )
+        expect(expectError(yield* cli.run(["session", "prompt", id, "hello"]), 1)).toContain(
+          "only ACP agent sessions take prompts"
+        )
+        expectOk(yield* cli.run(["session", "stop", id]))
+      }),
+    TIMEOUT
+  )
+})
