@@ -4,5 +4,6 @@ export default defineConfig({
   // Vitest resolves modules with the SSR conditions, so "source" must be set there too for workspace packages.
   resolve: { conditions: ["source"] },
   ssr: { resolve: { conditions: ["source"] } },
-  test: { include: ["test/**/*.test.ts"] }
+  // generous: CI runs every package's tests at once on a 2-core machine (real processes, real files)
+  test: { include: ["test/**/*.test.ts"], testTimeout: 60_000, hookTimeout: 60_000 }
 })

@@ -10,7 +10,7 @@ import { parseCli, parseRate } from "../src/cli.js"
 
 const packageDir = fileURLToPath(new URL("..", import.meta.url))
 const repoRoot = fileURLToPath(new URL("../../..", import.meta.url))
-const bin = `${packageDir}dist/bin.js`
+const bin = `${packageDir}bin/daytona-emulator.mjs`
 
 const children: Array<ChildProcess> = []
 afterEach(() => {

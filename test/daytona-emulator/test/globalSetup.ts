@@ -3,7 +3,6 @@
  * process that imports the package, neither of which goes through Vite.
  */
 import { execFileSync } from "node:child_process"
-import { chmodSync } from "node:fs"
 import { createRequire } from "node:module"
 import { fileURLToPath } from "node:url"
 
@@ -12,6 +11,4 @@ export default function setup(): void {
   const tsc = require.resolve("typescript/bin/tsc")
   const cwd = fileURLToPath(new URL("..", import.meta.url))
   execFileSync(process.execPath, [tsc, "-p", "tsconfig.build.json"], { cwd, stdio: "inherit" })
-  // As the package's build script does: the bin is run directly (npx, node_modules/.bin) and needs its x bit.
-  chmodSync(`${cwd}/dist/bin.js`, 0o755)
 }
