@@ -82,6 +82,11 @@ export interface PromiseProvider {
   putArchive?(instance: PromiseInstance, request: PutArchiveRequest): Promise<void>
   getArchive?(instance: PromiseInstance, request: GetArchiveRequest): Promise<void>
   previewUrl?(instance: PromiseInstance, port: number): Promise<string>
+  /**
+   * Only for a runtime that is a directory on this machine: its workdir as a host path the caller may read and
+   * write directly (see `SandboxProvider.Service.hostPath`); the sync engine then skips exec and archives.
+   */
+  hostPath?(instance: PromiseInstance): Promise<string>
   snapshot?(instance: PromiseInstance, name: string): Promise<string>
   /** Called once when the CLI or library is done with the provider. */
   close?(): Promise<void>
@@ -205,6 +210,9 @@ export const fromPromiseProvider = (provider: PromiseProvider): Service => {
         previewUrl: (i: Instance, port: number) =>
           call("previewUrl", () => provider.previewUrl!(enc(i), port), i.instance_id)
       }
+      : {}),
+    ...(provider.hostPath
+      ? { hostPath: (i: Instance) => call("hostPath", () => provider.hostPath!(enc(i)), i.instance_id) }
       : {}),
     ...(provider.snapshot
       ? { snapshot: (i: Instance, n: string) => call("snapshot", () => provider.snapshot!(enc(i), n), i.instance_id) }

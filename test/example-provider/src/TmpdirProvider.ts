@@ -326,6 +326,12 @@ export const makeTmpdirProvider = async (options: TmpdirOptions): Promise<Promis
       return `http://127.0.0.1:${port}`
     },
 
+    // The workdir is a directory on this machine: the sync engine may read and write it directly.
+    hostPath: async (instance) => {
+      await running(instance)
+      return instance.workdir
+    },
+
     close: async () => processes.killAll()
   }
   return provider
