@@ -10,7 +10,7 @@
 // Usage: npm run bench:sync [-- --runs N] [--tree DIR] [--bin-scale F] [--only 1234] [--path host-path|archive] [--keep]
 // The engine runs in this process (no Node startup in its figures); rsync is a new process per run, as a CLI is.
 // The runtime provider is the local provider's shape: its runtime is a directory on this host, so by default the
-// engine takes the `hostPath` fast path (in-process scan, direct copies, a worker thread for the second core);
+// engine takes the `hostPath` fast path (runtime scan script as a host process, direct copies, a worker thread);
 // `--path archive` hides `hostPath` and measures the exec + tar path that remote providers use.
 // The load average is printed before and after: on a shared machine, compare ratios only at a similar load.
 import { spawn, spawnSync } from "node:child_process"

@@ -1,8 +1,9 @@
 /**
  * The fast path for a runtime that is a directory on this host (a provider with `hostPath`, such as the local
- * provider, bubblewrap or not): the engine scans it in process with the host scanner and applies host → runtime
- * steps with direct file operations, instead of a scan script, a tar archive and an apply script. The steps and
- * their checks are the archive path's (`TransferToRuntime.buildSteps`), so both paths decide alike:
+ * provider, bubblewrap or not): the engine scans it with the runtime scanner's script run as a host child process
+ * (not through the provider's exec; in process with the host scanner where the host lacks the script's tools) and
+ * applies host → runtime steps with direct file operations, instead of a tar archive and an apply script. The
+ * steps and their checks are the archive path's (`TransferToRuntime.buildSteps`), so both paths decide alike:
  * - nothing is done when a directory above a touched path is no longer a directory (`Changed`);
  * - a path is only touched when its state still equals what the scan saw (a created one must still be absent);
  *   a path that changed is reported and retried at the next sync;
@@ -16,15 +17,18 @@
  *
  * @since 0.1.0
  */
+import type { CommandExecutor } from "@effect/platform"
 import { SyncError } from "@org/sandbox-core/SandboxError"
 import { Effect, Fiber } from "effect"
 import * as DigestCache from "./DigestCache.js"
 import type { Filter } from "./Filter.js"
 import { INTERNAL_PREFIX } from "./Filter.js"
 import * as HostScan from "./HostScan.js"
+import * as command from "./internal/command.js"
 import * as hostFs from "./internal/hostFs.js"
 import * as walkInWorker from "./internal/walkInWorker.js"
 import { Entry, parentOf } from "./Manifest.js"
+import * as RuntimeScan from "./RuntimeScan.js"
 import type { RuntimeManifest, Snapshot } from "./RuntimeScan.js"
 import { subtree } from "./SyncPlan.js"
 import type { Applied, Steps } from "./TransferToRuntime.js"
@@ -50,6 +54,85 @@ const unchanged = (snapshot: Snapshot, s: Entry | undefined, e: Entry): boolean 
 }
 
 /**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ScanOptions {
+  readonly root: string
+  readonly filter: Filter
+  readonly snapshot: Snapshot
+  /** Nothing else is scanned meanwhile: split the in-process walk itself between this thread and the worker. */
+  readonly alone?: boolean
+  /** `"auto"` (default): the scan script as a host process where its tools exist, else in process. */
+  readonly scanner?: "auto" | "in-process"
+}
+
+/**
+ * Scans the runtime directory. Where the host has the scan script's tools (GNU `find`, `awk`, `sha256sum`), the
+ * runtime scanner's own script runs as a host child process in the runtime directory (not through the provider's
+ * exec): it uses another core beside the host scan, `find` stats relative to directory handles, and it reports
+ * only the differences from the snapshot. The output is parsed exactly as on the archive path. When the tools are
+ * missing, the script fails or it reports any error (an unreadable directory, say, whose entries it would
+ * otherwise report as gone), the directory is scanned in process instead ({@link scanInProcess}), which reports
+ * such paths as problems.
+ *
+ * @since 0.1.0
+ * @category scanning
+ */
+export const scan = Effect.fn("DirectRuntime.scan")(function*(options: ScanOptions) {
+  const { filter, root, snapshot } = options
+  // the worker thread still takes half of the copies that follow
+  walkInWorker.warm()
+  if (options.scanner !== "in-process" && hostFs.lstat(root)?.kind === "dir" && (yield* hasScanTools)) {
+    const scanned = yield* scanByScript(root, filter, snapshot)
+    if (scanned !== undefined) return scanned
+  }
+  return yield* scanInProcess(options)
+})
+
+const decoder = new TextDecoder()
+
+// asked once per process: GNU `find` with `-printf`, and the other tools of the scan script
+let scanTools: boolean | undefined
+const PROBE = [
+  `find . -maxdepth 0 -printf '%y'`,
+  ...["awk", "xargs", "sha256sum", "mktemp", "head"].map((t) => `command -v ${t} >/dev/null`),
+  `date +%s%N`
+].join(" && ")
+
+const hasScanTools: Effect.Effect<boolean, never, CommandExecutor.CommandExecutor> = Effect.suspend(() =>
+  scanTools !== undefined ? Effect.succeed(scanTools) : command.run(["sh", "-c", PROBE], { cwd: "/" }).pipe(
+    Effect.map((out) => out.exitCode === 0 && /^d\d+\n?$/.test(decoder.decode(out.stdout))),
+    Effect.orElseSucceed(() => false),
+    Effect.tap((usable) => {
+      scanTools = usable
+    })
+  )
+)
+
+/** The scan script's manifest, or `undefined` when it did not run cleanly (then the caller scans in process). */
+const scanByScript = (
+  root: string,
+  filter: Filter,
+  snapshot: Snapshot
+): Effect.Effect<RuntimeManifest | undefined, never, CommandExecutor.CommandExecutor> =>
+  command.run(["sh", "-c", RuntimeScan.script(root, filter)], { stdin: RuntimeScan.knownKeys(snapshot) }).pipe(
+    Effect.map((out) => {
+      if (out.exitCode !== 0 || out.stderr !== "") return undefined
+      const stdout = decoder.decode(out.stdout)
+      // the script's error section must be empty: `find` says nothing about a directory it could not read, except
+      // there, and its entries would read as gone
+      const end = stdout.lastIndexOf("\0@END\0")
+      if (end < 0 || !stdout.startsWith("\0@ERR\0", end - 6)) return undefined
+      const parsed = RuntimeScan.parse(stdout, filter, snapshot)
+      if (typeof parsed === "string" || parsed.root_missing) return undefined
+      // a changed filter is a change even when no entry moved (as in process)
+      return filter.key === snapshot.filter_key ? parsed : { ...parsed, changes: parsed.changes + 1 }
+    }),
+    Effect.orElseSucceed(() => undefined)
+  )
+
+/**
  * Scans the runtime directory in process (the walk itself in a worker thread when one can start, so that it runs
  * beside the host scan): the same walk, filter and problems as the host scan; digests come from
  * the snapshot when a file's stat is unchanged and its record trusted, every other file is hashed now (as the
@@ -58,13 +141,7 @@ const unchanged = (snapshot: Snapshot, s: Entry | undefined, e: Entry): boolean 
  * @since 0.1.0
  * @category scanning
  */
-export const scan = Effect.fn("DirectRuntime.scan")(function*(options: {
-  readonly root: string
-  readonly filter: Filter
-  readonly snapshot: Snapshot
-  /** Nothing else is scanned meanwhile: split the walk itself between this thread and the worker. */
-  readonly alone?: boolean
-}) {
+export const scanInProcess = Effect.fn("DirectRuntime.scanInProcess")(function*(options: ScanOptions) {
   const { filter, root, snapshot } = options
   walkInWorker.warm()
   const known = snapshot.entries

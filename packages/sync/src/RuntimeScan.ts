@@ -86,12 +86,15 @@ export const script = (root: string, filter: Filter): string => {
     `    print "+ " key; print $0`,
     `    if (substr(key, 1, 2) == "f ") { p = key; sub(/^[^ ]* [^ ]* [^ ]* [^ ]* [^ ]* /, "", p); printf "%s%c", p, 0 > hf } }`,
     `  END { for (key in k) print "- " key }'`,
+    // the tails below only start a process when they have something to print (a no-op scan: `find` and `awk`)
     `printf '\\0@BAD\\0'`,
-    `cat "$T/b" 2>/dev/null`,
+    `[ -s "$T/b" ] && cat "$T/b"`,
     `printf '@HASH\\0'`,
-    `[ -s "$T/h" ] && xargs -0 -r -P 2 -n 512 sh -c 'exec sha256sum -- "$@" > "$0/s.$$"' "$T" < "$T/h" 2>>"$T/e"`,
-    `cat "$T"/s.* 2>/dev/null`,
-    `printf '\\0@ERR\\0'; head -c 4096 "$T/e"; printf '\\0@END\\0'`
+    `if [ -s "$T/h" ]; then`,
+    `  xargs -0 -r -P 2 -n 512 sh -c 'exec sha256sum -- "$@" > "$0/s.$$"' "$T" < "$T/h" 2>>"$T/e"`,
+    `  cat "$T"/s.* 2>/dev/null`,
+    `fi`,
+    `printf '\\0@ERR\\0'; [ -s "$T/e" ] && head -c 4096 "$T/e"; printf '\\0@END\\0'`
   ].join("\n")
 }
 
@@ -119,10 +122,13 @@ export const trusted = (snapshot: Snapshot, e: Entry): boolean =>
   e.kind !== "file" || (e.digest !== undefined && !snapshot.racy.has(e.path))
 
 const keysMemo = new WeakMap<Snapshot, string>()
+// an entry's fields are readonly and the snapshots of successive cycles share their unchanged entries, so a key
+// is built once per entry, not once per cycle
+const keyMemo = new WeakMap<Entry, string>()
 
 /**
  * The stdin of the scan script: keys of the snapshot's entries (memoized per snapshot object, so a warm engine
- * with an unchanged snapshot builds it once).
+ * with an unchanged snapshot builds it once, and each key per entry object).
  *
  * @since 0.1.0
  * @category scripts
@@ -131,7 +137,15 @@ export const knownKeys = (snapshot: Snapshot): string => {
   const memo = keysMemo.get(snapshot)
   if (memo !== undefined) return memo
   const lines: Array<string> = []
-  for (const e of snapshot.entries.values()) if (trusted(snapshot, e)) lines.push(keyOf(e))
+  for (const e of snapshot.entries.values()) {
+    if (!trusted(snapshot, e)) continue
+    let key = keyMemo.get(e)
+    if (key === undefined) {
+      key = keyOf(e)
+      keyMemo.set(e, key)
+    }
+    lines.push(key)
+  }
   const out = lines.length === 0 ? "" : `${lines.join("\n")}\n`
   keysMemo.set(snapshot, out)
   return out

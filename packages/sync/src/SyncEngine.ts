@@ -7,11 +7,11 @@
  * validate and save it (`AncestorStore`: a journal line per cycle, a new base now and then).
  *
  * How the runtime is reached depends on the provider. When it offers `hostPath` (the runtime is a directory on
- * this host, as with the local provider, bubblewrap or not), the runtime is scanned in process with the host
- * scanner (its walk in a worker thread, beside the host scan) and written with direct file operations
- * (`DirectRuntime`, `TransferFromRuntime.runDirect`): the same steps and checks as the archive path, no
- * process, no archive. Otherwise (a remote runtime) the scan is one exec, host → runtime is tar + one
- * `putArchive` + one apply exec, and runtime → host is one `getArchive`.
+ * this host, as with the local provider, bubblewrap or not), the runtime is scanned by the runtime scanner's
+ * script run as a host child process beside the host scan (in process where the host lacks its tools) and
+ * written with direct file operations (`DirectRuntime`, `TransferFromRuntime.runDirect`): the same steps and
+ * checks as the archive path, no provider exec, no archive. Otherwise (a remote runtime) the scan is one exec,
+ * host → runtime is tar + one `putArchive` + one apply exec, and runtime → host is one `getArchive`.
  *
  * Modes: `none` moves nothing; `seed` seeds at start and `sync` does nothing; `session-bidirectional` (and
  * `live`, for now) seeds at start and syncs both ways at a checkpoint; at `stop`/`crash` it syncs back only
@@ -138,7 +138,7 @@ export const make = (options: Options = {}) =>
         host_root: hostRoot,
         runtime_root: runtimeRoot
       }
-      // a runtime that is a directory on this host is scanned and written in process (DirectRuntime)
+      // a runtime that is a directory on this host is scanned by a host process and written directly (DirectRuntime)
       const direct = yield* hostPathOf(provider, request.instance)
       const persisted = yield* loadAncestor(stateDir, identity)
       const loaded = Option.map(persisted, (p) => p.ancestor)
@@ -175,7 +175,10 @@ export const make = (options: Options = {}) =>
         if (
           runtime.changes === 0 &&
           SyncPlan.sideClean(
-            Fold.filterAncestor(ancestor.entries, filter, ancestor.runtime.filter_key),
+            // read only here: the copy is needed only when the filter changed
+            ancestor.runtime.filter_key === filter.key
+              ? ancestor.entries
+              : Fold.filterAncestor(ancestor.entries, filter, ancestor.runtime.filter_key),
             runtime.entries,
             new Set(runtime.problems.map((p) => p.path))
           )
@@ -184,11 +187,15 @@ export const make = (options: Options = {}) =>
         }
         host = yield* scanHost
       } else {
-        ;[host, runtime] = yield* Effect.all([scanHost, scanRuntimeWith(false)], { concurrency: 2 })
+        // the runtime scan first: on the fast path it starts a child process, which then runs beside the host scan
+        ;[runtime, host] = yield* Effect.all([scanRuntimeWith(false), scanHost], { concurrency: 2 })
       }
 
       // the ancestor as seen through today's rules: excluded paths are untracked on both sides
-      const tracked = Fold.filterAncestor(ancestor.entries, filter, ancestor.runtime.filter_key)
+      // (read only from here on: under an unchanged filter, the ancestor's own map, not a copy)
+      let tracked: ReadonlyMap<string, Ancestor.AncestorEntry> = ancestor.runtime.filter_key === filter.key
+        ? ancestor.entries
+        : Fold.filterAncestor(ancestor.entries, filter, ancestor.runtime.filter_key)
       let runtimeEntries: Map<string, Entry> = runtime.entries
       if (gitFiles !== undefined) {
         const ask: Array<{ path: string; dir: boolean }> = []
@@ -199,7 +206,9 @@ export const make = (options: Options = {}) =>
         const ignored = yield* GitSeed.ignoredAmong(hostRoot, ask)
         if (ignored.size > 0) {
           runtimeEntries = new Map([...runtime.entries].filter(([p]) => !ignored.has(p)))
-          for (const p of ignored) tracked.delete(p)
+          const kept = new Map(tracked)
+          for (const p of ignored) kept.delete(p)
+          tracked = kept
         }
       }
 
