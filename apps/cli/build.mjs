@@ -38,21 +38,6 @@ for (const [specifier, file] of Object.entries(vendors)) {
   })
 }
 
-// The sync engine's scan worker: a worker thread's entry point, next to the bundle where the engine looks for it
-// (`new URL("./scanWorker.js", import.meta.url)`); without it the engine scans on one thread.
-await build({
-  entryPoints: ["../../packages/sync/src/internal/scanWorker.ts"],
-  outfile: "dist/scanWorker.js",
-  bundle: true,
-  platform: "node",
-  format: "esm",
-  target: "node20",
-  conditions: ["source"],
-  minify: true,
-  legalComments: "none",
-  logLevel: "warning"
-})
-
 await build({
   entryPoints: ["src/bin.ts"],
   plugins: [lazyVendors],

@@ -7,60 +7,72 @@ import * as FileSystem from "@effect/platform/FileSystem"
 import type * as AgentDriver from "@org/sandbox-core/AgentDriver"
 import { HistoryEntry } from "@org/sandbox-core/History"
 import { ExecError, UsageError } from "@org/sandbox-core/SandboxError"
-import { DateTime, Effect } from "effect"
+import { DateTime, Effect, Option } from "effect"
 
-export const make = Effect.gen(function*() {
-  const executor = yield* CommandExecutor.CommandExecutor
-  const fs = yield* FileSystem.FileSystem
-  const driver: AgentDriver.AgentDriver = {
-    start: (options) =>
-      Effect.gen(function*() {
-        const [AcpClient, AgentProcess] = yield* Effect.promise(() =>
-          Promise.all([import("@org/sandbox-acp/AcpClient"), import("@org/sandbox-acp/AgentProcess")])
-        )
-        const { agent, instance, profile, provider } = options
-        const permissions = profile.permissions ?? "allow-in-sandbox"
-        if (permissions === "ask") {
-          // The supervisor that runs the session has no terminal to ask on.
-          return yield* new UsageError({
-            detail:
-              `profile ${profile.name} has permissions = "ask", which needs a terminal attached; a session runs detached: use "allow-in-sandbox" or "deny"`
-          })
-        }
-        let location = profile.agent_location ?? "host"
-        if (location === "sandbox" && !AgentProcess.canRunInSandbox(provider)) {
-          location = "host"
-          const note =
-            `the ${provider.name} backend cannot carry an agent's stdio both ways; the agent runs on the host, its tools in the sandbox`
-          yield* options.onHistory(HistoryEntry.make({ at: yield* DateTime.now, kind: "note", text: note }))
-        }
-        // A host-side agent of a remote sandbox gets an empty directory, never the host workspace.
-        const hostCwd = profile.backend === "local"
-          ? instance.workdir
-          : yield* fs.makeTempDirectoryScoped({ prefix: "sandbox-cli-acp-" }).pipe(Effect.orDie)
-        const session = yield* AcpClient.start({
-          agent: agent.name,
-          command: agent.command,
-          env: agent.env,
-          provider,
-          instance,
-          location,
-          hostCwd,
-          sandboxEnv: options.env,
-          permissions,
-          onHistory: options.onHistory,
-          onEvent: options.onEvent
-        }).pipe(Effect.mapError(toExecError(agent.name)))
-        const connection: AgentDriver.AgentConnection = {
-          location: session.location,
-          prompt: (text) => Effect.mapError(session.prompt(text), toExecError(agent.name)),
-          exited: session.exited
-        }
-        return connection
-      }).pipe(Effect.provideService(CommandExecutor.CommandExecutor, executor))
-  }
-  return driver
-})
+/** A permission question as the relay carries it, and the chosen option id (none: cancelled). */
+export type Ask = (request: {
+  readonly tool_call_id: string
+  readonly title: string
+  readonly kind: string | null
+  readonly input: unknown
+  readonly options: ReadonlyArray<{ readonly option_id: string; readonly name: string; readonly kind: string }>
+}) => Effect.Effect<Option.Option<string>>
+
+/** `ask`: where `permissions = "ask"` questions go; absent when no terminal is attached to the session. */
+export const make = (ask?: Ask) =>
+  Effect.gen(function*() {
+    const executor = yield* CommandExecutor.CommandExecutor
+    const fs = yield* FileSystem.FileSystem
+    const driver: AgentDriver.AgentDriver = {
+      start: (options) =>
+        Effect.gen(function*() {
+          const [AcpClient, AgentProcess] = yield* Effect.promise(() =>
+            Promise.all([import("@org/sandbox-acp/AcpClient"), import("@org/sandbox-acp/AgentProcess")])
+          )
+          const { agent, instance, profile, provider } = options
+          const permissions = profile.permissions ?? "allow-in-sandbox"
+          if (permissions === "ask" && ask === undefined) {
+            // The supervisor runs detached: it can ask only through a terminal that `session new --attach` holds.
+            return yield* new UsageError({
+              detail:
+                `profile ${profile.name} has permissions = "ask", which needs a terminal attached: start the session with \`session new --attach\` from a terminal, or use "allow-in-sandbox" or "deny"`
+            })
+          }
+          let location = profile.agent_location ?? "host"
+          if (location === "sandbox" && !AgentProcess.canRunInSandbox(provider)) {
+            location = "host"
+            const note =
+              `the ${provider.name} backend cannot carry an agent's stdio both ways; the agent runs on the host, its tools in the sandbox`
+            yield* options.onHistory(HistoryEntry.make({ at: yield* DateTime.now, kind: "note", text: note }))
+          }
+          // A host-side agent of a remote sandbox gets an empty directory, never the host workspace.
+          const hostCwd = profile.backend === "local"
+            ? instance.workdir
+            : yield* fs.makeTempDirectoryScoped({ prefix: "sandbox-cli-acp-" }).pipe(Effect.orDie)
+          const session = yield* AcpClient.start({
+            agent: agent.name,
+            command: agent.command,
+            env: agent.env,
+            provider,
+            instance,
+            location,
+            hostCwd,
+            sandboxEnv: options.env,
+            permissions,
+            ...(ask !== undefined ? { ask } : {}),
+            onHistory: options.onHistory,
+            onEvent: options.onEvent
+          }).pipe(Effect.mapError(toExecError(agent.name)))
+          const connection: AgentDriver.AgentConnection = {
+            location: session.location,
+            prompt: (text) => Effect.mapError(session.prompt(text), toExecError(agent.name)),
+            exited: session.exited
+          }
+          return connection
+        }).pipe(Effect.provideService(CommandExecutor.CommandExecutor, executor))
+    }
+    return driver
+  })
 
 const toExecError =
   (name: string) =>

@@ -26,7 +26,9 @@ export const SupervisorSpec = Schema.Struct({
   /** The first prompt for an ACP agent. */
   prompt: Schema.optional(Schema.String),
   config: Schema.optional(Schema.String),
-  cwd: Schema.String
+  cwd: Schema.String,
+  /** `session new --attach` from a terminal: permission questions (`permissions = "ask"`) go to that terminal. */
+  ask_via_terminal: Schema.optional(Schema.Boolean)
 })
 export type SupervisorSpec = typeof SupervisorSpec.Type
 
@@ -75,6 +77,33 @@ export const spawnSupervisor = (spec: SupervisorSpec) =>
   })
 
 /** The supervisor's own program. Resolves with the exit code of the process. */
+/**
+ * A permission question relayed to the attached terminal: written as `<n>.ask.json` in the control directory,
+ * answered by the attached `session new --attach` with `<n>.answer.json` (an option id, or null). No answer in
+ * ten minutes (the terminal went away) cancels the request.
+ */
+const askThrough = (fs: FileSystem.FileSystem, path: Path.Path, controlDir: string): AcpDriver.Ask => (request) =>
+  Effect.gen(function*() {
+    const nonce = `${Date.now()}-${Math.random().toString(36).slice(2, 8)}`
+    const question = path.join(controlDir, `${nonce}.ask.json`)
+    const answer = path.join(controlDir, `${nonce}.answer.json`)
+    yield* fs.makeDirectory(controlDir, { recursive: true })
+    yield* fs.writeFileString(`${question}.tmp`, JSON.stringify(request))
+    yield* fs.rename(`${question}.tmp`, question)
+    const reply = yield* fs.readFileString(answer).pipe(
+      Effect.retry(Schedule.spaced("100 millis").pipe(Schedule.upTo("10 minutes"))),
+      Effect.option
+    )
+    yield* Effect.all([fs.remove(question), fs.remove(answer)].map(Effect.ignore))
+    return reply.pipe(
+      Option.flatMap(Schema.decodeUnknownOption(Schema.parseJson(AskAnswer))),
+      Option.flatMap((a) => Option.fromNullable(a.option_id))
+    )
+  }).pipe(Effect.orElseSucceed(() => Option.none<string>()))
+
+/** What the attached terminal answers. */
+export const AskAnswer = Schema.Struct({ option_id: Schema.NullOr(Schema.String) })
+
 export const supervise = (encoded: string) =>
   Effect.gen(function*() {
     const spec = yield* Schema.decode(SpecArg)(encoded)
@@ -171,7 +200,7 @@ export const supervise = (encoded: string) =>
       hooks: Hooks.fromConfig(loaded.config.hooks, workspace.path, executor),
       syncStateDir: paths.syncState,
       control,
-      driver: yield* AcpDriver.make,
+      driver: yield* AcpDriver.make(spec.ask_via_terminal === true ? askThrough(fs, path, paths.control) : undefined),
       ...(spec.prompt !== undefined ? { prompt: spec.prompt } : {})
     })
     return outcome.exit_code

@@ -1,11 +1,12 @@
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { expect, layer } from "@effect/vitest"
 import { Effect, Schedule, TestServices } from "effect"
+import { spawn } from "node:child_process"
 import { existsSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import type { Fixture } from "./helpers.js"
-import { expectError, expectOk, fixture, json } from "./helpers.js"
+import { expectError, expectOk, fixture, json, paths } from "./helpers.js"
 
 const TIMEOUT = 120_000
 
@@ -234,6 +235,81 @@ layer(NodeContext.layer)("sandbox-cli with an ACP agent (local provider)", (it) 
           "only ACP agent sessions take prompts"
         )
         expectOk(yield* cli.run(["session", "stop", id]))
+      }),
+    TIMEOUT
+  )
+
+  it.scoped(
+    "permissions = ask: the question reaches the terminal of session new --attach, and the answer decides",
+    () =>
+      Effect.gen(function*() {
+        const { cli, ws } = yield* setup
+        yield* cli.write(
+          "cwd/.sandbox-cli.toml",
+          `[sandboxes.asking]\nbackend = "local"\npermissions = "ask"\n\n[agents.scripted]\nprotocol = "acp"\n` +
+            `command = [${JSON.stringify(process.execPath)}, ${JSON.stringify(agentScript)}]\n`
+        )
+        // Detached (no terminal): refused with the way out.
+        const detached = yield* cli.run([
+          "session",
+          "new",
+          "--workspace",
+          "proj",
+          "--sandbox",
+          "asking",
+          "--agent",
+          "scripted",
+          "--prompt",
+          "say hi",
+          "--attach"
+        ])
+        expect(detached.stderr).toContain("needs a terminal attached")
+        // On a terminal (a pseudo-terminal from script(1)): asked, answered 1 (allow) then 2 (reject).
+        const argv = [
+          paths.launcher,
+          "session",
+          "new",
+          "--workspace",
+          "proj",
+          "--sandbox",
+          "asking",
+          "--agent",
+          "scripted",
+          "--prompt",
+          "write asked.txt yes; ask deploy",
+          "--attach"
+        ].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ")
+        const transcript = yield* Effect.promise(() =>
+          new Promise<string>((resolve, reject) => {
+            const child = spawn("script", ["-qefc", `${JSON.stringify(process.execPath)} ${argv}`, "/dev/null"], {
+              cwd: cli.cwd,
+              env: cli.env,
+              stdio: ["pipe", "pipe", "pipe"]
+            })
+            let out = ""
+            let answered = 0
+            let stopping = false
+            const answers = ["1", "2"]
+            child.stdout.on("data", (chunk: Buffer) => {
+              out += chunk.toString("utf8")
+              const asked = out.split("choose 1-2").length - 1
+              if (asked > answered && answered < answers.length) child.stdin.write(`${answers[answered++]}\n`)
+              // The turn is over: an ACP session waits for more prompts, so stop it (the attached CLI then ends).
+              const id = /ses_[a-z0-9]+/.exec(out)?.[0]
+              if (!stopping && id !== undefined && out.includes("permission deploy:")) {
+                stopping = true
+                void Effect.runPromise(cli.run(["session", "stop", id]))
+              }
+            })
+            child.on("error", reject)
+            child.on("close", () => resolve(out))
+          })
+        )
+        expect(transcript).toContain("permission: ")
+        expect(transcript).toContain("1) Allow once")
+        expect(transcript).toContain("permission deploy: reject")
+        // The allowed write happened in the sandbox and came home at the end of the session.
+        expect(readFileSync(join(ws, "asked.txt"), "utf8")).toBe("yes")
       }),
     TIMEOUT
   )

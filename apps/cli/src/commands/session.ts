@@ -14,6 +14,7 @@ import { UsageError } from "@org/sandbox-core/SandboxError"
 import { isFinal, Session } from "@org/sandbox-core/Session"
 import * as Store from "@org/sandbox-core/Store"
 import { DateTime, Duration, Effect, Option, Schedule, Schema } from "effect"
+import { createInterface } from "node:readline"
 import * as AppConfig from "../AppConfig.js"
 import { common } from "../CommonOptions.js"
 import { CommandFailed, ExitWith } from "../Failure.js"
@@ -70,12 +71,59 @@ const renderHistory = (e: HistoryEntry) => {
   return text.split("\n").map((line) => `${iso(e.at)} ${e.kind.padEnd(6)} ${line}`).join("\n")
 }
 
+const AskQuestion = Schema.Struct({
+  title: Schema.String,
+  options: Schema.Array(Schema.Struct({ option_id: Schema.String, name: Schema.String, kind: Schema.String }))
+})
+
+/** One line typed at the terminal (empty at end of input). */
+const readLine = (question: string) =>
+  Effect.async<string>((resume) => {
+    const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: false })
+    let answered = false
+    rl.question(question, (line) => {
+      answered = true
+      rl.close()
+      resume(Effect.succeed(line))
+    })
+    rl.once("close", () => {
+      if (!answered) resume(Effect.succeed(""))
+    })
+    return Effect.sync(() => rl.close())
+  })
+
+/** Answer the permission questions the supervisor relays to this terminal (`permissions = "ask"`). */
+const answerQuestions = (id: string) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const { control } = yield* Sessions.supervisorPaths(id)
+    const names = yield* fs.readDirectory(control).pipe(Effect.orElseSucceed(() => [] as Array<string>))
+    for (const name of names.filter((n) => n.endsWith(".ask.json"))) {
+      const asked = yield* fs.readFileString(path.join(control, name)).pipe(
+        Effect.flatMap(Schema.decodeUnknown(Schema.parseJson(AskQuestion))),
+        Effect.option
+      )
+      if (Option.isNone(asked)) continue
+      const { options, title } = asked.value
+      const menu = options.map((o, i) => `  ${i + 1}) ${o.name}`).join("\n")
+      const line = yield* readLine(
+        `permission: ${title}\n${menu}\nchoose 1-${options.length} (anything else cancels): `
+      )
+      const chosen = options[Number(line.trim()) - 1]
+      const answer = path.join(control, name.replace(/\.ask\.json$/, ".answer.json"))
+      yield* fs.writeFileString(`${answer}.tmp`, JSON.stringify({ option_id: chosen?.option_id ?? null }))
+      yield* fs.rename(`${answer}.tmp`, answer)
+    }
+  }).pipe(Effect.ignore)
+
 /** Follow a session's history live until it ends, writing raw output to our stdout/stderr. */
-const attach = (id: string) =>
+const attach = (id: string, answering: boolean) =>
   Effect.gen(function*() {
     const store = yield* Store.Store
     let seen = 0
     while (true) {
+      if (answering) yield* answerQuestions(id)
       const { items } = yield* store.readHistory(id)
       for (const e of items.slice(seen)) {
         if (e.kind === "stdout") process.stdout.write(e.text)
@@ -194,6 +242,8 @@ const newSession = Command.make(
         ? Option.isSome(promptFlag) ? promptFlag.value : yield* readStdinPrompt
         : undefined
       const id = makeSessionId()
+      // Attached from a terminal: permission questions of an ACP agent (`permissions = "ask"`) come here.
+      const askViaTerminal = stay && process.stdin.isTTY === true
       const supervisor = yield* Supervisor.spawnSupervisor({
         session_id: id,
         workspace: workspace.name,
@@ -202,7 +252,8 @@ const newSession = Command.make(
         command,
         ...(prompt !== undefined ? { prompt } : {}),
         ...(Option.isSome(config) ? { config: config.value } : {}),
-        cwd: process.cwd()
+        cwd: process.cwd(),
+        ...(askViaTerminal ? { ask_via_terminal: true } : {})
       })
       const store = yield* Store.Store
       const fs = yield* FileSystem.FileSystem
@@ -230,7 +281,7 @@ const newSession = Command.make(
         )))
       yield* Render.by(output, Schema.Struct({ id: Schema.String }), { id }, () => Render.line(id))
       if (stay) {
-        const final = yield* attach(id)
+        const final = yield* attach(id, askViaTerminal)
         if (final.state === "failed" && final.reason) process.stderr.write(`error: ${final.reason}\n`)
         const code = final.exit_code ?? (final.state === "stopped" ? 0 : 1)
         if (code !== 0) return yield* new ExitWith({ code })
