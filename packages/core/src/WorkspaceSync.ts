@@ -103,6 +103,24 @@ export interface Service {
 }
 
 /**
+ * A result with nothing moved.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const emptyResult = (duration_ms = 0): SyncResult => ({
+  files_to_runtime: 0,
+  bytes_to_runtime: 0,
+  deleted_in_runtime: 0,
+  files_from_runtime: 0,
+  bytes_from_runtime: 0,
+  deleted_on_host: 0,
+  conflicts: [],
+  refused: [],
+  duration_ms
+})
+
+/**
  * @since 0.1.0
  * @category tags
  */

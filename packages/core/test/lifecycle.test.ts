@@ -11,19 +11,9 @@ import { Instance, Label } from "../src/SandboxProvider.js"
 import * as SessionLifecycle from "../src/SessionLifecycle.js"
 import * as Store from "../src/Store.js"
 import { Workspace } from "../src/Workspace.js"
-import { type SyncRequest, type SyncResult, WorkspaceSync } from "../src/WorkspaceSync.js"
+import { emptyResult as noChange, type SyncRequest, type SyncResult, WorkspaceSync } from "../src/WorkspaceSync.js"
 
-const emptyResult: SyncResult = {
-  files_to_runtime: 0,
-  bytes_to_runtime: 0,
-  deleted_in_runtime: 0,
-  files_from_runtime: 0,
-  bytes_from_runtime: 0,
-  deleted_on_host: 0,
-  conflicts: [],
-  refused: [],
-  duration_ms: 1
-}
+const emptyResult: SyncResult = noChange(1)
 
 /** A provider over memory that records what the lifecycle asked of it, driven by the command it is given. */
 const makeProvider = (calls: Array<string>, storeSeen: Array<string>) =>

@@ -25,7 +25,7 @@ import type { ProviderError } from "@org/sandbox-core/SandboxError"
 import { SyncError } from "@org/sandbox-core/SandboxError"
 import type { ArchiveFormat } from "@org/sandbox-core/SandboxProvider"
 import type { Conflict, SyncRequest, SyncResult } from "@org/sandbox-core/WorkspaceSync"
-import { WorkspaceSync } from "@org/sandbox-core/WorkspaceSync"
+import { emptyResult as noChange, WorkspaceSync } from "@org/sandbox-core/WorkspaceSync"
 import { Effect, Layer, Option } from "effect"
 import * as Ancestor from "./Ancestor.js"
 import * as AncestorStore from "./AncestorStore.js"
@@ -60,17 +60,7 @@ export interface Options {
  * @since 0.1.0
  * @category constructors
  */
-export const emptyResult = (duration_ms = 0): SyncResult => ({
-  files_to_runtime: 0,
-  bytes_to_runtime: 0,
-  deleted_in_runtime: 0,
-  files_from_runtime: 0,
-  bytes_from_runtime: 0,
-  deleted_on_host: 0,
-  conflicts: [],
-  refused: [],
-  duration_ms
-})
+export const emptyResult = noChange
 
 /**
  * Builds the engine.

@@ -61,6 +61,7 @@ export const receiveBulkUpload = (
       if (m && m[2] === "path") destinations.set(Number(m[1]), value)
     })
 
+    let turn: Promise<void> = Promise.resolve()
     bb.on("file", (name, stream) => {
       const m = FIELD.exec(name)
       if (!m || m[2] !== "file") {
@@ -74,6 +75,10 @@ export const receiveBulkUpload = (
         stream.resume()
         return
       }
+      // Parts land in the order they were sent, so a later part for the same path wins, as on the daemon.
+      const previous = turn
+      let done: () => void = () => undefined
+      turn = new Promise<void>((resolve) => (done = resolve))
       pending.push((async () => {
         let tmp: string | undefined
         try {
@@ -82,6 +87,7 @@ export const receiveBulkUpload = (
           tmp = `${host}.upload-${randomBytes(6).toString("hex")}`
           await pipeline(stream, createWriteStream(tmp, { mode: 0o644 }))
           const bytes = (await fsp.stat(tmp)).size
+          await previous
           await fsp.rename(tmp, host)
           tmp = undefined
           files.push({ path: virtual, bytes })
@@ -89,6 +95,8 @@ export const receiveBulkUpload = (
           stream.resume()
           errors.push({ index, path: dest, error: e instanceof Error ? e.message : String(e) })
           if (tmp !== undefined) await fsp.rm(tmp, { force: true }).catch(() => undefined)
+        } finally {
+          done()
         }
       })())
     })
