@@ -111,7 +111,15 @@ export class ProcessRegistry {
     owned.add(child)
     // Forget the group only when its pipes close: background children that inherited them keep the group alive
     // after the shell itself exited, and stop/close must still kill them.
-    child.once("close", () => owned.delete(child))
+    // Even then a background child (`nohup server &` with its output redirected) may still be in the group: keep
+    // the group while it has members, so deleting or stopping the sandbox kills it.
+    child.once("close", () => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, 0)
+      } catch {
+        owned.delete(child)
+      }
+    })
     child.once("error", () => owned.delete(child))
     // A command that ignores stdin must not crash the emulator with EPIPE when we write to it.
     child.stdin?.on("error", () => undefined)
