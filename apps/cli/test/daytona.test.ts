@@ -10,7 +10,7 @@ import { existsSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import type { Fixture } from "./helpers.js"
-import { expectError, expectOk, fixture, json } from "./helpers.js"
+import { expectError, expectOk, fixture, json, poll } from "./helpers.js"
 
 const TIMEOUT = 120_000
 const KEY = "e2e-daytona-key"
@@ -131,17 +131,18 @@ layer(NodeContext.layer)("sandbox-cli with a daytona profile (emulator)", (it) =
           { env }
         )
       )
-      const polled = yield* cli.run(["session", "exec", id, "--", "cat", "later.txt"], { env }).pipe(
-        Effect.filterOrFail((r) => r.code === 0, () => "not yet"),
-        Effect.retry(Schedule.spaced("200 millis").pipe(Schedule.upTo("60 seconds"))),
-        TestServices.provideLive
-      )
+      const polled = yield* poll(cli.run(["session", "exec", id, "--", "cat", "later.txt"], { env }), (r) =>
+        r.code === 0, "60 seconds")
       expect(polled.stdout).toBe("later\n")
       const status = json<{ sandbox: { backend: string; instance_id: string; state: string } }>(
         yield* cli.run(["session", "status", id, "-o", "json"], { env })
       )
       expect(status.sandbox).toMatchObject({ backend: "daytona", state: "running" })
-      expect(live(emu).map((s) => s.id)).toEqual([status.sandbox.instance_id])
+      expect(
+        live(emu).map((s) =>
+          s.id
+        )
+      ).toEqual([status.sandbox.instance_id])
       const stopped = json<{ state: string; sandbox: { state: string } }>(
         yield* cli.run(["session", "stop", id, "-o", "json"], { env })
       )

@@ -1,11 +1,11 @@
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { expect, layer } from "@effect/vitest"
 import { startEmulator } from "@org/daytona-emulator"
-import { Effect, Schedule, TestServices } from "effect"
+import { Effect } from "effect"
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import type { DoctorJson, ProfileJson, WorkspaceJson } from "./helpers.js"
-import { check, expectError, expectOk, fixture, json, version } from "./helpers.js"
+import { check, expectError, expectOk, fixture, json, poll, version } from "./helpers.js"
 
 // Deno compiles the bundle on its first run in a fresh cache.
 const TIMEOUT = 60_000
@@ -113,11 +113,8 @@ layer(NodeContext.layer)("sandbox-cli on Deno (the bundle run directly)", (it) =
             "echo later > later.txt; sleep 60"
           ])
         )
-        const polled = yield* cli.run(["session", "exec", id, "--", "cat", "later.txt"]).pipe(
-          Effect.filterOrFail((r) => r.code === 0, () => "not yet"),
-          Effect.retry(Schedule.spaced("200 millis").pipe(Schedule.upTo("40 seconds"))),
-          TestServices.provideLive
-        )
+        const polled = yield* poll(cli.run(["session", "exec", id, "--", "cat", "later.txt"]), (r) =>
+          r.code === 0, "40 seconds")
         expect(polled.stdout).toBe("later\n")
         const stopped = json<{ state: string }>(yield* cli.run(["session", "stop", id, "-o", "json"]))
         expect(stopped.state).toBe("stopped")

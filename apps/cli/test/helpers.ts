@@ -4,7 +4,7 @@
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import { expect } from "@effect/vitest"
-import { Effect } from "effect"
+import { type Duration, Effect, Schedule, TestServices } from "effect"
 import { spawn } from "node:child_process"
 import { existsSync, readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
@@ -193,3 +193,11 @@ export const check = (report: DoctorJson, name: string) => {
   expect(found, `doctor check ${name}`).toBeDefined()
   return found!
 }
+
+/** Poll (on the real clock, as a person would) until a check on the CLI's answer holds. */
+export const poll = <A>(get: Effect.Effect<A>, ok: (a: A) => boolean, upTo: Duration.DurationInput = "60 seconds") =>
+  get.pipe(
+    Effect.filterOrFail(ok, () => "not yet"),
+    Effect.retry(Schedule.spaced("100 millis").pipe(Schedule.upTo(upTo))),
+    TestServices.provideLive
+  )

@@ -4,7 +4,7 @@ import { Effect, Schedule, TestServices } from "effect"
 import { existsSync, readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import type { Fixture } from "./helpers.js"
-import { expectError, expectOk, fixture, json } from "./helpers.js"
+import { expectError, expectOk, fixture, json, poll } from "./helpers.js"
 
 const TIMEOUT = 90_000
 
@@ -75,11 +75,8 @@ layer(NodeContext.layer)("sandbox-cli session (durable, local provider)", (it) =
         expect(running.sandbox.instance_id).not.toBeNull()
 
         // out.txt is written right after start; poll through exec until it is there.
-        const exec = yield* cli.run(["session", "exec", id, "--", "cat", "out.txt"]).pipe(
-          Effect.filterOrFail((r) => r.code === 0, () => "not yet"),
-          Effect.retry(Schedule.spaced("100 millis").pipe(Schedule.upTo("20 seconds"))),
-          TestServices.provideLive
-        )
+        const exec = yield* poll(cli.run(["session", "exec", id, "--", "cat", "out.txt"]), (r) =>
+          r.code === 0, "20 seconds")
         expect(exec.stdout).toBe("data\n")
         expect(existsSync(join(ws, "out.txt"))).toBe(false)
 
@@ -160,11 +157,7 @@ layer(NodeContext.layer)("sandbox-cli session (durable, local provider)", (it) =
         ])
         const { id } = json<{ id: string }>(created)
         yield* waitFor(cli, id, ["running"])
-        yield* cli.run(["session", "exec", id, "--", "cat", "marker"]).pipe(
-          Effect.filterOrFail((r) => r.code === 0, () => "not yet"),
-          Effect.retry(Schedule.spaced("100 millis").pipe(Schedule.upTo("20 seconds"))),
-          TestServices.provideLive
-        )
+        yield* poll(cli.run(["session", "exec", id, "--", "cat", "marker"]), (r) => r.code === 0, "20 seconds")
         // Both sides change the same file: the host keeps its version, the runtime's lands beside it.
         yield* cli.write("project/shared.txt", "host\n")
         const synced = yield* cli.run(["session", "sync", id])
