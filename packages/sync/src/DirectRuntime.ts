@@ -19,7 +19,7 @@
  */
 import type { CommandExecutor } from "@effect/platform"
 import { SyncError } from "@org/sandbox-core/SandboxError"
-import { Effect, Fiber } from "effect"
+import { Effect } from "effect"
 import * as DigestCache from "./DigestCache.js"
 import type { Filter } from "./Filter.js"
 import { INTERNAL_PREFIX } from "./Filter.js"
@@ -61,7 +61,7 @@ export interface ScanOptions {
   readonly root: string
   readonly filter: Filter
   readonly snapshot: Snapshot
-  /** Nothing else is scanned meanwhile: split the in-process walk itself between this thread and the worker. */
+  /** Nothing else is scanned meanwhile: the walk is split in two halves, one per worker thread. */
   readonly alone?: boolean
   /** `"auto"` (default): the scan script as a host process where its tools exist, else in process. */
   readonly scanner?: "auto" | "in-process"
@@ -74,16 +74,21 @@ export interface ScanOptions {
  * only the differences from the snapshot. The output is parsed exactly as on the archive path. When the tools are
  * missing, the script fails or it reports any error (an unreadable directory, say, whose entries it would
  * otherwise report as gone), the directory is scanned in process instead ({@link scanInProcess}), which reports
- * such paths as problems.
+ * such paths as problems. When nothing else is scanned meanwhile (`alone`, a sync-back) and worker threads can
+ * start, the in-process scan is taken instead, its walk split between two workers: that beats the script, whose
+ * `find` and `awk` then have a core each but one process's work.
  *
  * @since 0.1.0
  * @category scanning
  */
 export const scan = Effect.fn("DirectRuntime.scan")(function*(options: ScanOptions) {
   const { filter, root, snapshot } = options
-  // the worker thread still takes half of the copies that follow
-  walkInWorker.warm()
-  if (options.scanner !== "in-process" && hostFs.lstat(root)?.kind === "dir" && (yield* hasScanTools)) {
+  // the worker thread still takes half of the copies that follow; alone, the workers walk the tree
+  const worker = walkInWorker.warm(options.alone === true)
+  if (
+    options.scanner !== "in-process" && !(options.alone === true && worker) &&
+    hostFs.lstat(root)?.kind === "dir" && (yield* hasScanTools)
+  ) {
     const scanned = yield* scanByScript(root, filter, snapshot)
     if (scanned !== undefined) return scanned
   }
@@ -167,22 +172,18 @@ export const scanInProcess = Effect.fn("DirectRuntime.scanInProcess")(function*(
       ? s.digest
       : undefined
   }
-  const walked = options.alone === true ? splitWalk(root, filter) : walkInWorker.walk(root, filter)
-  const scanned = yield* HostScan.scan({ root, filter, reuse, hash: "all", walked }).pipe(
+  const scan_ns = hostFs.nowNs()
+  const walked = yield* (options.alone === true ? splitWalk(root, filter) : walkInWorker.walk(root, filter)).pipe(
+    Effect.flatMap((w) => w !== undefined ? Effect.succeed(w) : HostScan.walk(root, filter)),
     Effect.mapError((e) => unreachable(`cannot scan the runtime directory ${root}: ${e.message}`))
   )
-  const problems = [...scanned.problems]
+  // the walked entries may be the worker's held view: never mutated, a file gets a new entry with its digest
+  const entries = walked.entries
+  const problems = [...walked.problems]
   const racy = new Set<string>()
   let changes = filter.key === snapshot.filter_key ? 0 : 1
-  const entries = scanned.entries
+  let hashed = 0
   for (const [p, e] of entries) {
-    if (e.kind === "file" && e.digest === undefined) {
-      // it vanished or stopped being a regular file between the walk and the hash
-      entries.delete(p)
-      problems.push({ path: p, reason: "changed while being scanned" })
-      changes++
-      continue
-    }
     const before = known.get(p)
     if (unchanged(snapshot, before, e)) {
       // the snapshot's own (equal) entry: the next ancestor then shares it, and saving it finds no change there
@@ -190,42 +191,63 @@ export const scanInProcess = Effect.fn("DirectRuntime.scanInProcess")(function*(
       continue
     }
     changes++
-    if (e.kind === "file" && DigestCache.isRacy(e.mtime_ns, scanned.scan_ns)) racy.add(p)
+    if (e.kind !== "file") continue
+    let digest = reuse(e)
+    if (digest === undefined) {
+      digest = hostFs.hashFile(`${root}/${p}`)
+      hashed++
+    }
+    if (digest === undefined) {
+      // it vanished or stopped being a regular file between the walk and the hash
+      entries.delete(p)
+      problems.push({ path: p, reason: "changed while being scanned" })
+      continue
+    }
+    entries.set(p, new Entry(p, e.kind, e.size, e.mtime_ns, e.mode, e.ino, digest, e.link_target))
+    if (DigestCache.isRacy(e.mtime_ns, scan_ns)) racy.add(p)
   }
   for (const p of known.keys()) if (!entries.has(p)) changes++
   const manifest: RuntimeManifest = {
     entries,
     problems,
-    scan_ns: scanned.scan_ns,
+    scan_ns,
     root_missing: false,
     changes,
-    hashed: scanned.hashed,
+    hashed,
     raw_stamps: new Map(),
     racy
   }
   return manifest
 })
 
-/** Half of the walk here and half in the worker; `undefined` (walk it all here) when there is no worker. */
+/**
+ * The walk in two halves, one per worker thread (this thread only waits: its heap is large, which makes a walk's
+ * allocations slower here); `undefined` (walk it all here) when no worker is available. A half whose worker
+ * could not start is walked here.
+ */
 const splitWalk = (root: string, filter: Filter): Effect.Effect<HostScan.Walked | undefined, Error> =>
   Effect.gen(function*() {
+    walkInWorker.warm(true)
     if (!walkInWorker.warm()) return undefined
-    const theirs = yield* Effect.fork(walkInWorker.walk(root, filter, 1))
-    const walker = yield* Effect.try({
-      try: () => new hostFs.Walker(root, filter, 0),
-      catch: (error) => error as Error
+    const halves = yield* Effect.all([walkInWorker.walk(root, filter, 0), walkInWorker.walk(root, filter, 1)], {
+      concurrency: 2
     })
-    while (!(yield* Effect.sync(() => walker.step(HostScan.SLICE)))) yield* yieldToLoop
-    let other = yield* Fiber.join(theirs)
-    if (other === undefined) {
-      const rest = new hostFs.Walker(root, filter, 1)
-      while (!rest.step(1 << 30)) {
-        // one step walks everything
-      }
-      other = { entries: rest.entries, problems: rest.problems }
-    }
-    for (const [p, e] of other.entries) walker.entries.set(p, e)
-    return { entries: walker.entries, problems: [...walker.problems, ...other.problems] }
+    const [first, second] = yield* Effect.forEach(
+      halves,
+      (half, i) =>
+        half !== undefined ? Effect.succeed(half) : Effect.try({
+          try: () => {
+            const walker = new hostFs.Walker(root, filter, i as 0 | 1)
+            while (!walker.step(1 << 30)) {
+              // one step walks everything
+            }
+            return { entries: walker.entries, problems: walker.problems }
+          },
+          catch: (error) => error as Error
+        })
+    )
+    for (const [p, e] of second!.entries) first!.entries.set(p, e)
+    return { entries: first!.entries, problems: [...first!.problems, ...second!.problems] }
   })
 
 const entryOf = (path: string, st: hostFs.HostStat, target: string | undefined): Entry | undefined =>

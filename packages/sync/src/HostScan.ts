@@ -13,7 +13,7 @@ import { Effect } from "effect"
 import * as DigestCache from "./DigestCache.js"
 import type { Filter } from "./Filter.js"
 import * as hostFs from "./internal/hostFs.js"
-import { Entry, type Manifest } from "./Manifest.js"
+import { baseName, Entry, type Manifest, parentOf, unsafeLinkReason } from "./Manifest.js"
 
 /**
  * @since 0.1.0
@@ -29,15 +29,11 @@ export interface ScanOptions {
   readonly hash?: "lazy" | "all"
   /** Scan exactly these files (from `git ls-files`) and the directories above them instead of walking. */
   readonly files?: ReadonlyArray<string> | undefined
-  /**
-   * The walk done elsewhere (a worker thread, see `internal/scanWorker.ts`): fresh entries and problems, exactly
-   * what the walker here would produce; `undefined` when it is not available, then the walk happens here.
-   */
-  readonly walked?: Effect.Effect<Walked | undefined, Error> | undefined
 }
 
 /**
- * The result of a walk.
+ * The result of a walk. Its entries have no digests; a walk's entries may be shared (the worker's held walk),
+ * so they are never mutated: a digest goes into a new entry.
  *
  * @since 0.1.0
  * @category models
@@ -55,6 +51,11 @@ export interface Walked {
  */
 export interface HostManifest extends Manifest {
   readonly hashed: number
+  /**
+   * Set by {@link scanScoped}: the paths read again (`fresh`, present now) and the earlier scan's paths it
+   * dropped (gone, or replaced with what is there now); every other entry is the earlier scan's.
+   */
+  readonly scope?: { readonly fresh: ReadonlySet<string>; readonly dropped: ReadonlySet<string> } | undefined
 }
 
 /**
@@ -78,22 +79,10 @@ const yieldToLoop: Effect.Effect<void> = Effect.async<void>((resume) => {
  */
 export const scan = Effect.fn("HostScan.scan")(function*(options: ScanOptions) {
   const scan_ns = hostFs.nowNs()
-  let walked: Walked | undefined
-  if (options.files !== undefined) {
-    const files = options.files
-    walked = yield* Effect.sync(() => hostFs.statList(options.root, files, options.filter))
-  } else if (options.walked !== undefined) {
-    walked = yield* options.walked
-  }
-  if (walked === undefined) {
-    const walker = yield* Effect.try({
-      try: () => new hostFs.Walker(options.root, options.filter),
-      catch: (error) => error as Error
-    })
-    while (!(yield* Effect.sync(() => walker.step(SLICE)))) yield* yieldToLoop
-    walked = { entries: walker.entries, problems: walker.problems }
-  }
-  const { entries, problems } = walked
+  const files = options.files
+  const { entries, problems } = files !== undefined
+    ? yield* Effect.sync(() => hostFs.statList(options.root, files, options.filter))
+    : yield* walk(options.root, options.filter)
   const all = options.hash === "all"
   const reuse = options.reuse
   let hashed = 0
@@ -111,6 +100,157 @@ export const scan = Effect.fn("HostScan.scan")(function*(options: ScanOptions) {
   const manifest: HostManifest = { entries, problems, scan_ns, hashed }
   return manifest
 })
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ScopedOptions {
+  readonly root: string
+  readonly filter: Filter
+  readonly cache?: DigestCache.DigestCache | undefined
+  /** A full scan of the same root under the same filter, taken earlier: the state assumed outside the scope. */
+  readonly previous: HostManifest
+  /** The paths to look at again: each of them (with its whole subtree) and the directories above it. */
+  readonly paths: Iterable<string>
+}
+
+/**
+ * Rescans only some paths of a tree and takes everything else from an earlier full scan: each path of `paths`
+ * with its subtree is read again (a directory walked), and so are the directories above it; entries and problems
+ * of the earlier scan at and below those paths are replaced. Meant for a sync-back, which acts only where the
+ * runtime changed: the host's state elsewhere does not decide anything there. `undefined` when a path lies in or
+ * at an excluded directory (its rules are the full walker's business): then the caller scans in full.
+ *
+ * @since 0.1.0
+ * @category scanning
+ */
+export const scanScoped = (options: ScopedOptions): HostManifest | undefined => {
+  const { filter, previous, root } = options
+  const scan_ns = hostFs.nowNs()
+  const top = hostFs.lstat(root)
+  if (top === undefined || top.kind !== "dir") return undefined
+  const fresh = new Map<string, Entry>()
+  const problems: Array<Manifest["problems"][number]> = []
+  // paths whose earlier subtree is replaced by what is read now; directories read only for their own entry
+  const replaced = new Set<string>()
+  const seen = new Set<string>()
+  let hashed = 0
+  const entryOf = (rel: string, st: hostFs.HostStat): Entry | undefined => {
+    if (st.kind === "other") return undefined
+    const bad = hostFs.problemName(baseName(rel))
+    if (bad !== undefined) {
+      problems.push({ path: rel, reason: bad })
+      return undefined
+    }
+    let target: string | undefined
+    if (st.kind === "symlink") {
+      target = hostFs.ops.readlink(`${root}/${rel}`)
+      if (target === undefined) return undefined
+      const unsafe = unsafeLinkReason(rel, target)
+      if (unsafe !== undefined) {
+        problems.push({ path: rel, reason: unsafe })
+        return undefined
+      }
+    }
+    if (st.kind === "dir" && st.dev !== top.dev) {
+      problems.push({ path: rel, reason: "scan crossed a filesystem boundary" })
+      return undefined
+    }
+    return new Entry(rel, st.kind, st.kind === "dir" ? 0 : st.size, st.mtime_ns, st.mode, st.ino, undefined, target)
+  }
+  // reads `rel` again: a directory above a scoped path only for itself, unless it is no directory any more
+  const look = (rel: string, whole: boolean): boolean => {
+    if (filter.excluded(rel, true)) return false
+    const st = hostFs.lstat(`${root}/${rel}`)
+    const entry = st === undefined ? undefined : entryOf(rel, st)
+    if (entry !== undefined && filter.excluded(rel, entry.kind === "dir")) return false
+    if (!whole && entry?.kind === "dir") {
+      fresh.set(rel, entry)
+      return true
+    }
+    replaced.add(rel)
+    if (entry === undefined) return true
+    fresh.set(rel, entry)
+    if (entry.kind === "dir") {
+      const walker = new hostFs.Walker(root, filter, undefined, rel)
+      while (!walker.step(1 << 30)) {
+        // one step walks everything
+      }
+      for (const [p, e] of walker.entries) fresh.set(p, e)
+      problems.push(...walker.problems)
+    }
+    return true
+  }
+  for (const path of options.paths) {
+    if (seen.has(path)) continue
+    const above: Array<string> = []
+    for (let q = parentOf(path); q !== "" && !seen.has(q); q = parentOf(q)) above.push(q)
+    for (let i = above.length - 1; i >= 0; i--) {
+      seen.add(above[i]!)
+      if (!look(above[i]!, false)) return undefined
+    }
+    seen.add(path)
+    if (!look(path, true)) return undefined
+  }
+  // a directory that is no longer one (or gone) takes its earlier subtree along
+  const under = (p: string): boolean => {
+    for (let q = parentOf(p); q !== ""; q = parentOf(q)) if (replaced.has(q)) return true
+    return false
+  }
+  const entries = new Map(previous.entries)
+  const dropped = new Set<string>()
+  let deep = false
+  for (const p of replaced) {
+    if (entries.delete(p)) dropped.add(p)
+    if (previous.entries.get(p)?.kind === "dir") deep = true
+  }
+  if (deep) {
+    for (const p of previous.entries.keys()) {
+      if (under(p)) {
+        entries.delete(p)
+        dropped.add(p)
+      }
+    }
+  }
+  for (const [p, e] of fresh) {
+    if (e.kind === "file") {
+      const cached = DigestCache.lookup(options.cache, e)
+      if (cached !== undefined) e.digest = cached
+      else if (DigestCache.isRacy(e.mtime_ns, scan_ns)) {
+        e.digest = hostFs.hashFile(`${root}/${p}`)
+        hashed++
+      }
+    }
+    entries.set(p, e)
+  }
+  const kept = previous.problems.filter((x) => !replaced.has(x.path) && !under(x.path))
+  const manifest: HostManifest = {
+    entries,
+    problems: [...kept, ...problems],
+    scan_ns,
+    hashed,
+    scope: { fresh: new Set(fresh.keys()), dropped }
+  }
+  return manifest
+}
+
+/**
+ * Walks a tree in this thread (fresh entries, no digests), in slices of {@link SLICE} entries with the event loop
+ * served in between. Fails when the root is not a directory.
+ *
+ * @since 0.1.0
+ * @category scanning
+ */
+export const walk = (root: string, filter: Filter): Effect.Effect<Walked, Error> =>
+  Effect.gen(function*() {
+    const walker = yield* Effect.try({
+      try: () => new hostFs.Walker(root, filter),
+      catch: (error) => error as Error
+    })
+    while (!(yield* Effect.sync(() => walker.step(SLICE)))) yield* yieldToLoop
+    return { entries: walker.entries, problems: walker.problems }
+  })
 
 /**
  * The digest of a host file entry, hashing it now if the scan did not. `undefined` when the file can no longer

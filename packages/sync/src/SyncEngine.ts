@@ -29,6 +29,7 @@ import { emptyResult as noChange, WorkspaceSync } from "@org/sandbox-core/Worksp
 import { Effect, Layer, Option } from "effect"
 import * as Ancestor from "./Ancestor.js"
 import * as AncestorStore from "./AncestorStore.js"
+import * as Conflicts from "./Conflicts.js"
 import * as DirectRuntime from "./DirectRuntime.js"
 import * as Filter from "./Filter.js"
 import * as GitSeed from "./GitSeed.js"
@@ -54,6 +55,9 @@ export interface Options {
   readonly compression?: "auto" | "none" | "gzip"
 }
 
+// a sync-back that found more runtime changes than this scans the host in full
+const SCOPE_LIMIT = 5000
+
 /**
  * A result with nothing moved.
  *
@@ -75,6 +79,11 @@ export const make = (options: Options = {}) =>
     const executor = yield* CommandExecutor.CommandExecutor
     const warm = new Map<string, { readonly stamp: string; readonly persisted: AncestorStore.Persisted }>()
     const caseFolding = new Map<string, boolean>()
+    // per state dir: the host's last scan, and the paths written there since
+    const lastHost = new Map<
+      string,
+      { readonly key: string; readonly manifest: HostScan.HostManifest; readonly written: Array<string> }
+    >()
 
     const loadAncestor = (stateDir: string, identity: Ancestor.Identity) =>
       Effect.gen(function*() {
@@ -159,27 +168,43 @@ export const make = (options: Options = {}) =>
           )
       let host: HostScan.HostManifest
       let runtime: RuntimeScan.RuntimeManifest
+      const hostKey = `${hostRoot}\0${filter.key}`
+      // a scoped sync-back: the only paths that can differ (see `SyncPlan.reconcile`)
+      let candidates: Array<string> | undefined
       if (policy === "sync-back" && gitFiles === undefined && Option.isSome(loaded)) {
         // sync-back only acts where the runtime changed: when it equals the ancestor, the host is not even scanned
         runtime = yield* scanRuntimeWith(true)
-        if (
-          runtime.changes === 0 &&
-          SyncPlan.sideClean(
-            // read only here: the copy is needed only when the filter changed
-            ancestor.runtime.filter_key === filter.key
-              ? ancestor.entries
-              : Fold.filterAncestor(ancestor.entries, filter, ancestor.runtime.filter_key),
-            runtime.entries,
-            new Set(runtime.problems.map((p) => p.path))
-          )
-        ) {
+        // read only here: the copy is needed only when the filter changed
+        const trackedNow = ancestor.runtime.filter_key === filter.key
+          ? ancestor.entries
+          : Fold.filterAncestor(ancestor.entries, filter, ancestor.runtime.filter_key)
+        const runtimeProblems = new Set(runtime.problems.map((p) => p.path))
+        if (runtime.changes === 0 && SyncPlan.sideClean(trackedNow, runtime.entries, runtimeProblems)) {
           return { ...emptyResult(Date.now() - started), refused: runtime.problems.map((p) => ({ ...p })) }
         }
-        host = yield* scanHost
+        // and on the host it reads only the paths the runtime changed (and what this engine wrote there last
+        // time), taking the rest from the host's last full scan, when this engine holds one
+        const last = lastHost.get(stateDir)
+        const changedPaths = last !== undefined && last.key === hostKey
+          ? SyncPlan.sideChanges(trackedNow, runtime.entries, runtimeProblems, SCOPE_LIMIT)
+          : undefined
+        const scoped = changedPaths === undefined ? undefined : HostScan.scanScoped({
+          root: hostRoot,
+          filter,
+          cache: ancestor.host,
+          previous: last!.manifest,
+          paths: [...changedPaths, ...last!.written]
+        })
+        if (scoped?.scope !== undefined) candidates = [...changedPaths!, ...scoped.scope.fresh, ...scoped.scope.dropped]
+        host = scoped ?? (yield* scanHost)
       } else {
         // the runtime scan first: on the fast path it starts a child process, which then runs beside the host scan
         ;[runtime, host] = yield* Effect.all([scanRuntimeWith(false), scanHost], { concurrency: 2 })
       }
+      // the host as scanned, for the next sync-back; the paths this cycle writes there are added below
+      const written: Array<string> = []
+      if (gitFiles === undefined) lastHost.set(stateDir, { key: hostKey, manifest: host, written })
+      else lastHost.delete(stateDir)
 
       // the ancestor as seen through today's rules: excluded paths are untracked on both sides
       // (read only from here on: under an unchanged filter, the ancestor's own map, not a copy)
@@ -223,7 +248,7 @@ export const make = (options: Options = {}) =>
         return HostScan.digestOf(hostRoot, e)
       }
       const sides = { ancestor: tracked, host: host.entries, runtime: runtimeEntries, problems, hostDigest }
-      const plan = SyncPlan.reconcile(sides, policy)
+      const plan = SyncPlan.reconcile(sides, policy, candidates)
       if (!plan.dirty && runtime.changes === 0 && hostHashed === 0 && Option.isSome(loaded)) {
         return { ...emptyResult(Date.now() - started), refused }
       }
@@ -317,6 +342,9 @@ export const make = (options: Options = {}) =>
           host: host.entries
         })
       }
+      // what may be written on the host is read again by the next scoped scan (see above), even if this fails
+      written.push(...plan.toHost)
+      for (const c of plan.conflicts) written.push(c.path, Conflicts.copyPath(c.path, request.session_id))
       let fromRuntime: TransferFromRuntime.Applied | undefined
       if ((hostOps.ops.length > 0 || hostOps.collisions.length > 0) && direct !== undefined) {
         fromRuntime = yield* TransferFromRuntime.runDirect({

@@ -107,12 +107,14 @@ export const sameContent = (
 }
 
 /**
- * Reconciles three trees under a policy.
+ * Reconciles three trees under a policy. With `candidates`, only those paths can differ: every other path is
+ * known to be unchanged on the runtime and not to matter on the host (a scoped sync-back, where `candidates`
+ * holds the runtime's changes and every host path read again); the plan is the one the whole trees would give.
  *
  * @since 0.1.0
  * @category reconcile
  */
-export const reconcile = (sides: Sides, policy: Policy): Plan => {
+export const reconcile = (sides: Sides, policy: Policy, candidates?: Iterable<string>): Plan => {
   const A = sides.ancestor
   const H = sides.host
   const R = sides.runtime
@@ -141,11 +143,25 @@ export const reconcile = (sides: Sides, policy: Policy): Plan => {
 
   // pass 1, no index: which paths differ at all (a no-op sync stops here)
   const changed: Array<string> = []
-  for (const [p, a] of A) {
-    if (sides.problems.has(p) || !identEq(a, H.get(p), "host") || !identEq(a, R.get(p), "runtime")) changed.push(p)
+  if (candidates === undefined) {
+    for (const [p, a] of A) {
+      if (sides.problems.has(p) || !identEq(a, H.get(p), "host") || !identEq(a, R.get(p), "runtime")) changed.push(p)
+    }
+    for (const p of H.keys()) if (!A.has(p)) changed.push(p)
+    for (const p of R.keys()) if (!A.has(p) && !H.has(p)) changed.push(p)
+  } else {
+    const seen = new Set<string>()
+    for (const p of candidates) {
+      if (seen.has(p)) continue
+      seen.add(p)
+      const a = A.get(p)
+      if (
+        a === undefined
+          ? H.has(p) || R.has(p)
+          : sides.problems.has(p) || !identEq(a, H.get(p), "host") || !identEq(a, R.get(p), "runtime")
+      ) changed.push(p)
+    }
   }
-  for (const p of H.keys()) if (!A.has(p)) changed.push(p)
-  for (const p of R.keys()) if (!A.has(p) && !H.has(p)) changed.push(p)
   const children = new Map<string, Array<string>>()
   const dirty = new Set<string>()
   const plan: Plan = {
@@ -264,6 +280,42 @@ export const reconcile = (sides: Sides, policy: Policy): Plan => {
 
   for (const c of dirtyChildren("")) visit(c)
   return plan
+}
+
+/**
+ * The paths where one side differs from the ancestor (an entry changed, added or missing, or a problem), in no
+ * particular order; `undefined` as soon as there are more than `limit`.
+ *
+ * @since 0.1.0
+ * @category reconcile
+ */
+export const sideChanges = (
+  ancestor: ReadonlyMap<string, AncestorEntry>,
+  side: ReadonlyMap<string, Entry>,
+  problems: ReadonlySet<string>,
+  limit = Number.POSITIVE_INFINITY
+): Array<string> | undefined => {
+  const out: Array<string> = [...problems]
+  for (const [p, x] of side) {
+    const a = ancestor.get(p)
+    if (
+      a === undefined || a.kind !== x.kind || (a.kind === "symlink" && a.link_target !== x.link_target) ||
+      (a.kind === "file" &&
+        (a.exec !== x.exec || !(x.digest === SAME_AS_ANCESTOR || (a.digest !== undefined && x.digest === a.digest))))
+    ) {
+      out.push(p)
+      if (out.length > limit) return undefined
+    }
+  }
+  if (side.size !== ancestor.size || out.length > 0) {
+    for (const p of ancestor.keys()) {
+      if (!side.has(p)) {
+        out.push(p)
+        if (out.length > limit) return undefined
+      }
+    }
+  }
+  return out
 }
 
 /**

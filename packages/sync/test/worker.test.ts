@@ -57,8 +57,9 @@ describe.skipIf(!built)("scan worker (built)", () => {
       fs.writeFileSync(path.join(root, "new/n.txt"), "N")
       const second = yield* walk(root, filter)
       expect(second && shape(second.entries)).toEqual(shape(here(root, filter).entries))
-      // fresh objects every time: the caller fills in digests
-      expect(second?.entries.get("run.sh")).not.toBe(first?.entries.get("run.sh"))
+      // an unchanged entry is the held object itself (never mutated by a caller), with no digest
+      expect(second?.entries.get("run.sh")).toBe(first?.entries.get("run.sh"))
+      expect(second?.entries.get("run.sh")?.digest).toBeUndefined()
     }).pipe(Effect.scoped))
 
   it.effect("a walk split in halves (one here, one in the worker) is the whole walk", () =>
@@ -66,9 +67,11 @@ describe.skipIf(!built)("scan worker (built)", () => {
       const { walk } = yield* Effect.promise(load)
       const root = fs.mkdtempSync(path.join(os.tmpdir(), "sync-worker-split-"))
       yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(root, { recursive: true, force: true })))
-      const spec: Record<string, string> = { "top.txt": "T" }
-      for (let i = 0; i < 12; i++) spec[`d${i}/sub/f${i}.txt`] = `${i}`
+      // one top-level directory holds almost everything: the halves must still share its files
+      const spec: Record<string, string> = { "top.txt": "T", "docs/readme.md": "R" }
+      for (let i = 0; i < 24; i++) spec[`src/d${i}/sub/f${i}.txt`] = `${i}`
       writeTree(root, spec)
+      fs.mkdirSync(path.join(root, "bad\nname"))
       const filter = Filter.make({})
       const half = new hostFs.Walker(root, filter, 0)
       while (!half.step(1 << 30)) {
@@ -76,10 +79,16 @@ describe.skipIf(!built)("scan worker (built)", () => {
       }
       const other = yield* walk(root, filter, 1)
       const merged = new Map([...half.entries, ...(other?.entries ?? [])])
-      expect(half.entries.size).toBeGreaterThan(1)
-      expect(other?.entries.size).toBeGreaterThan(0)
-      expect(merged.size).toBe(half.entries.size + (other?.entries.size ?? 0))
+      const files = (m: ReadonlyMap<string, { kind: string }>) => [...m.values()].filter((e) => e.kind !== "dir").length
+      const dirs = (m: ReadonlyMap<string, { kind: string }>) => [...m.keys()].filter((p) => m.get(p)!.kind === "dir")
+      // every directory in both halves, every file in exactly one, and each half has a fair share of the files
+      expect(dirs(half.entries)).toEqual(dirs(other!.entries))
+      expect(files(half.entries) + files(other!.entries)).toBe(files(merged))
+      expect(files(half.entries)).toBeGreaterThan(4)
+      expect(files(other!.entries)).toBeGreaterThan(4)
       expect(shape(merged)).toEqual(shape(here(root, filter).entries))
+      // a directory's problem is reported by one half only
+      expect([...half.problems, ...other!.problems]).toEqual(here(root, filter).problems)
     }).pipe(Effect.scoped))
 
   it.effect("copies files with the host mtime, reports stats, skips a vanished source", () =>

@@ -9,7 +9,8 @@ import type { Ancestor, AncestorEntry } from "../Ancestor.js"
 import { repair } from "../Ancestor.js"
 import * as DigestCache from "../DigestCache.js"
 import { type Filter, filterPreorder } from "../Filter.js"
-import { Entry, type Manifest, parentOf, SAME_AS_ANCESTOR } from "../Manifest.js"
+import type { HostManifest } from "../HostScan.js"
+import { Entry, parentOf, SAME_AS_ANCESTOR } from "../Manifest.js"
 import type { RuntimeManifest } from "../RuntimeScan.js"
 import type { Plan } from "../SyncPlan.js"
 import { identityOf } from "../SyncPlan.js"
@@ -68,7 +69,7 @@ const sameCache = (a: DigestCache.DigestCache, b: DigestCache.DigestCache): bool
 export const fold = (input: {
   readonly previous: Ancestor
   readonly tracked: ReadonlyMap<string, AncestorEntry>
-  readonly host: Manifest
+  readonly host: HostManifest
   readonly runtime: RuntimeManifest
   readonly filterKey: string
   readonly plan: Plan
@@ -77,7 +78,6 @@ export const fold = (input: {
 }) => {
   const { host, plan, runtime, tracked } = input
   const entries = new Map(tracked)
-  const hostCache: DigestCache.DigestCache = new Map()
   // the next runtime snapshot: what the scan saw, then what the apply reported
   const snapshot = new Map(runtime.entries)
   const racy = new Set(runtime.racy)
@@ -97,7 +97,8 @@ export const fold = (input: {
 
   // what each scan learned; an unchanged record is kept as is (a record that was not racy never becomes racy)
   const previousCache = input.previous.host
-  for (const e of host.entries.values()) {
+  let hostCache: DigestCache.DigestCache
+  const learn = (e: Entry) => {
     if (e.kind === "file" && e.digest !== undefined) {
       const before = previousCache.get(e.path)
       hostCache.set(
@@ -108,6 +109,20 @@ export const fold = (input: {
           : DigestCache.record(e, e.digest, host.scan_ns)
       )
     }
+  }
+  if (host.scope !== undefined) {
+    // a scoped host scan: only the paths it read again are news; every other record stays as it was (entries
+    // taken from an earlier scan must not turn a racy record into a trusted one)
+    hostCache = new Map(previousCache)
+    for (const p of host.scope.dropped) hostCache.delete(p)
+    for (const p of host.scope.fresh) {
+      hostCache.delete(p)
+      const e = host.entries.get(p)
+      if (e !== undefined) learn(e)
+    }
+  } else {
+    hostCache = new Map()
+    for (const e of host.entries.values()) learn(e)
   }
   const forget = (p: string) => {
     entries.delete(p)

@@ -56,7 +56,8 @@ export const lstat = (abs: string): HostStat | undefined => {
 /** The current wall-clock time in nanoseconds (the racy-clean reference of a scan). */
 export const nowNs = (): bigint => BigInt(Date.now()) * 1_000_000n
 
-const problemName = (name: string): string | undefined => {
+/** Why a name cannot be synced (newline, invalid UTF-8, not NFC), or `undefined`. */
+export const problemName = (name: string): string | undefined => {
   if (name.includes("\n")) return "newline in name"
   if (name.includes("\uFFFD")) return "name is not valid UTF-8"
   // only names with non-ASCII characters can be non-NFC; skip the normalize call for the rest
@@ -65,7 +66,7 @@ const problemName = (name: string): string | undefined => {
   return undefined
 }
 
-/** Which half of a split walk a top-level directory belongs to (a stable hash of its name). */
+/** Which half of a split walk lists the files of a directory (a stable hash of its relative path). */
 export const halfOf = (name: string): 0 | 1 => {
   let h = 0
   for (let i = 0; i < name.length; i++) h = (h * 31 + name.charCodeAt(i)) | 0
@@ -91,14 +92,24 @@ export class Walker {
   private readonly rootDev: number | undefined
 
   /**
-   * With `part`, only one half of the tree: the top-level directories whose name hashes to `part`, plus (for
-   * part 0) the top-level files and links; the two halves of a walk are disjoint and together the whole walk.
+   * With `part`, only one half of the walk: every directory (both halves descend the whole tree, so each knows
+   * which directories exist, are phantoms or cross a filesystem boundary), but the files and links only of the
+   * directories whose relative path hashes to `part`. Splitting per directory rather than per top-level name
+   * keeps the halves even when one top-level directory holds most of the tree. Directory problems are reported
+   * by part 0 only; together the two halves are the whole walk (directories in both).
+   * With `start`, only what is below that directory of the tree (relative, not excluded; its own entry is not
+   * part of the walk).
    */
-  constructor(readonly root: string, readonly filter: Filter, readonly part?: 0 | 1) {
+  constructor(readonly root: string, readonly filter: Filter, readonly part?: 0 | 1, start = "") {
     const st = lstat(root)
     if (st === undefined || st.kind !== "dir") throw new Error(`not a directory: ${root}`)
     this.rootDev = st.dev
-    this.stack.push({ rel: "", phantom: undefined, parent: undefined, emitted: true })
+    this.stack.push({ rel: start, phantom: undefined, parent: undefined, emitted: true })
+  }
+
+  /** The device of the root: a directory on another one is not walked. */
+  get device(): number | undefined {
+    return this.rootDev
   }
 
   private emitChain(frame: Frame | undefined): void {
@@ -119,25 +130,30 @@ export class Walker {
       try {
         names = fs.readdirSync(dirAbs, { withFileTypes: true })
       } catch (error) {
-        this.problems.push({
-          path: frame.rel,
-          reason: `unreadable directory (${(error as NodeJS.ErrnoException).code})`
-        })
+        if (this.part !== 1) {
+          this.problems.push({
+            path: frame.rel,
+            reason: `unreadable directory (${(error as NodeJS.ErrnoException).code})`
+          })
+        }
         continue
       }
       const prefix = frame.rel === "" ? "" : `${frame.rel}/`
+      // in a split walk, the files here belong to one half; the directories to both
+      const filesHere = this.part === undefined || halfOf(frame.rel) === this.part
+      const reportDirs = this.part !== 1
       for (const dirent of names) {
         seen++
         const name = dirent.name
         const rel = prefix + name
         const isDir = dirent.isDirectory()
-        if (this.part !== undefined && frame.rel === "" && (isDir ? halfOf(name) : 0) !== this.part) continue
+        if (!isDir && !filesHere) continue
         if (!isDir && !dirent.isFile() && !dirent.isSymbolicLink()) continue // fifo, socket, device: untracked
         const excluded = filter.excluded(rel, isDir)
         if (excluded && !(isDir && filter.mayIncludeBelow(rel))) continue
         const bad = problemName(name)
         if (bad !== undefined) {
-          if (!excluded) this.problems.push({ path: rel, reason: bad })
+          if (!excluded && (!isDir || reportDirs)) this.problems.push({ path: rel, reason: bad })
           continue
         }
         const abs = `${dirAbs}/${name}`
@@ -170,7 +186,7 @@ export class Walker {
         )
         if (kind === "dir") {
           if (Number(st.dev) !== this.rootDev) {
-            if (!excluded) this.problems.push({ path: rel, reason: "scan crossed a filesystem boundary" })
+            if (!excluded && reportDirs) this.problems.push({ path: rel, reason: "scan crossed a filesystem boundary" })
             continue
           }
           if (excluded) {

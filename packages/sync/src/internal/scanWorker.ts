@@ -13,8 +13,12 @@ import { encodeEntry, type Reply, type Request, type WalkRequest } from "./walkP
 
 const instance = Math.random().toString(36).slice(2, 10)
 let counter = 0
-// the last walk of each (root, rules), as encoded records; a few roots at most
-const known = new Map<string, { readonly token: string; readonly records: Map<string, string> }>()
+// the last walk of each (root, rules); a few roots at most
+const known = new Map<string, { readonly token: string; readonly entries: Map<string, Entry> }>()
+
+const same = (a: Entry, b: Entry): boolean =>
+  a.kind === b.kind && a.size === b.size && a.mtime_ns === b.mtime_ns && a.mode === b.mode && a.ino === b.ino &&
+  a.link_target === b.link_target
 
 const walk = (request: WalkRequest): Reply => {
   const filter = Filter.make(request.spec)
@@ -24,16 +28,18 @@ const walk = (request: WalkRequest): Reply => {
   }
   const key = `${request.root}\0${filter.key}\0${request.part ?? ""}`
   const previous = known.get(key)
-  const records = new Map<string, string>()
-  for (const e of walker.entries.values() as Iterable<Entry>) records.set(e.path, encodeEntry(e))
+  const entries = walker.entries
   const token = `${instance}:${++counter}`
   const diff = previous !== undefined && previous.token === request.base
   const set: Array<string> = []
   const gone: Array<string> = []
-  for (const [p, r] of records) if (!diff || previous.records.get(p) !== r) set.push(`${p}\n${r}`)
-  if (diff) { for (const p of previous.records.keys()) if (!records.has(p)) gone.push(p) }
+  for (const [p, e] of entries) {
+    const before = diff ? previous.entries.get(p) : undefined
+    if (before === undefined || !same(before, e)) set.push(`${p}\n${encodeEntry(e)}`)
+  }
+  if (diff) { for (const p of previous.entries.keys()) if (!entries.has(p)) gone.push(p) }
   known.delete(key)
-  known.set(key, { token, records })
+  known.set(key, { token, entries })
   if (known.size > 4) known.delete(known.keys().next().value!)
   return { id: request.id, token, full: !diff, set, gone, problems: walker.problems }
 }

@@ -2,8 +2,8 @@
  * The runtime walk in a worker thread, so that the host and the runtime are walked on two cores at once (a walk
  * is mostly `lstat` system calls; two in one thread take twice as long); and half of a large copy into the
  * runtime, for the same reason. The worker answers with a manifest diff
- * against the walk this side holds, so a no-op cycle moves a few bytes between the threads, and fresh `Entry`
- * objects are built here from that held walk (they are mutated by the digest step, so they are never shared).
+ * against the walk this side holds, so a no-op cycle moves a few bytes between the threads; the entries handed out
+ * are that held walk's own objects (no digests; callers build a new entry rather than mutate one).
  *
  * Where no worker can start (the module runs from sources or from a single-file bundle, or the platform has no
  * worker threads) `walk` returns `undefined` and the caller walks in its own thread: same result, one core.
@@ -16,19 +16,23 @@ import { fileURLToPath } from "node:url"
 import { Worker } from "node:worker_threads"
 import type { Filter } from "../Filter.js"
 import type { Walked } from "../HostScan.js"
-import { Entry } from "../Manifest.js"
+import type { Entry } from "../Manifest.js"
 import type { CopyJob, CopyResult } from "./hostFs.js"
 import { decodeEntry, type Reply, type Request } from "./walkProtocol.js"
 
-let worker: Worker | undefined
+// two workers at most: the second walks the other half of a split walk, so that neither half runs in the
+// caller's thread, whose large heap makes every allocation of a walk slower
+const workers: Array<Worker | undefined> = [undefined, undefined]
 let broken = false
 let nextId = 0
-const pending = new Map<number, (reply: Reply) => void>()
-// the walk this side holds per (root, rules): templates, never handed out
+const pending = new Map<number, { readonly slot: number; readonly resume: (reply: Reply) => void }>()
+const inFlight = [0, 0]
+// the walk this side holds per (root, rules, part): the worker's entries, never mutated here
 const views = new Map<string, { token: string; readonly templates: Map<string, Entry> }>()
 
-const start = (): Worker | undefined => {
-  if (worker !== undefined || broken) return worker
+const start = (slot = 0): Worker | undefined => {
+  const running = workers[slot]
+  if (running !== undefined || broken) return running
   try {
     const url = new URL("./scanWorker.js", import.meta.url)
     if (url.protocol !== "file:" || !fs.existsSync(fileURLToPath(url))) {
@@ -45,14 +49,14 @@ const start = (): Worker | undefined => {
     const w = new Worker(url, { execArgv })
     w.unref()
     w.on("message", (reply: Reply) => {
-      const resume = pending.get(reply.id)
+      const waiting = pending.get(reply.id)
       pending.delete(reply.id)
-      if (pending.size === 0) w.unref()
-      resume?.(reply)
+      if (waiting !== undefined && --inFlight[slot]! === 0) w.unref()
+      waiting?.resume(reply)
     })
     w.on("error", () => fail(w))
     w.on("exit", () => fail(w))
-    worker = w
+    workers[slot] = w
     return w
   } catch {
     broken = true
@@ -61,41 +65,54 @@ const start = (): Worker | undefined => {
 }
 
 const fail = (w: Worker) => {
-  if (worker !== w) return
-  worker = undefined
+  const slot = workers.indexOf(w)
+  if (slot < 0) return
+  workers[slot] = undefined
   broken = true
   views.clear()
-  for (const [id, resume] of pending) resume({ id, error: "the scan worker stopped" })
-  pending.clear()
+  for (const [id, waiting] of pending) {
+    if (waiting.slot === slot) {
+      pending.delete(id)
+      waiting.resume({ id, error: "the scan worker stopped" })
+    }
+  }
+  inFlight[slot] = 0
+}
+
+const send = (slot: number, w: Worker, request: Request, resume: (reply: Reply) => void) => {
+  pending.set(request.id, { slot, resume })
+  if (inFlight[slot]!++ === 0) w.ref()
+  w.postMessage(request)
+}
+
+const forget = (slot: number, w: Worker, id: number) => {
+  if (pending.delete(id) && --inFlight[slot]! === 0) w.unref()
 }
 
 /** Sends a request and waits for its reply; the worker is kept referenced while a reply is due. */
-const ask = (w: Worker, request: Request, onInterrupt: () => void = () => {}): Effect.Effect<Reply> =>
+const ask = (slot: number, w: Worker, request: Request, onInterrupt: () => void = () => {}): Effect.Effect<Reply> =>
   Effect.async<Reply>((resume) => {
-    pending.set(request.id, (reply) => resume(Effect.succeed(reply)))
-    w.ref()
-    w.postMessage(request)
+    send(slot, w, request, (reply) => resume(Effect.succeed(reply)))
     return Effect.sync(() => {
-      pending.delete(request.id)
-      if (pending.size === 0) w.unref()
+      forget(slot, w, request.id)
       onInterrupt()
     })
   })
 
-/** Starts the worker ahead of its first use (it takes a moment to load); false when there is none. */
-export const warm = (): boolean => start() !== undefined
+/**
+ * Starts the worker ahead of its first use (it takes a moment to load), and with `split` the second one too;
+ * false when there is none.
+ */
+export const warm = (split = false): boolean => start(0) !== undefined && (!split || start(1) !== undefined)
 
 /**
  * Copies files in the worker (see `hostFs.copyJob`); `undefined` when no worker is available. The request is sent
  * at once, so the caller can copy other files meanwhile.
  */
 export const copyInWorker = (jobs: ReadonlyArray<CopyJob>): Promise<ReadonlyArray<CopyResult>> | undefined => {
-  const w = start()
+  const w = start(0)
   if (w === undefined) return undefined
-  const id = nextId++
-  const reply = new Promise<Reply>((resolve) => pending.set(id, resolve))
-  w.ref()
-  w.postMessage({ _tag: "copy", id, jobs } satisfies Request)
+  const reply = new Promise<Reply>((resolve) => send(0, w, { _tag: "copy", id: nextId++, jobs }, resolve))
   return reply.then((r) => {
     if ("results" in r) return r.results
     throw new Error("error" in r ? r.error : "unexpected reply")
@@ -103,16 +120,18 @@ export const copyInWorker = (jobs: ReadonlyArray<CopyJob>): Promise<ReadonlyArra
 }
 
 /**
- * Walks `root` in the worker; `undefined` when no worker is available. Fails when the walk failed there.
+ * Walks `root` (or one half of it, see `hostFs.Walker`) in a worker; `undefined` when no worker is available.
+ * Part 0 has a worker of its own. Fails when the walk failed there.
  */
 export const walk = (root: string, filter: Filter, part?: 0 | 1): Effect.Effect<Walked | undefined, Error> =>
   Effect.suspend(() => {
-    const w = start()
+    const slot = part === 0 ? 1 : 0
+    const w = start(slot)
     if (w === undefined) return Effect.succeed(undefined)
     const key = `${root}\0${filter.key}\0${part ?? ""}`
     const view = views.get(key)
     const request: Request = { _tag: "walk", id: nextId++, root, spec: filter.spec, base: view?.token, part }
-    return ask(w, request, () => views.delete(key)).pipe(
+    return ask(slot, w, request, () => views.delete(key)).pipe(
       Effect.flatMap((reply) => {
         if ("error" in reply) {
           views.delete(key)
@@ -136,11 +155,8 @@ export const walk = (root: string, filter: Filter, part?: 0 | 1): Effect.Effect<
           templates.set(p, decodeEntry(p, line.slice(nl + 1)))
         }
         views.set(key, { token: reply.token, templates })
-        const entries = new Map<string, Entry>()
-        for (const [p, t] of templates) {
-          entries.set(p, new Entry(p, t.kind, t.size, t.mtime_ns, t.mode, t.ino, undefined, t.link_target))
-        }
-        return Effect.succeed<Walked>({ entries, problems: [...reply.problems] })
+        // a new map of the held entries themselves: callers never mutate an entry (see `Walked`)
+        return Effect.succeed<Walked>({ entries: new Map(templates), problems: [...reply.problems] })
       })
     )
   })
