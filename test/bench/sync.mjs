@@ -132,7 +132,10 @@ if (userTree !== undefined) {
   treeNote = `synthetic tree: ${stats.files} files in ${stats.dirs} dirs, ${(stats.bytes / 1048576).toFixed(1)} MiB` +
     (binScale === 1 ? " (6 binaries of 5-20 MiB, as in sync-notes §4)" : ` (binaries scaled by ${binScale})`)
 }
-spawnSync("sh", ["-c", "find . -type f -print0 | xargs -0 cat > /dev/null"], { cwd: src }) // warm the page cache
+// warm the page cache (again before each copy: this machine's memory reclaim may evict a tree of idle pages
+// between runs, and the method measures copies served from the page cache, not the disk)
+const warmCache = () => spawnSync("sh", ["-c", "find . -type f -print0 | xargs -0 cat > /dev/null"], { cwd: src })
+warmCache()
 
 // ------------------------------------------------------------------------------------- the runtime provider
 const run = (argv, options = {}) =>
@@ -290,9 +293,11 @@ if (only.includes("1")) {
   const theirs = []
   for (let i = 0; i < runs; i++) {
     const s = makeSession(engine)
+    warmCache()
     ours.push((await timeAsync(s.seed)).ms)
     s.dispose()
     const dst = path.join(work, "rsync-initial")
+    warmCache()
     theirs.push(rsync(["-a"], dst))
     fs.rmSync(dst, { recursive: true, force: true })
   }

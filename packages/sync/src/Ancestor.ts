@@ -250,7 +250,8 @@ export const validate = (ancestor: Ancestor): string | undefined => {
   }
   for (const [path, e] of ancestor.runtime.entries) {
     if (e.path !== path) return `${path}: runtime snapshot entry under another path`
-    const unsafe = unsafePathReason(path)
+    // a path of the entries was checked above
+    const unsafe = ancestor.entries.has(path) ? undefined : unsafePathReason(path)
     if (unsafe !== undefined) return `${path}: ${unsafe}`
     const parent = parentOf(path)
     if (parent !== "" && ancestor.runtime.entries.get(parent)?.kind !== "dir") {

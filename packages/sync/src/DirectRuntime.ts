@@ -34,8 +34,8 @@ import { subtree } from "./SyncPlan.js"
 import type { Applied, Steps } from "./TransferToRuntime.js"
 
 // the unit of copy work shared between this thread and the worker thread
-const CHUNK_BYTES = 4 << 20
-const CHUNK_FILES = 512
+const CHUNK_BYTES = 2 << 20
+const CHUNK_FILES = 256
 
 const yieldToLoop: Effect.Effect<void> = Effect.async<void>((resume) => {
   const handle = setImmediate(() => resume(Effect.void))
@@ -173,10 +173,21 @@ export const scanInProcess = Effect.fn("DirectRuntime.scanInProcess")(function*(
       : undefined
   }
   const scan_ns = hostFs.nowNs()
-  const walked = yield* (options.alone === true ? splitWalk(root, filter) : walkInWorker.walk(root, filter)).pipe(
-    Effect.flatMap((w) => w !== undefined ? Effect.succeed(w) : HostScan.walk(root, filter)),
-    Effect.mapError((e) => unreachable(`cannot scan the runtime directory ${root}: ${e.message}`))
-  )
+  const walked =
+    yield* (options.alone === true ? walkInWorker.walkSplit(root, filter) : walkInWorker.walk(root, filter)).pipe(
+      Effect.flatMap((w) => w !== undefined ? Effect.succeed(w) : HostScan.walk(root, filter)),
+      Effect.mapError((e) => unreachable(`cannot scan the runtime directory ${root}: ${e.message}`))
+    )
+  // a walk that found nothing changed since the one that gave a quiet scan against this very snapshot: that scan
+  const quiet = quietScans.get(root)
+  if (
+    quiet !== undefined && walked.version?.sameAs !== undefined && walked.version.sameAs === quiet.token &&
+    quiet.snapshot === snapshot && quiet.filterKey === filter.key
+  ) {
+    quietScans.set(root, { ...quiet, token: walked.version.token })
+    return { ...quiet.manifest, scan_ns }
+  }
+  quietScans.delete(root)
   // the walked entries may be the worker's held view: never mutated, a file gets a new entry with its digest
   const entries = walked.entries
   const problems = [...walked.problems]
@@ -217,38 +228,23 @@ export const scanInProcess = Effect.fn("DirectRuntime.scanInProcess")(function*(
     raw_stamps: new Map(),
     racy
   }
+  // nothing hashed, nothing found: the same walk against the same snapshot will give the same manifest
+  if (changes === 0 && problems.length === 0 && walked.version !== undefined) {
+    quietScans.set(root, { token: walked.version.token, snapshot, filterKey: filter.key, manifest })
+  }
   return manifest
 })
 
-/**
- * The walk in two halves, one per worker thread (this thread only waits: its heap is large, which makes a walk's
- * allocations slower here); `undefined` (walk it all here) when no worker is available. A half whose worker
- * could not start is walked here.
- */
-const splitWalk = (root: string, filter: Filter): Effect.Effect<HostScan.Walked | undefined, Error> =>
-  Effect.gen(function*() {
-    walkInWorker.warm(true)
-    if (!walkInWorker.warm()) return undefined
-    const halves = yield* Effect.all([walkInWorker.walk(root, filter, 0), walkInWorker.walk(root, filter, 1)], {
-      concurrency: 2
-    })
-    const [first, second] = yield* Effect.forEach(
-      halves,
-      (half, i) =>
-        half !== undefined ? Effect.succeed(half) : Effect.try({
-          try: () => {
-            const walker = new hostFs.Walker(root, filter, i as 0 | 1)
-            while (!walker.step(1 << 30)) {
-              // one step walks everything
-            }
-            return { entries: walker.entries, problems: walker.problems }
-          },
-          catch: (error) => error as Error
-        })
-    )
-    for (const [p, e] of second!.entries) first!.entries.set(p, e)
-    return { entries: first!.entries, problems: [...first!.problems, ...second!.problems] }
-  })
+// per runtime root: the last scan that found the runtime equal to its snapshot (manifests are never mutated)
+const quietScans = new Map<
+  string,
+  {
+    readonly token: string
+    readonly snapshot: Snapshot
+    readonly filterKey: string
+    readonly manifest: RuntimeManifest
+  }
+>()
 
 const entryOf = (path: string, st: hostFs.HostStat, target: string | undefined): Entry | undefined =>
   st.kind === "other"
@@ -357,11 +353,12 @@ export const applyToRuntime = (options: {
     const mine = (c: typeof runnable) => {
       for (const j of c) record(j, hostFs.copyJob(j.job))
     }
-    // the worker's side: one chunk in flight at a time; a chunk it could not copy is copied here
-    const theirs = (): Promise<void> => {
+    // each worker's side: two chunks in flight, so that it never waits for this thread to hand it the next one;
+    // a chunk it could not copy is copied here
+    const theirs = (slot: 0 | 1): Promise<void> => {
       const c = chunks.shift()
       if (c === undefined) return Promise.resolve()
-      const sent = walkInWorker.copyInWorker(c.map((j) => j.job))
+      const sent = walkInWorker.copyInWorker(c.map((j) => j.job), slot)
       if (sent === undefined) {
         chunks.unshift(c)
         return Promise.resolve()
@@ -369,9 +366,14 @@ export const applyToRuntime = (options: {
       return sent.then(
         (results) => c.forEach((j, k) => record(j, results[k]!)),
         () => mine(c)
-      ).then(theirs)
+      ).then(() => theirs(slot))
     }
-    const helper = chunks.length > 1 ? theirs() : Promise.resolve()
+    const pipes: Array<Promise<void>> = []
+    if (chunks.length > 1) {
+      walkInWorker.warm(true)
+      for (const slot of [0, 1, 0, 1] as const) if (chunks.length > 0) pipes.push(theirs(slot))
+    }
+    const helper = Promise.all(pipes)
     yield* Effect.gen(function*() {
       for (let c = chunks.pop(); c !== undefined; c = chunks.pop()) {
         mine(c)
@@ -379,7 +381,7 @@ export const applyToRuntime = (options: {
       }
       yield* Effect.promise(() => helper)
     }).pipe(
-      // interrupted: the worker stops after its chunk in flight, and nothing half-built is left in the runtime
+      // interrupted: the workers stop after their chunks in flight, and nothing half-built is left in the runtime
       Effect.onInterrupt(() =>
         Effect.promise(() => {
           chunks.length = 0

@@ -13,6 +13,7 @@ import { Effect } from "effect"
 import * as DigestCache from "./DigestCache.js"
 import type { Filter } from "./Filter.js"
 import * as hostFs from "./internal/hostFs.js"
+import * as walkInWorker from "./internal/walkInWorker.js"
 import { baseName, Entry, type Manifest, parentOf, unsafeLinkReason } from "./Manifest.js"
 
 /**
@@ -32,8 +33,7 @@ export interface ScanOptions {
 }
 
 /**
- * The result of a walk. Its entries have no digests; a walk's entries may be shared (the worker's held walk),
- * so they are never mutated: a digest goes into a new entry.
+ * The result of a walk (entries without digests).
  *
  * @since 0.1.0
  * @category models
@@ -41,6 +41,12 @@ export interface ScanOptions {
 export interface Walked {
   readonly entries: Map<string, Entry>
   readonly problems: Array<Manifest["problems"][number]>
+  /** The entries belong to a walk held elsewhere (a worker's): never mutated, a digest goes into a new entry. */
+  readonly shared?: boolean
+  /** Digests of the walk's regular files, hashed where the walk was done (absent: not hashed). */
+  readonly digests?: ReadonlyMap<string, string>
+  /** A worker's walk: its version, and the version it found nothing changed since (if so). */
+  readonly version?: { readonly token: string; readonly sameAs: string | undefined }
 }
 
 /**
@@ -80,19 +86,27 @@ const yieldToLoop: Effect.Effect<void> = Effect.async<void>((resume) => {
 export const scan = Effect.fn("HostScan.scan")(function*(options: ScanOptions) {
   const scan_ns = hostFs.nowNs()
   const files = options.files
-  const { entries, problems } = files !== undefined
-    ? yield* Effect.sync(() => hostFs.statList(options.root, files, options.filter))
-    : yield* walk(options.root, options.filter)
   const all = options.hash === "all"
+  // hashing everything is the heavy case: the walk and the hashing then go to two worker threads, where they can
+  const walked: Walked = files !== undefined
+    ? yield* Effect.sync(() => hostFs.statList(options.root, files, options.filter))
+    : (all ? yield* walkInWorker.walkSplit(options.root, options.filter, true) : undefined) ??
+      (yield* walk(options.root, options.filter))
+  const { entries, problems } = walked
   const reuse = options.reuse
   let hashed = 0
   yield* Effect.sync(() => {
-    for (const entry of entries.values()) {
-      if (entry.kind !== "file") continue
+    for (const [p, seen] of entries) {
+      if (seen.kind !== "file") continue
+      // a shared entry is never mutated: the manifest gets its own
+      const entry = walked.shared === true
+        ? new Entry(p, "file", seen.size, seen.mtime_ns, seen.mode, seen.ino, undefined, undefined)
+        : seen
+      if (entry !== seen) entries.set(p, entry)
       const cached = reuse !== undefined ? reuse(entry) : DigestCache.lookup(options.cache, entry)
       if (cached !== undefined) entry.digest = cached
       else if (all || DigestCache.isRacy(entry.mtime_ns, scan_ns)) {
-        entry.digest = hostFs.hashFile(`${options.root}/${entry.path}`)
+        entry.digest = walked.digests?.get(p) ?? hostFs.hashFile(`${options.root}/${p}`)
         hashed++
       }
     }

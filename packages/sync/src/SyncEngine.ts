@@ -79,6 +79,15 @@ export const make = (options: Options = {}) =>
     const executor = yield* CommandExecutor.CommandExecutor
     const warm = new Map<string, { readonly stamp: string; readonly persisted: AncestorStore.Persisted }>()
     const caseFolding = new Map<string, boolean>()
+    const cleanSnapshots = new WeakMap<Ancestor.Ancestor, boolean>()
+    const snapshotClean = (ancestor: Ancestor.Ancestor): boolean => {
+      let clean = cleanSnapshots.get(ancestor)
+      if (clean === undefined) {
+        clean = SyncPlan.sideClean(ancestor.entries, ancestor.runtime.entries, new Set())
+        cleanSnapshots.set(ancestor, clean)
+      }
+      return clean
+    }
     // per state dir: the host's last scan, and the paths written there since
     const lastHost = new Map<
       string,
@@ -179,7 +188,14 @@ export const make = (options: Options = {}) =>
           ? ancestor.entries
           : Fold.filterAncestor(ancestor.entries, filter, ancestor.runtime.filter_key)
         const runtimeProblems = new Set(runtime.problems.map((p) => p.path))
-        if (runtime.changes === 0 && SyncPlan.sideClean(trackedNow, runtime.entries, runtimeProblems)) {
+        // with no change since the snapshot, the runtime is the snapshot: whether that equals the ancestor is
+        // asked once per ancestor
+        const clean = runtime.changes === 0 && (
+          ancestor.runtime.filter_key === filter.key && runtimeProblems.size === 0
+            ? snapshotClean(ancestor)
+            : SyncPlan.sideClean(trackedNow, runtime.entries, runtimeProblems)
+        )
+        if (clean) {
           return { ...emptyResult(Date.now() - started), refused: runtime.problems.map((p) => ({ ...p })) }
         }
         // and on the host it reads only the paths the runtime changed (and what this engine wrote there last

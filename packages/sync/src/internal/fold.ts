@@ -153,6 +153,7 @@ export const fold = (input: {
     return out
   }
   const failedWithin = (failed: ReadonlySet<string>, root: string, q: string): boolean => {
+    if (failed.size === 0) return false
     for (let p = q;; p = parentOf(p)) {
       if (failed.has(p)) return true
       if (p === root || p === "") return false

@@ -264,6 +264,8 @@ export const statList = (
 }
 
 const buffer = Buffer.allocUnsafe(1 << 20)
+// never following a symlink; non-blocking, so that a FIFO put in a file's place cannot hang a read
+const READ_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK
 
 /**
  * The hex sha256 of a regular file, read with `O_NOFOLLOW` into one reused buffer; `undefined` when it is not a
@@ -272,7 +274,7 @@ const buffer = Buffer.allocUnsafe(1 << 20)
 export const hashFile = (abs: string): string | undefined => {
   let fd: number
   try {
-    fd = fs.openSync(abs, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW)
+    fd = fs.openSync(abs, READ_FLAGS)
   } catch {
     return undefined
   }
@@ -376,8 +378,88 @@ export type CopyResult =
   | { readonly status: "skipped" }
   | { readonly status: "failed"; readonly code: string }
 
+// files up to this size are copied through two descriptors; larger ones by `copyFileSync`, where the kernel
+// copies (or clones) the data without passing it through this process
+const SMALL_FILE = 256 << 10
+const copyBuffer = Buffer.allocUnsafe(SMALL_FILE)
+const WRITE_FLAGS = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW
+
+const statOf = (st: fs.BigIntStats): HostStat => ({
+  kind: kindOf(st),
+  size: Number(st.size),
+  mtime_ns: st.mtimeNs.toString(),
+  ino: Number(st.ino),
+  mode: Number(st.mode) & 0o7777,
+  dev: Number(st.dev)
+})
+
+const setTimes = (fd: number, mtime_ns: string) => {
+  const ns = BigInt(mtime_ns)
+  const seconds = Number(ns / NS_PER_S) + Number(ns % NS_PER_S) / 1e9
+  fs.futimesSync(fd, seconds, seconds)
+}
+
+/**
+ * Copies a small host file through descriptors: the source is opened without following a symlink and read
+ * once; what was read is the scanned file when the descriptor's stat equals the job's before and after the
+ * read; a file unlinked meanwhile is skipped. Every step on the two files is one system call on a descriptor,
+ * no path walked again (the hot loop of a seed: 20,000 files are 20,000 of these).
+ */
+const copySmall = (job: CopyJob): CopyResult => {
+  let src: number
+  try {
+    src = fs.openSync(job.from, READ_FLAGS)
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? String(error)
+    // gone, or a symlink (ELOOP) or a path through a non-directory now: not the workspace's file any more
+    return code === "ENOENT" || code === "ELOOP" || code === "ENOTDIR"
+      ? { status: "skipped" }
+      : { status: "failed", code }
+  }
+  try {
+    const before = fs.fstatSync(src, { bigint: true })
+    if (!before.isFile()) return { status: "skipped" }
+    let dst: number
+    try {
+      dst = fs.openSync(job.to, WRITE_FLAGS, 0o600)
+    } catch (error) {
+      return { status: "failed", code: (error as NodeJS.ErrnoException).code ?? String(error) }
+    }
+    let after: fs.BigIntStats
+    let copy: fs.BigIntStats
+    try {
+      for (;;) {
+        const n = fs.readSync(src, copyBuffer, 0, copyBuffer.length, null)
+        if (n === 0) break
+        for (let at = 0; at < n;) at += fs.writeSync(dst, copyBuffer, at, n - at)
+      }
+      fs.fchmodSync(dst, Number(before.mode) & 0o7777)
+      setTimes(dst, job.mtime_ns)
+      after = fs.fstatSync(src, { bigint: true })
+      copy = fs.fstatSync(dst, { bigint: true })
+    } catch (error) {
+      fs.closeSync(dst)
+      ops.unlink(job.to)
+      return { status: "failed", code: (error as NodeJS.ErrnoException).code ?? String(error) }
+    }
+    fs.closeSync(dst)
+    if (after.nlink === 0n) {
+      // unlinked (or replaced) while it was read: what was read is not the workspace's file any more
+      ops.unlink(job.to)
+      return { status: "skipped" }
+    }
+    const raced = Number(before.size) !== job.size || before.mtimeNs.toString() !== job.mtime_ns ||
+      Number(before.ino) !== job.ino || after.size !== before.size || after.mtimeNs !== before.mtimeNs ||
+      after.ctimeNs !== before.ctimeNs
+    return { status: "copied", raced, stat: statOf(copy) }
+  } finally {
+    fs.closeSync(src)
+  }
+}
+
 /** Copies a host file to a new name (`O_EXCL`), keeps its mtime, and checks it did not change meanwhile. */
 export const copyJob = (job: CopyJob): CopyResult => {
+  if (job.size <= SMALL_FILE) return copySmall(job)
   const copied = ops.copyNew(job.from, job.to)
   if (copied === "ENOENT" && lstat(job.from) === undefined) return { status: "skipped" }
   if (copied !== undefined) return { status: "failed", code: copied }

@@ -8,7 +8,7 @@
 import { parentPort } from "node:worker_threads"
 import * as Filter from "../Filter.js"
 import type { Entry } from "../Manifest.js"
-import { copyJob, Walker } from "./hostFs.js"
+import { copyJob, hashFile, Walker } from "./hostFs.js"
 import { encodeEntry, type Reply, type Request, type WalkRequest } from "./walkProtocol.js"
 
 const instance = Math.random().toString(36).slice(2, 10)
@@ -41,7 +41,23 @@ const walk = (request: WalkRequest): Reply => {
   known.delete(key)
   known.set(key, { token, entries })
   if (known.size > 4) known.delete(known.keys().next().value!)
-  return { id: request.id, token, full: !diff, set, gone, problems: walker.problems }
+  const digests: Array<string> = []
+  if (request.hash === true) {
+    for (const [p, e] of entries) {
+      if (e.kind !== "file") continue
+      const digest = hashFile(`${request.root}/${p}`)
+      if (digest !== undefined) digests.push(digest + p)
+    }
+  }
+  return {
+    id: request.id,
+    token,
+    full: !diff,
+    set,
+    gone,
+    problems: walker.problems,
+    ...(request.hash === true ? { digests } : {})
+  }
 }
 
 parentPort?.on("message", (request: Request) => {

@@ -17,7 +17,7 @@ import { Worker } from "node:worker_threads"
 import type { Filter } from "../Filter.js"
 import type { Walked } from "../HostScan.js"
 import type { Entry } from "../Manifest.js"
-import type { CopyJob, CopyResult } from "./hostFs.js"
+import { type CopyJob, type CopyResult, Walker } from "./hostFs.js"
 import { decodeEntry, type Reply, type Request } from "./walkProtocol.js"
 
 // two workers at most: the second walks the other half of a split walk, so that neither half runs in the
@@ -106,13 +106,16 @@ const ask = (slot: number, w: Worker, request: Request, onInterrupt: () => void 
 export const warm = (split = false): boolean => start(0) !== undefined && (!split || start(1) !== undefined)
 
 /**
- * Copies files in the worker (see `hostFs.copyJob`); `undefined` when no worker is available. The request is sent
- * at once, so the caller can copy other files meanwhile.
+ * Copies files in a worker (see `hostFs.copyJob`); `undefined` when it is not available. The request is sent at
+ * once, so the caller can copy other files meanwhile.
  */
-export const copyInWorker = (jobs: ReadonlyArray<CopyJob>): Promise<ReadonlyArray<CopyResult>> | undefined => {
-  const w = start(0)
+export const copyInWorker = (
+  jobs: ReadonlyArray<CopyJob>,
+  slot: 0 | 1 = 0
+): Promise<ReadonlyArray<CopyResult>> | undefined => {
+  const w = start(slot)
   if (w === undefined) return undefined
-  const reply = new Promise<Reply>((resolve) => send(0, w, { _tag: "copy", id: nextId++, jobs }, resolve))
+  const reply = new Promise<Reply>((resolve) => send(slot, w, { _tag: "copy", id: nextId++, jobs }, resolve))
   return reply.then((r) => {
     if ("results" in r) return r.results
     throw new Error("error" in r ? r.error : "unexpected reply")
@@ -123,14 +126,19 @@ export const copyInWorker = (jobs: ReadonlyArray<CopyJob>): Promise<ReadonlyArra
  * Walks `root` (or one half of it, see `hostFs.Walker`) in a worker; `undefined` when no worker is available.
  * Part 0 has a worker of its own. Fails when the walk failed there.
  */
-export const walk = (root: string, filter: Filter, part?: 0 | 1): Effect.Effect<Walked | undefined, Error> =>
+export const walk = (
+  root: string,
+  filter: Filter,
+  part?: 0 | 1,
+  hash = false
+): Effect.Effect<Walked | undefined, Error> =>
   Effect.suspend(() => {
     const slot = part === 0 ? 1 : 0
     const w = start(slot)
     if (w === undefined) return Effect.succeed(undefined)
     const key = `${root}\0${filter.key}\0${part ?? ""}`
     const view = views.get(key)
-    const request: Request = { _tag: "walk", id: nextId++, root, spec: filter.spec, base: view?.token, part }
+    const request: Request = { _tag: "walk", id: nextId++, root, spec: filter.spec, base: view?.token, part, hash }
     return ask(slot, w, request, () => views.delete(key)).pipe(
       Effect.flatMap((reply) => {
         if ("error" in reply) {
@@ -144,7 +152,7 @@ export const walk = (root: string, filter: Filter, part?: 0 | 1): Effect.Effect<
           if (!reply.full) {
             // the held walk moved on meanwhile (a concurrent walk of the same root): ask again for all of it
             views.delete(key)
-            return walk(root, filter, part)
+            return walk(root, filter, part, hash)
           }
           templates = new Map()
         } else templates = current.templates
@@ -156,7 +164,66 @@ export const walk = (root: string, filter: Filter, part?: 0 | 1): Effect.Effect<
         }
         views.set(key, { token: reply.token, templates })
         // a new map of the held entries themselves: callers never mutate an entry (see `Walked`)
-        return Effect.succeed<Walked>({ entries: new Map(templates), problems: [...reply.problems] })
+        let digests: Map<string, string> | undefined
+        if (reply.digests !== undefined) {
+          digests = new Map()
+          for (const d of reply.digests) digests.set(d.slice(64), d.slice(0, 64))
+        }
+        const same = !reply.full && reply.set.length === 0 && reply.gone.length === 0
+        return Effect.succeed<Walked>({
+          entries: new Map(templates),
+          problems: [...reply.problems],
+          shared: true,
+          version: { token: reply.token, sameAs: same ? request.base : undefined },
+          ...(digests !== undefined ? { digests } : {})
+        })
       })
     )
+  })
+
+/**
+ * The walk in two halves, one per worker thread (the caller's thread only waits: its heap is usually large, which
+ * makes a walk's allocations slower there); `undefined` when no worker is available. A half whose worker could
+ * not start is walked in the caller's thread. The entries are shared (see `Walked`). With `hash`, the workers
+ * also hash every regular file they walked (`digests`).
+ */
+export const walkSplit = (root: string, filter: Filter, hash = false): Effect.Effect<Walked | undefined, Error> =>
+  Effect.gen(function*() {
+    warm(true)
+    if (!warm()) return undefined
+    const halves = yield* Effect.all([walk(root, filter, 0, hash), walk(root, filter, 1, hash)], { concurrency: 2 })
+    const [first, second] = yield* Effect.forEach(
+      halves,
+      (half, i) =>
+        half !== undefined ? Effect.succeed(half) : Effect.try({
+          try: (): Walked => {
+            const walker = new Walker(root, filter, i as 0 | 1)
+            while (!walker.step(1 << 30)) {
+              // one step walks everything
+            }
+            return { entries: walker.entries, problems: walker.problems }
+          },
+          catch: (error) => error as Error
+        })
+    )
+    for (const [p, e] of second!.entries) first!.entries.set(p, e)
+    // digests only when both halves hashed (a half walked here did not)
+    const digests = first!.digests !== undefined && second!.digests !== undefined
+      ? new Map([...first!.digests, ...second!.digests])
+      : undefined
+    const [a, b] = [first!.version, second!.version]
+    return {
+      entries: first!.entries,
+      problems: [...first!.problems, ...second!.problems],
+      shared: true,
+      ...(a !== undefined && b !== undefined
+        ? {
+          version: {
+            token: `${a.token}|${b.token}`,
+            sameAs: a.sameAs !== undefined && b.sameAs !== undefined ? `${a.sameAs}|${b.sameAs}` : undefined
+          }
+        }
+        : {}),
+      ...(digests !== undefined ? { digests } : {})
+    }
   })

@@ -17,6 +17,8 @@ export interface WalkRequest {
   readonly base: string | undefined
   /** Walk only this half of the tree (see `hostFs.Walker`). */
   readonly part: 0 | 1 | undefined
+  /** Also hash every regular file walked (the reply's `digests`). */
+  readonly hash?: boolean
 }
 
 /** Copy these files (see `hostFs.copyJob`). */
@@ -37,6 +39,8 @@ export type Reply =
     readonly set: ReadonlyArray<string>
     readonly gone: ReadonlyArray<string>
     readonly problems: ReadonlyArray<Problem>
+    /** With `hash`: `digest + path` of every regular file walked that could still be read as one. */
+    readonly digests?: ReadonlyArray<string>
   }
   | { readonly id: number; readonly results: ReadonlyArray<CopyResult> }
   | { readonly id: number; readonly error: string }
