@@ -326,8 +326,8 @@ export const applyToRuntime = (options: {
         final.set(q, fin)
       }
     }
-    // 2. the copies, in chunks taken by this thread and by the worker thread, whichever is free (the cores may be
-    //    shared with other work, so a fixed split would wait for the slower one)
+    // 2. the copies, in chunks taken by the two worker threads, whichever is free (the cores may be shared with
+    //    other work, so a fixed split would wait for the slower one), or by this thread where no worker starts
     const runnable = jobs.filter((j) => builds[j.build]!.ok)
     const chunks: Array<typeof runnable> = []
     let chunk: typeof runnable = []
@@ -375,11 +375,18 @@ export const applyToRuntime = (options: {
     }
     const helper = Promise.all(pipes)
     yield* Effect.gen(function*() {
-      for (let c = chunks.pop(); c !== undefined; c = chunks.pop()) {
+      // with the workers copying, this thread only takes their results (two cores: a third copier only slows
+      // them down); without them, it copies everything
+      for (let c = pipes.length > 0 ? undefined : chunks.pop(); c !== undefined; c = chunks.pop()) {
         mine(c)
         yield* yieldToLoop
       }
       yield* Effect.promise(() => helper)
+      // what no worker took (none could start, or one stopped)
+      for (let c = chunks.pop(); c !== undefined; c = chunks.pop()) {
+        mine(c)
+        yield* yieldToLoop
+      }
     }).pipe(
       // interrupted: the workers stop after their chunks in flight, and nothing half-built is left in the runtime
       Effect.onInterrupt(() =>

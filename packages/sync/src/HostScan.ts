@@ -9,7 +9,7 @@
  *
  * @since 0.1.0
  */
-import { Effect } from "effect"
+import { Effect, Fiber } from "effect"
 import * as DigestCache from "./DigestCache.js"
 import type { Filter } from "./Filter.js"
 import * as hostFs from "./internal/hostFs.js"
@@ -30,6 +30,11 @@ export interface ScanOptions {
   readonly hash?: "lazy" | "all"
   /** Scan exactly these files (from `git ls-files`) and the directories above them instead of walking. */
   readonly files?: ReadonlyArray<string> | undefined
+  /**
+   * `"split"`: half of the walk in this thread, half in a worker thread where one can start (when nothing else
+   * is scanned meanwhile, such as a first seed); `"here"` (default): all of it in this thread.
+   */
+  readonly threads?: "here" | "split"
 }
 
 /**
@@ -91,6 +96,7 @@ export const scan = Effect.fn("HostScan.scan")(function*(options: ScanOptions) {
   const walked: Walked = files !== undefined
     ? yield* Effect.sync(() => hostFs.statList(options.root, files, options.filter))
     : (all ? yield* walkInWorker.walkSplit(options.root, options.filter, true) : undefined) ??
+      (options.threads === "split" ? yield* halfHere(options.root, options.filter) : undefined) ??
       (yield* walk(options.root, options.filter))
   const { entries, problems } = walked
   const reuse = options.reuse
@@ -123,7 +129,10 @@ export interface ScopedOptions {
   readonly root: string
   readonly filter: Filter
   readonly cache?: DigestCache.DigestCache | undefined
-  /** A full scan of the same root under the same filter, taken earlier: the state assumed outside the scope. */
+  /**
+   * A full scan of the same root under the same filter, taken earlier: the state assumed outside the scope. Its
+   * map of entries is updated in place and becomes the result's.
+   */
   readonly previous: HostManifest
   /** The paths to look at again: each of them (with its whole subtree) and the directories above it. */
   readonly paths: Iterable<string>
@@ -212,15 +221,17 @@ export const scanScoped = (options: ScopedOptions): HostManifest | undefined => 
     for (let q = parentOf(p); q !== ""; q = parentOf(q)) if (replaced.has(q)) return true
     return false
   }
-  const entries = new Map(previous.entries)
+  // the earlier scan's map itself is updated (the engine holds it for this only; copying it would cost more than
+  // everything else a scoped scan does)
+  const entries = previous.entries
   const dropped = new Set<string>()
   let deep = false
   for (const p of replaced) {
+    if (entries.get(p)?.kind === "dir") deep = true
     if (entries.delete(p)) dropped.add(p)
-    if (previous.entries.get(p)?.kind === "dir") deep = true
   }
   if (deep) {
-    for (const p of previous.entries.keys()) {
+    for (const p of entries.keys()) {
       if (under(p)) {
         entries.delete(p)
         dropped.add(p)
@@ -248,6 +259,28 @@ export const scanScoped = (options: ScopedOptions): HostManifest | undefined => 
   }
   return manifest
 }
+
+/** Half of the walk here, half in a worker: its files copied into entries of this manifest's own. */
+const halfHere = (root: string, filter: Filter): Effect.Effect<Walked | undefined, Error> =>
+  Effect.gen(function*() {
+    if (!walkInWorker.warm()) return undefined
+    const theirs = yield* Effect.fork(walkInWorker.walk(root, filter, 1))
+    const walker = yield* Effect.try({
+      try: () => new hostFs.Walker(root, filter, 0),
+      catch: (error) => error as Error
+    })
+    while (!(yield* Effect.sync(() => walker.step(SLICE)))) yield* yieldToLoop
+    const other = yield* Fiber.join(theirs)
+    if (other === undefined) return undefined
+    const entries = walker.entries
+    for (const [p, e] of other.entries) {
+      entries.set(
+        p,
+        e.kind === "file" ? new Entry(p, "file", e.size, e.mtime_ns, e.mode, e.ino, undefined, undefined) : e
+      )
+    }
+    return { entries, problems: [...walker.problems, ...other.problems] }
+  })
 
 /**
  * Walks a tree in this thread (fresh entries, no digests), in slices of {@link SLICE} entries with the event loop

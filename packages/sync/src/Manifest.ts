@@ -111,8 +111,23 @@ export const baseName = (path: string): string => path.slice(path.lastIndexOf("/
 export const isWithin = (path: string, dir: string): boolean =>
   dir === "" || path === dir || (path.length > dir.length && path.startsWith(dir) && path.charCodeAt(dir.length) === 47)
 
-// printable ASCII without a leading or trailing "/", "//", or a "." / ".." component
-const cleanAscii = /^(?!\.\.?(?:\/|$))(?!.*\/\.\.?(?:\/|$))(?!.*\/\/)[\x20-\x2e\x30-\x7e][\x20-\x7e]*(?<!\/)$/
+/** Printable ASCII, relative, and no empty, "." or ".." component (one pass, no regular expression). */
+const cleanAscii = (path: string): boolean => {
+  const n = path.length
+  let start = 0
+  for (let i = 0; i <= n; i++) {
+    const c = i < n ? path.charCodeAt(i) : 47
+    if (c === 47) {
+      const len = i - start
+      if (len === 0) return false
+      if (path.charCodeAt(start) === 46 && (len === 1 || (len === 2 && path.charCodeAt(start + 1) === 46))) {
+        return false
+      }
+      start = i + 1
+    } else if (c < 0x20 || c > 0x7e) return false
+  }
+  return true
+}
 
 /**
  * Why a relative path from outside (a runtime manifest or archive, an ancestor file) is unacceptable, or
@@ -123,7 +138,7 @@ const cleanAscii = /^(?!\.\.?(?:\/|$))(?!.*\/\.\.?(?:\/|$))(?!.*\/\/)[\x20-\x2e\
  */
 export const unsafePathReason = (path: string): string | undefined => {
   // the common case, decided by one scan: printable ASCII, relative, no empty, "." or ".." component
-  if (cleanAscii.test(path)) return undefined
+  if (cleanAscii(path)) return undefined
   if (path.length === 0) return "empty path"
   if (path.startsWith("/")) return "absolute path"
   if (path.includes("\0")) return "NUL in path"

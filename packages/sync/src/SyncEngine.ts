@@ -156,7 +156,14 @@ export const make = (options: Options = {}) =>
         yield* Effect.logWarning(`seed = "git" but ${hostRoot} is not a git work tree: syncing the whole tree`)
       }
 
-      const scanHost = HostScan.scan({ root: hostRoot, filter, cache: ancestor.host, files: gitFiles }).pipe(
+      // with no ancestor (a first seed), the runtime scan is usually nothing: then the host's walk takes two threads
+      const scanHost = HostScan.scan({
+        root: hostRoot,
+        filter,
+        cache: ancestor.host,
+        files: gitFiles,
+        threads: Option.isNone(loaded) ? "split" : "here"
+      }).pipe(
         Effect.mapError((e) => fail("Io", `cannot scan the workspace ${hostRoot}: ${e.message}`))
       )
       const scanRuntimeWith = (alone: boolean) =>

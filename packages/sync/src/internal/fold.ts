@@ -81,7 +81,17 @@ export const fold = (input: {
   // the next runtime snapshot: what the scan saw, then what the apply reported
   const snapshot = new Map(runtime.entries)
   const racy = new Set(runtime.racy)
+  // whether an entry was removed or changed kind: only then can an entry be left without its parent, or a
+  // record point at an entry of another kind
+  let shrunk = false
+  const setEntry = (q: string, e: AncestorEntry) => {
+    const before = entries.get(q)
+    if (before !== undefined && before.kind !== e.kind) shrunk = true
+    entries.set(q, e)
+  }
   const setRuntime = (q: string, e: Entry, digest: string | undefined, begin: bigint) => {
+    const before = snapshot.get(q)
+    if (before !== undefined && before.kind !== e.kind) shrunk = true
     snapshot.set(
       q,
       e.digest === digest ? e : new Entry(e.path, e.kind, e.size, e.mtime_ns, e.mode, e.ino, digest, e.link_target)
@@ -90,7 +100,7 @@ export const fold = (input: {
     else racy.delete(q)
   }
   const dropRuntime = (q: string) => {
-    snapshot.delete(q)
+    if (snapshot.delete(q)) shrunk = true
     racy.delete(q)
   }
   const stats = { files_to_runtime: 0, bytes_to_runtime: 0, deleted_in_runtime: 0 }
@@ -125,7 +135,7 @@ export const fold = (input: {
     for (const e of host.entries.values()) learn(e)
   }
   const forget = (p: string) => {
-    entries.delete(p)
+    if (entries.delete(p)) shrunk = true
     hostCache.delete(p)
   }
 
@@ -134,7 +144,7 @@ export const fold = (input: {
       forget(p)
       continue
     }
-    entries.set(p, e)
+    setEntry(p, e)
     const h = host.entries.get(p)
     if (e.kind === "file" && h !== undefined) {
       hostCache.set(p, DigestCache.record(h, isHex(e.digest) ? e.digest : SAME_AS_ANCESTOR, host.scan_ns))
@@ -189,7 +199,7 @@ export const fold = (input: {
         }
         const previous = tracked.get(q)
         if (t.kind !== "file") {
-          entries.set(q, identityOf(t, undefined, previous))
+          setEntry(q, identityOf(t, undefined, previous))
           hostCache.delete(q)
           setRuntime(q, fin, undefined, applied.begin_ns)
           if (t.kind === "symlink") stats.files_to_runtime++
@@ -203,13 +213,13 @@ export const fold = (input: {
         }
         if (raced.has(q)) {
           // the host file changed while it was packed: the runtime holds "what was sent", digest unknown
-          entries.set(q, { kind: "file", exec: t.exec, digest: undefined, link_target: undefined })
+          setEntry(q, { kind: "file", exec: t.exec, digest: undefined, link_target: undefined })
           hostCache.delete(q)
           setRuntime(q, fin, SAME_AS_ANCESTOR, applied.begin_ns)
           continue
         }
         const code = isHex(t.digest) ? t.digest : SAME_AS_ANCESTOR
-        entries.set(q, identityOf(t, t.digest, previous))
+        setEntry(q, identityOf(t, t.digest, previous))
         hostCache.set(q, DigestCache.record(t, code, host.scan_ns))
         setRuntime(q, fin, code, applied.begin_ns)
       }
@@ -229,7 +239,7 @@ export const fold = (input: {
         }
         if (fin === undefined || !matches(fin, t)) continue
         const previous = tracked.get(q)
-        entries.set(q, identityOf(t, t.digest, previous))
+        setEntry(q, identityOf(t, t.digest, previous))
         if (t.kind === "file") {
           hostCache.set(q, DigestCache.record(fin, isHex(t.digest) ? t.digest : SAME_AS_ANCESTOR, host.scan_ns))
         } else {
@@ -239,12 +249,15 @@ export const fold = (input: {
     }
   }
 
-  const ancestor = repair({
+  const folded: Ancestor = {
     identity: input.previous.identity,
     entries,
     host: hostCache,
     runtime: { entries: snapshot, racy, filter_key: input.filterKey }
-  })
+  }
+  // nothing removed or changed kind: every entry added has its parent (the plan adds a new directory before what
+  // is in it), and the save validates that again; otherwise drop what lost its parent
+  const ancestor = shrunk || input.tracked !== input.previous.entries ? repair(folded) : folded
   const changed = plan.dirty || runtime.changes > 0 || ancestor.entries.size !== input.previous.entries.size ||
     input.filterKey !== input.previous.runtime.filter_key || !sameCache(ancestor.host, input.previous.host)
   return { ancestor, changed, stats }

@@ -419,24 +419,32 @@ const copySmall = (job: CopyJob): CopyResult => {
   try {
     const before = fs.fstatSync(src, { bigint: true })
     if (!before.isFile()) return { status: "skipped" }
+    const mode = Number(before.mode) & 0o7777
     let dst: number
     try {
-      dst = fs.openSync(job.to, WRITE_FLAGS, 0o600)
+      // created with the source's mode (the umask may take bits away: set again below)
+      dst = fs.openSync(job.to, WRITE_FLAGS, mode)
     } catch (error) {
       return { status: "failed", code: (error as NodeJS.ErrnoException).code ?? String(error) }
     }
     let after: fs.BigIntStats
     let copy: fs.BigIntStats
     try {
-      for (;;) {
-        const n = fs.readSync(src, copyBuffer, 0, copyBuffer.length, null)
+      // the size fstat saw, not one more read for the end of the file: a file that grew is raced anyway
+      const size = Number(before.size)
+      for (let total = 0; total < size;) {
+        const n = fs.readSync(src, copyBuffer, 0, Math.min(copyBuffer.length, size - total), null)
         if (n === 0) break
         for (let at = 0; at < n;) at += fs.writeSync(dst, copyBuffer, at, n - at)
+        total += n
       }
-      fs.fchmodSync(dst, Number(before.mode) & 0o7777)
       setTimes(dst, job.mtime_ns)
       after = fs.fstatSync(src, { bigint: true })
       copy = fs.fstatSync(dst, { bigint: true })
+      if ((Number(copy.mode) & 0o7777) !== mode) {
+        fs.fchmodSync(dst, mode)
+        copy = fs.fstatSync(dst, { bigint: true })
+      }
     } catch (error) {
       fs.closeSync(dst)
       ops.unlink(job.to)
