@@ -1,7 +1,7 @@
 /**
  * The fast path for a runtime that is a directory on this host (a provider with `hostPath`, such as the local
- * provider, bubblewrap or not): the engine scans it with the runtime scanner's script run as a host child process
- * (not through the provider's exec; in process with the host scanner where the host lacks the script's tools) and
+ * provider, bubblewrap or not): the engine scans it itself, with its walk in worker threads (or with the runtime
+ * scanner's script run as a host child process where no worker starts; never through the provider's exec), and
  * applies host → runtime steps with direct file operations, instead of a tar archive and an apply script. The
  * steps and their checks are the archive path's (`TransferToRuntime.buildSteps`), so both paths decide alike:
  * - nothing is done when a directory above a touched path is no longer a directory (`Changed`);
@@ -63,32 +63,31 @@ export interface ScanOptions {
   readonly snapshot: Snapshot
   /** Nothing else is scanned meanwhile: the walk is split in two halves, one per worker thread. */
   readonly alone?: boolean
-  /** `"auto"` (default): the scan script as a host process where its tools exist, else in process. */
+  /**
+   * `"auto"` (default): in process where worker threads can start, else the scan script as a host process where
+   * its tools exist, else in process.
+   */
   readonly scanner?: "auto" | "in-process"
 }
 
 /**
- * Scans the runtime directory. Where the host has the scan script's tools (GNU `find`, `awk`, `sha256sum`), the
- * runtime scanner's own script runs as a host child process in the runtime directory (not through the provider's
- * exec): it uses another core beside the host scan, `find` stats relative to directory handles, and it reports
- * only the differences from the snapshot. The output is parsed exactly as on the archive path. When the tools are
+ * Scans the runtime directory. Where worker threads can start, the scan is done in process
+ * ({@link scanInProcess}) with the walk in a worker (in two, split, when nothing else is scanned meanwhile), so
+ * that it runs beside the host's walk. Elsewhere (a single-file bundle, say), where the host has the scan
+ * script's tools (GNU `find`, `awk`, `sha256sum`), the runtime scanner's own script runs as a host child process
+ * in the runtime directory (not through the provider's exec): it uses another core beside the host scan, and it
+ * reports only the differences from the snapshot, parsed exactly as on the archive path. When the tools are
  * missing, the script fails or it reports any error (an unreadable directory, say, whose entries it would
- * otherwise report as gone), the directory is scanned in process instead ({@link scanInProcess}), which reports
- * such paths as problems. When nothing else is scanned meanwhile (`alone`, a sync-back) and worker threads can
- * start, the in-process scan is taken instead, its walk split between two workers: that beats the script, whose
- * `find` and `awk` then have a core each but one process's work.
+ * otherwise report as gone), the directory is scanned in process instead, which reports such paths as problems.
  *
  * @since 0.1.0
  * @category scanning
  */
 export const scan = Effect.fn("DirectRuntime.scan")(function*(options: ScanOptions) {
   const { filter, root, snapshot } = options
-  // the worker thread still takes half of the copies that follow; alone, the workers walk the tree
-  const worker = walkInWorker.warm(options.alone === true)
-  if (
-    options.scanner !== "in-process" && !(options.alone === true && worker) &&
-    hostFs.lstat(root)?.kind === "dir" && (yield* hasScanTools)
-  ) {
+  // the workers also take the copies that follow
+  const worker = walkInWorker.warm(true)
+  if (options.scanner !== "in-process" && !worker && hostFs.lstat(root)?.kind === "dir" && (yield* hasScanTools)) {
     const scanned = yield* scanByScript(root, filter, snapshot)
     if (scanned !== undefined) return scanned
   }

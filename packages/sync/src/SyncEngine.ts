@@ -7,9 +7,9 @@
  * validate and save it (`AncestorStore`: a journal line per cycle, a new base now and then).
  *
  * How the runtime is reached depends on the provider. When it offers `hostPath` (the runtime is a directory on
- * this host, as with the local provider, bubblewrap or not), the runtime is scanned by the runtime scanner's
- * script run as a host child process beside the host scan (in process where the host lacks its tools) and
- * written with direct file operations (`DirectRuntime`, `TransferFromRuntime.runDirect`): the same steps and
+ * this host, as with the local provider, bubblewrap or not), the runtime is walked in worker threads beside the
+ * host scan (or by the runtime scanner's script as a host child process where no worker starts) and written with
+ * direct file operations (`DirectRuntime`, `TransferFromRuntime.runDirect`): the same steps and
  * checks as the archive path, no provider exec, no archive. Otherwise (a remote runtime) the scan is one exec,
  * host → runtime is tar + one `putArchive` + one apply exec, and runtime → host is one `getArchive`.
  *
