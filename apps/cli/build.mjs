@@ -54,3 +54,19 @@ await build({
   banner: { js: "\"use strict\";const __importMetaUrl=require(\"node:url\").pathToFileURL(__filename).href;" },
   logLevel: "warning"
 })
+
+// The sync engine's worker thread (walks, copies and hashes beside the main thread): the engine starts it from
+// "./scanWorker.js" beside the module that asks, which in this bundle is dist/sandbox-cli.cjs. ESM, as the
+// package is; where it cannot start, the engine does the same work on the main thread.
+await build({
+  entryPoints: { scanWorker: "../../packages/sync/src/internal/scanWorker.ts" },
+  outdir: "dist",
+  bundle: true,
+  platform: "node",
+  format: "esm",
+  target: "node20",
+  conditions: ["source"],
+  minify: true,
+  legalComments: "none",
+  logLevel: "warning"
+})

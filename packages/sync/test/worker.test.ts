@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -89,6 +90,28 @@ describe.skipIf(!built)("scan worker (built)", () => {
       expect(shape(merged)).toEqual(shape(here(root, filter).entries))
       // a directory's problem is reported by one half only
       expect([...half.problems, ...other!.problems]).toEqual(here(root, filter).problems)
+    }).pipe(Effect.scoped))
+
+  it.effect("idle workers never keep the process alive (started, used, or never asked anything)", () =>
+    Effect.gen(function*() {
+      const root = fs.mkdtempSync(path.join(os.tmpdir(), "sync-worker-exit-"))
+      yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(root, { recursive: true, force: true })))
+      writeTree(root, { "a.txt": "A", "d/b.txt": "B" })
+      const module = JSON.stringify(path.join(dist, "walkInWorker.js"))
+      const filter = JSON.stringify(path.join(dist, "..", "Filter.js"))
+      // a process that starts both workers, walks with one of them and then has nothing left to do must end
+      const script = `const w = await import(${module}); const F = await import(${filter});
+        const { Effect } = await import("effect");
+        w.warm(true);
+        await Effect.runPromise(w.walk(${JSON.stringify(root)}, F.make({}), 1));
+        console.log("walked")`
+      const started = Date.now()
+      const out = execFileSync(process.execPath, ["--input-type=module", "-e", script], {
+        cwd: path.join(dist, "..", ".."),
+        timeout: 20_000
+      })
+      expect(out.toString()).toBe("walked\n")
+      expect(Date.now() - started).toBeLessThan(20_000)
     }).pipe(Effect.scoped))
 
   it.effect("copies files with the host mtime, reports stats, skips a vanished source", () =>

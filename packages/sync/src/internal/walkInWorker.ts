@@ -1,12 +1,12 @@
 /**
- * The runtime walk in a worker thread, so that the host and the runtime are walked on two cores at once (a walk
- * is mostly `lstat` system calls; two in one thread take twice as long); and half of a large copy into the
- * runtime, for the same reason. The worker answers with a manifest diff
- * against the walk this side holds, so a no-op cycle moves a few bytes between the threads; the entries handed out
- * are that held walk's own objects (no digests; callers build a new entry rather than mutate one).
+ * Walks, copies and hashing in two worker threads, so that they use both cores while the main thread (whose
+ * large heap makes a walk's allocations slower) mostly waits: a walk is mostly `lstat` system calls, two in one
+ * thread take twice as long. A worker answers a walk with a manifest diff against the walk this side holds, so a
+ * no-op cycle moves a few bytes between the threads; the entries handed out are that held walk's own objects (no
+ * digests; callers build a new entry rather than mutate one). An idle worker never keeps the process alive.
  *
- * Where no worker can start (the module runs from sources or from a single-file bundle, or the platform has no
- * worker threads) `walk` returns `undefined` and the caller walks in its own thread: same result, one core.
+ * Where no worker can start (the module runs from sources, the worker file is missing, under Deno, or a worker
+ * stopped) `walk` returns `undefined` and the caller does the work in its own thread: same result, one core.
  *
  * @internal
  */
@@ -30,24 +30,33 @@ const inFlight = [0, 0]
 // the walk this side holds per (root, rules, part): the worker's entries, never mutated here
 const views = new Map<string, { token: string; readonly templates: Map<string, Entry> }>()
 
+const WITH_VALUE = new Set(["-C", "--conditions", "-e", "--eval", "-p", "--print", "--input-type"])
+const WITHOUT = new Set(["-i", "--interactive", "-c", "--check"])
+const DROPPED_PREFIX = ["--conditions=", "--eval=", "--print=", "--input-type="]
+
 const start = (slot = 0): Worker | undefined => {
   const running = workers[slot]
   if (running !== undefined || broken) return running
+  // Deno runs `node:worker_threads` workers, but a start costs seconds there: the main thread is faster
+  if ("deno" in process.versions) {
+    broken = true
+    return undefined
+  }
   try {
     const url = new URL("./scanWorker.js", import.meta.url)
     if (url.protocol !== "file:" || !fs.existsSync(fileURLToPath(url))) {
       broken = true
       return undefined
     }
-    // a parent run with `--conditions` (sources instead of builds) would make the worker load TypeScript
+    // the parent's options, but not those about its own entry point: `--conditions` (sources instead of builds
+    // would make the worker load TypeScript), `-e`/`-p` (a worker refuses them), `--input-type`
     const execArgv: Array<string> = []
     for (let i = 0; i < process.execArgv.length; i++) {
       const arg = process.execArgv[i]!
-      if (arg === "-C" || arg === "--conditions") i++
-      else if (!arg.startsWith("--conditions=")) execArgv.push(arg)
+      if (WITH_VALUE.has(arg)) i++
+      else if (!WITHOUT.has(arg) && !DROPPED_PREFIX.some((p) => arg.startsWith(p))) execArgv.push(arg)
     }
     const w = new Worker(url, { execArgv })
-    w.unref()
     w.on("message", (reply: Reply) => {
       const waiting = pending.get(reply.id)
       pending.delete(reply.id)
@@ -56,6 +65,9 @@ const start = (slot = 0): Worker | undefined => {
     })
     w.on("error", () => fail(w))
     w.on("exit", () => fail(w))
+    // after the listeners: a "message" listener refs the worker's port again; idle, a worker never keeps the
+    // process alive
+    w.unref()
     workers[slot] = w
     return w
   } catch {
@@ -73,7 +85,7 @@ const fail = (w: Worker) => {
   for (const [id, waiting] of pending) {
     if (waiting.slot === slot) {
       pending.delete(id)
-      waiting.resume({ id, error: "the scan worker stopped" })
+      waiting.resume({ id, error: "the scan worker stopped", stopped: true })
     }
   }
   inFlight[slot] = 0
@@ -143,7 +155,8 @@ export const walk = (
       Effect.flatMap((reply) => {
         if ("error" in reply) {
           views.delete(key)
-          return Effect.fail(new Error(reply.error))
+          // a worker that stopped (or never started) is no error of the walk: the caller walks in its own thread
+          return "stopped" in reply ? Effect.succeed(undefined) : Effect.fail(new Error(reply.error))
         }
         if (!("token" in reply)) return Effect.fail(new Error("unexpected reply"))
         const current = views.get(key)

@@ -43,7 +43,7 @@ export type Reply =
     readonly digests?: ReadonlyArray<string>
   }
   | { readonly id: number; readonly results: ReadonlyArray<CopyResult> }
-  | { readonly id: number; readonly error: string }
+  | { readonly id: number; readonly error: string; readonly stopped?: true }
 
 const letters: Record<Kind, string> = { file: "f", dir: "d", symlink: "l" }
 const kinds: Record<string, Kind> = { f: "file", d: "dir", l: "symlink" }
