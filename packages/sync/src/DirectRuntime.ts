@@ -178,15 +178,17 @@ export const scanInProcess = Effect.fn("DirectRuntime.scanInProcess")(function*(
       Effect.mapError((e) => unreachable(`cannot scan the runtime directory ${root}: ${e.message}`))
     )
   // a walk that found nothing changed since the one that gave a quiet scan against this very snapshot: that scan
-  const quiet = quietScans.get(root)
+  // one per kind of walk (split or whole): each has its own held walks in the workers
+  const quietKey = `${options.alone === true ? "split" : "whole"}\0${root}`
+  const quiet = quietScans.get(quietKey)
   if (
     quiet !== undefined && walked.version?.sameAs !== undefined && walked.version.sameAs === quiet.token &&
     quiet.snapshot === snapshot && quiet.filterKey === filter.key
   ) {
-    quietScans.set(root, { ...quiet, token: walked.version.token })
+    quietScans.set(quietKey, { ...quiet, token: walked.version.token })
     return { ...quiet.manifest, scan_ns }
   }
-  quietScans.delete(root)
+  quietScans.delete(quietKey)
   // the walked entries may be the worker's held view: never mutated, a file gets a new entry with its digest
   const entries = walked.entries
   const problems = [...walked.problems]
@@ -229,12 +231,13 @@ export const scanInProcess = Effect.fn("DirectRuntime.scanInProcess")(function*(
   }
   // nothing hashed, nothing found: the same walk against the same snapshot will give the same manifest
   if (changes === 0 && problems.length === 0 && walked.version !== undefined) {
-    quietScans.set(root, { token: walked.version.token, snapshot, filterKey: filter.key, manifest })
+    quietScans.set(quietKey, { token: walked.version.token, snapshot, filterKey: filter.key, manifest })
   }
   return manifest
 })
 
-// per runtime root: the last scan that found the runtime equal to its snapshot (manifests are never mutated)
+// per runtime root and kind of walk: the last scan that found the runtime equal to its snapshot (manifests are
+// never mutated)
 const quietScans = new Map<
   string,
   {
