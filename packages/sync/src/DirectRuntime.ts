@@ -10,9 +10,10 @@
  * - every entry is written under a temporary name (`.sandbox-sync-tmp-*`, created with `O_EXCL`, so it is never
  *   written through a symlink) in its target's directory, then renamed into place: a new directory is built
  *   whole under its temporary name and moved with one rename; a replaced file is swapped by one rename;
- * - files are copied with `copyFileSync` (a reflink where the filesystem can, else `copy_file_range`), keep the
- *   host's mode and modification time (as `tar -x` does), and a host file that changed while it was copied is
- *   reported as raced, exactly like one that changed while it was packed.
+ * - files are copied by two worker threads (`internal/copyFile.ts`: small ones through descriptors, large ones
+ *   with `copyFileSync`, a reflink where the filesystem can), keep the host's mode and modification time (as
+ *   `tar -x` does), and a host file that changed while it was copied is reported as raced, exactly like one that
+ *   changed while it was packed.
  * The window between a check and the rename that follows it is the same accepted race as in the apply script.
  *
  * @since 0.1.0
@@ -25,6 +26,7 @@ import type { Filter } from "./Filter.js"
 import { INTERNAL_PREFIX } from "./Filter.js"
 import * as HostScan from "./HostScan.js"
 import * as command from "./internal/command.js"
+import * as copyFile from "./internal/copyFile.js"
 import * as hostFs from "./internal/hostFs.js"
 import * as walkInWorker from "./internal/walkInWorker.js"
 import { Entry, parentOf } from "./Manifest.js"
@@ -299,7 +301,7 @@ export const applyToRuntime = (options: {
     // 1. every put's directories and symlinks under its temporary name; its files become copy jobs
     const builds: Array<{ readonly put: string; readonly temp: string; readonly paths: Array<string>; ok: boolean }> =
       []
-    const jobs: Array<{ readonly build: number; readonly path: string; readonly job: hostFs.CopyJob }> = []
+    const jobs: Array<{ readonly build: number; readonly path: string; readonly job: copyFile.CopyJob }> = []
     for (const put of steps.puts) {
       const p = put.path
       if (failed.has(p)) continue
@@ -344,7 +346,7 @@ export const applyToRuntime = (options: {
       }
     }
     if (chunk.length > 0) chunks.push(chunk)
-    const record = (j: (typeof runnable)[number], result: hostFs.CopyResult) => {
+    const record = (j: (typeof runnable)[number], result: copyFile.CopyResult) => {
       if (result.status === "failed") builds[j.build]!.ok = false
       if (result.status !== "copied") return
       bytes += j.job.size
@@ -353,7 +355,7 @@ export const applyToRuntime = (options: {
       if (fin !== undefined) final.set(j.path, fin)
     }
     const mine = (c: typeof runnable) => {
-      for (const j of c) record(j, hostFs.copyJob(j.job))
+      for (const j of c) record(j, copyFile.copyJob(j.job))
     }
     // each worker's side: two chunks in flight, so that it never waits for this thread to hand it the next one;
     // a chunk it could not copy is copied here

@@ -14,6 +14,7 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as Filter from "../src/Filter.js"
 import type * as HostScanModule from "../src/HostScan.js"
+import * as copyFile from "../src/internal/copyFile.js"
 import * as hostFs from "../src/internal/hostFs.js"
 import type * as SyncEngineModule from "../src/SyncEngine.js"
 import { readTree, world, writeTree } from "./fixtures/harness.js"
@@ -116,7 +117,7 @@ describe("copying a file into the runtime", () => {
 
   it("keeps the mode (whatever the umask) and the mtime; an unchanged source is not raced", () => {
     const { base, job } = setup()
-    const result = hostFs.copyJob(job)
+    const result = copyFile.copyJob(job)
     expect(result.status === "copied" && result.raced).toBe(false)
     expect(fs.readFileSync(job.to, "utf8")).toBe("content")
     expect(fs.statSync(job.to).mode & 0o777).toBe(0o664)
@@ -127,7 +128,7 @@ describe("copying a file into the runtime", () => {
   it("reports a source that changed since the scan as raced", () => {
     const { base, from, job } = setup()
     fs.writeFileSync(from, "content, longer now")
-    const result = hostFs.copyJob(job)
+    const result = copyFile.copyJob(job)
     expect(result.status === "copied" && result.raced).toBe(true)
     fs.rmSync(base, { recursive: true })
   })
@@ -136,13 +137,13 @@ describe("copying a file into the runtime", () => {
     const { base, from, job } = setup()
     fs.rmSync(from)
     fs.symlinkSync("/etc/passwd", from)
-    expect(hostFs.copyJob(job).status).toBe("skipped")
+    expect(copyFile.copyJob(job).status).toBe("skipped")
     fs.rmSync(from)
-    expect(hostFs.copyJob(job).status).toBe("skipped")
+    expect(copyFile.copyJob(job).status).toBe("skipped")
     const fifo = path.join(base, "fifo")
     if (fs.existsSync("/usr/bin/mkfifo")) {
       execFileSync("mkfifo", [fifo])
-      expect(hostFs.copyJob({ ...job, from: fifo }).status).toBe("skipped")
+      expect(copyFile.copyJob({ ...job, from: fifo }).status).toBe("skipped")
       expect(hostFs.hashFile(fifo)).toBeUndefined()
     }
     expect(fs.existsSync(job.to)).toBe(false)
@@ -152,7 +153,7 @@ describe("copying a file into the runtime", () => {
   it("never writes through a name that exists at the target", () => {
     const { base, job } = setup()
     fs.symlinkSync(path.join(base, "elsewhere"), job.to)
-    const result = hostFs.copyJob(job)
+    const result = copyFile.copyJob(job)
     expect(result.status).toBe("failed")
     expect(fs.existsSync(path.join(base, "elsewhere"))).toBe(false)
     fs.rmSync(base, { recursive: true })

@@ -8,7 +8,8 @@
 import { parentPort } from "node:worker_threads"
 import * as Filter from "../Filter.js"
 import type { Entry } from "../Manifest.js"
-import { copyJob, hashFile, Walker } from "./hostFs.js"
+import { copyJob } from "./copyFile.js"
+import { hashFile, Walker } from "./hostFs.js"
 import { encodeEntry, type Reply, type Request, type WalkRequest } from "./walkProtocol.js"
 
 const instance = Math.random().toString(36).slice(2, 10)

@@ -17,7 +17,8 @@ import { Worker } from "node:worker_threads"
 import type { Filter } from "../Filter.js"
 import type { Walked } from "../HostScan.js"
 import type { Entry } from "../Manifest.js"
-import { type CopyJob, type CopyResult, Walker } from "./hostFs.js"
+import type { CopyJob, CopyResult } from "./copyFile.js"
+import { Walker } from "./hostFs.js"
 import { decodeEntry, type Reply, type Request } from "./walkProtocol.js"
 
 // two workers at most: the second walks the other half of a split walk, so that neither half runs in the
@@ -118,7 +119,7 @@ const ask = (slot: number, w: Worker, request: Request, onInterrupt: () => void 
 export const warm = (split = false): boolean => start(0) !== undefined && (!split || start(1) !== undefined)
 
 /**
- * Copies files in a worker (see `hostFs.copyJob`); `undefined` when it is not available. The request is sent at
+ * Copies files in a worker (see `copyFile.copyJob`); `undefined` when it is not available. The request is sent at
  * once, so the caller can copy other files meanwhile.
  */
 export const copyInWorker = (

@@ -6,7 +6,7 @@
  */
 import type { Spec } from "../Filter.js"
 import { Entry, type Kind, type Problem } from "../Manifest.js"
-import type { CopyJob, CopyResult } from "./hostFs.js"
+import type { CopyJob, CopyResult } from "./copyFile.js"
 
 /** Walk `root` under the rules `spec`; `base` names the walk the caller holds. */
 export interface WalkRequest {
@@ -21,7 +21,7 @@ export interface WalkRequest {
   readonly hash?: boolean
 }
 
-/** Copy these files (see `hostFs.copyJob`). */
+/** Copy these files (see `copyFile.copyJob`). */
 export interface CopyRequest {
   readonly _tag: "copy"
   readonly id: number
