@@ -196,10 +196,7 @@ export const scanScoped = (options: ScopedOptions): HostManifest | undefined => 
     if (entry === undefined) return true
     fresh.set(rel, entry)
     if (entry.kind === "dir") {
-      const walker = new hostFs.Walker(root, filter, undefined, rel)
-      while (!walker.step(1 << 30)) {
-        // one step walks everything
-      }
+      const walker = new hostFs.Walker(root, filter, undefined, rel).run()
       for (const [p, e] of walker.entries) fresh.set(p, e)
       problems.push(...walker.problems)
     }

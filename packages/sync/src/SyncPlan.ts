@@ -328,21 +328,8 @@ export const sideClean = (
   ancestor: ReadonlyMap<string, AncestorEntry>,
   side: ReadonlyMap<string, Entry>,
   problems: ReadonlySet<string>
-): boolean => {
-  if (side.size !== ancestor.size || problems.size > 0) return false
-  for (const [p, x] of side) {
-    const a = ancestor.get(p)
-    if (a === undefined || a.kind !== x.kind) return false
-    if (a.kind === "symlink" && a.link_target !== x.link_target) return false
-    if (
-      a.kind === "file" &&
-      (a.exec !== x.exec || !(x.digest === SAME_AS_ANCESTOR || (a.digest !== undefined && x.digest === a.digest)))
-    ) {
-      return false
-    }
-  }
-  return true
-}
+): boolean =>
+  side.size === ancestor.size && problems.size === 0 && sideChanges(ancestor, side, problems, 0)?.length === 0
 
 /**
  * The paths at and below `root` in a tree, parents before children (children from the union index).

@@ -109,6 +109,14 @@ export class Walker {
     this.stack.push({ rel: start, phantom: undefined, parent: undefined, emitted: true })
   }
 
+  /** Walks everything that is left, in one go. */
+  run(): this {
+    while (!this.step(1 << 30)) {
+      // one step walks everything
+    }
+    return this
+  }
+
   /** The device of the root: a directory on another one is not walked. */
   get device(): number | undefined {
     return this.rootDev

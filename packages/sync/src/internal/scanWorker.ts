@@ -23,10 +23,7 @@ const same = (a: Entry, b: Entry): boolean =>
 
 const walk = (request: WalkRequest): Reply => {
   const filter = Filter.make(request.spec)
-  const walker = new Walker(request.root, filter, request.part)
-  while (!walker.step(1 << 30)) {
-    // one step walks everything
-  }
+  const walker = new Walker(request.root, filter, request.part).run()
   const key = `${request.root}\0${filter.key}\0${request.part ?? ""}`
   const previous = known.get(key)
   const entries = walker.entries

@@ -211,10 +211,7 @@ export const walkSplit = (root: string, filter: Filter, hash = false): Effect.Ef
       (half, i) =>
         half !== undefined ? Effect.succeed(half) : Effect.try({
           try: (): Walked => {
-            const walker = new Walker(root, filter, i as 0 | 1)
-            while (!walker.step(1 << 30)) {
-              // one step walks everything
-            }
+            const walker = new Walker(root, filter, i as 0 | 1).run()
             return { entries: walker.entries, problems: walker.problems }
           },
           catch: (error) => error as Error
