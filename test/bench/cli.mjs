@@ -189,14 +189,18 @@ const benchOne = (size, lists) => {
     const r = record(label, "run -- true", run, { files })
     const n = record(label, "node -e 0", node)
     if (files <= 1 && only.includes("A")) {
-      say(`(A) ${label}: run -- true ${fmtMs(r.ms)} (peak ${fmtRss(r.rss)}), node -e 0 ${fmtMs(n.ms)}: ` +
-        `+${(r.ms - n.ms).toFixed(0)} ms, target <= +150 ms: ${verdict(r.ms - n.ms <= 150)}`)
+      say(
+        `(A) ${label}: run -- true ${fmtMs(r.ms)} (peak ${fmtRss(r.rss)}), node -e 0 ${fmtMs(n.ms)}: ` +
+          `+${(r.ms - n.ms).toFixed(0)} ms, target <= +150 ms: ${verdict(r.ms - n.ms <= 150)}`
+      )
     }
     if (rsync.length) {
       const s = record(label, "rsync round trip", rsync)
       const ratio = r.ms / s.ms
-      say(`(B) ${label}: run -- true ${fmtMs(r.ms)} (peak ${fmtRss(r.rss)}), rsync in + back ${fmtMs(s.ms)}: ` +
-        `${ratio.toFixed(2)}x` + (files >= 20000 ? `, target <= 0.5x: ${verdict(ratio <= 0.5)}` : ""))
+      say(
+        `(B) ${label}: run -- true ${fmtMs(r.ms)} (peak ${fmtRss(r.rss)}), rsync in + back ${fmtMs(s.ms)}: ` +
+          `${ratio.toFixed(2)}x` + (files >= 20000 ? `, target <= 0.5x: ${verdict(ratio <= 0.5)}` : "")
+      )
       if (files >= 100000 && Number.isFinite(r.rss)) {
         say(`(B) ${label}: peak RSS ${fmtRss(r.rss)}, target <= 200 MB: ${verdict(r.rss <= 200 * 1024)}`)
       }
@@ -251,8 +255,10 @@ const benchOne = (size, lists) => {
       if (!ses[key].length) continue
       const a = record(label, `session sync, ${what}`, ses[key])
       const b = record(label, `unison, ${what}`, uni[key])
-      say(`(${key === "noop" ? "C" : "D"}) ${label}: session sync ${fmtMs(a.ms)} (peak ${fmtRss(a.rss)}), ` +
-        `unison ${fmtMs(b.ms)}: ${(a.ms / b.ms).toFixed(2)}x, target <= 1x: ${verdict(a.ms <= b.ms)}`)
+      say(
+        `(${key === "noop" ? "C" : "D"}) ${label}: session sync ${fmtMs(a.ms)} (peak ${fmtRss(a.rss)}), ` +
+          `unison ${fmtMs(b.ms)}: ${(a.ms / b.ms).toFixed(2)}x, target <= 1x: ${verdict(a.ms <= b.ms)}`
+      )
     }
     if (lists) benchLists(label, cli, node0)
     cli("session", "stop", id)
@@ -270,8 +276,10 @@ const benchLists = (label, cli, node0) => {
   const n = record(label, "node -e 0 (lists)", samples.node)
   for (const key of ["profile", "session"]) {
     const r = record(label, `${key} list -o json`, samples[key])
-    say(`(E) ${key} list -o json ${fmtMs(r.ms)}, node -e 0 ${fmtMs(n.ms)}: +${(r.ms - n.ms).toFixed(0)} ms, ` +
-      `target <= +60 ms: ${verdict(r.ms - n.ms <= 60)}`)
+    say(
+      `(E) ${key} list -o json ${fmtMs(r.ms)}, node -e 0 ${fmtMs(n.ms)}: +${(r.ms - n.ms).toFixed(0)} ms, ` +
+        `target <= +60 ms: ${verdict(r.ms - n.ms <= 60)}`
+    )
   }
 }
 
@@ -286,8 +294,10 @@ const big = runRow(100000)
 if (small && big) {
   const t = big.ms / small.ms
   const m = big.rss / small.rss
-  say(`(B) 20,000 -> 100,000 files: time x${t.toFixed(2)}, peak RSS x${m.toFixed(2)} (5x files), ` +
-    `at most linear: ${verdict(t <= 5.5 && m <= 5.5)}`)
+  say(
+    `(B) 20,000 -> 100,000 files: time x${t.toFixed(2)}, peak RSS x${m.toFixed(2)} (5x files), ` +
+      `at most linear: ${verdict(t <= 5.5 && m <= 5.5)}`
+  )
 }
 console.log(`\n${"workspace".padEnd(26)}${"command".padEnd(44)}${"median".padStart(10)}${"peak RSS".padStart(10)}`)
 for (const r of results) {
