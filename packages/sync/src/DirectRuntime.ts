@@ -87,8 +87,8 @@ export interface ScanOptions {
  */
 export const scan = Effect.fn("DirectRuntime.scan")(function*(options: ScanOptions) {
   const { filter, root, snapshot } = options
-  // the workers also take the copies that follow
-  const worker = walkInWorker.warm(true)
+  // where workers can start, a big tree's walk goes to them (and they take the copies that follow)
+  const worker = walkInWorker.available()
   if (options.scanner !== "in-process" && !worker && hostFs.lstat(root)?.kind === "dir" && (yield* hasScanTools)) {
     const scanned = yield* scanByScript(root, filter, snapshot)
     if (scanned !== undefined) return scanned
@@ -149,7 +149,6 @@ const scanByScript = (
  */
 export const scanInProcess = Effect.fn("DirectRuntime.scanInProcess")(function*(options: ScanOptions) {
   const { filter, root, snapshot } = options
-  walkInWorker.warm()
   const known = snapshot.entries
   const top = hostFs.lstat(root)
   if (top === undefined) {
@@ -333,6 +332,8 @@ export const applyToRuntime = (options: {
     // 2. the copies, in chunks taken by the two worker threads, whichever is free (the cores may be shared with
     //    other work, so a fixed split would wait for the slower one), or by this thread where no worker starts
     const runnable = jobs.filter((j) => builds[j.build]!.ok)
+    let totalBytes = 0
+    for (const j of runnable) totalBytes += j.job.size
     const chunks: Array<typeof runnable> = []
     let chunk: typeof runnable = []
     let size = 0
@@ -373,7 +374,7 @@ export const applyToRuntime = (options: {
       ).then(() => theirs(slot))
     }
     const pipes: Array<Promise<void>> = []
-    if (chunks.length > 1) {
+    if (chunks.length > 1 && walkInWorker.worthCopying(runnable.length, totalBytes)) {
       walkInWorker.warm(true)
       for (const slot of [0, 1, 0, 1] as const) if (chunks.length > 0) pipes.push(theirs(slot))
     }

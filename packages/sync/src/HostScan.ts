@@ -260,7 +260,7 @@ export const scanScoped = (options: ScopedOptions): HostManifest | undefined => 
 /** Half of the walk here, half in a worker: its files copied into entries of this manifest's own. */
 const halfHere = (root: string, filter: Filter): Effect.Effect<Walked | undefined, Error> =>
   Effect.gen(function*() {
-    if (!walkInWorker.warm()) return undefined
+    if (!walkInWorker.available()) return undefined
     const theirs = yield* Effect.fork(walkInWorker.walk(root, filter, 1))
     const walker = yield* Effect.try({
       try: () => new hostFs.Walker(root, filter, 0),

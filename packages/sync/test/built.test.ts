@@ -5,7 +5,7 @@
  * threaded paths decide and write exactly the same. Skipped when there is no build.
  */
 import { NodeContext } from "@effect/platform-node"
-import { describe, expect, it } from "@effect/vitest"
+import { beforeAll, describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
@@ -16,6 +16,7 @@ import * as Filter from "../src/Filter.js"
 import type * as HostScanModule from "../src/HostScan.js"
 import * as copyFile from "../src/internal/copyFile.js"
 import * as hostFs from "../src/internal/hostFs.js"
+import type * as WalkInWorker from "../src/internal/walkInWorker.js"
 import type * as SyncEngineModule from "../src/SyncEngine.js"
 import { readTree, world, writeTree } from "./fixtures/harness.js"
 
@@ -36,6 +37,12 @@ const bigTree = () => {
 }
 
 describe.skipIf(!built)("the built engine (worker threads)", () => {
+  // these trees are small enough to be walked and copied here: send them to the workers
+  beforeAll(async () => {
+    const module = await import(path.join(dist, "internal", "walkInWorker.js")) as typeof WalkInWorker
+    module.setWorth(0)
+  })
+
   it.scoped("seeds a tree of many files exactly, modes included, and syncs it back the same way", () =>
     Effect.gen(function*() {
       const { make } = yield* Effect.promise(engineModule)

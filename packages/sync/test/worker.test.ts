@@ -3,7 +3,7 @@
  * tests load the build (`dist/`, which the test task builds first) and are skipped when there is none; the rest
  * of the suite runs the same walker and copies in the test's own thread.
  */
-import { describe, expect, it } from "@effect/vitest"
+import { beforeAll, describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
@@ -33,6 +33,46 @@ const shape = (entries: ReadonlyMap<string, Entry>) =>
   )
 
 describe.skipIf(!built)("scan worker (built)", () => {
+  // these small trees would be walked and copied here: send every one to the workers
+  beforeAll(async () => (await load()).setWorth(0))
+
+  it("a small tree is walked in the caller's thread, no worker started; a big one goes to a worker", () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "sync-worker-policy-"))
+    try {
+      writeTree(root, { "a.txt": "A" })
+      const big = path.join(root, "big")
+      const spec: Record<string, string> = {}
+      for (let i = 0; i < 40; i++) spec[`d${i % 4}/f${i}.txt`] = `${i}`
+      writeTree(big, spec)
+      const module = JSON.stringify(path.join(dist, "walkInWorker.js"))
+      const filter = JSON.stringify(path.join(dist, "..", "Filter.js"))
+      // in a process of its own: no other test's worker runs there
+      const script = `const w = await import(${module}); const F = await import(${filter});
+        const { Effect } = await import("effect");
+        const small = await Effect.runPromise(w.walk(${JSON.stringify(root)}, F.make({ exclude: ["big"] })));
+        const smallCopies = w.worthCopying(3, 100);
+        const before = w.running();
+        w.setWorth(10);
+        const large = await Effect.runPromise(w.walk(${JSON.stringify(big)}, F.make({})));
+        console.log(JSON.stringify({ files: small.entries.size, smallCopies, before, version: small.version,
+          big: large.entries.size, bigVersion: large.version !== undefined, after: w.running() }))`
+      const out = execFileSync(process.execPath, ["--input-type=module", "-e", script], {
+        cwd: path.join(dist, "..", ".."),
+        timeout: 20_000
+      })
+      expect(JSON.parse(out.toString())).toEqual({
+        files: 1,
+        smallCopies: false,
+        before: 0,
+        big: 44,
+        bigVersion: true,
+        after: 1
+      })
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true })
+    }
+  })
+
   it.effect("walks like the walker here, then answers with diffs that rebuild the same manifest", () =>
     Effect.gen(function*() {
       const { walk } = yield* Effect.promise(load)

@@ -8,6 +8,11 @@
  * Where no worker can start (the module runs from sources, the worker file is missing, under Deno, or a worker
  * stopped) `walk` returns `undefined` and the caller does the work in its own thread: same result, one core.
  *
+ * Workers start only for a tree big enough to pay for them: starting one (a thread, its module loaded and
+ * compiled) costs more than walking or copying a few thousand files here. A walk first takes up to {@link WORTH}
+ * entries in the caller's thread; a tree that ends within them is answered from there, a bigger one is handed to
+ * the workers (and remembered as big, so later walks of it go there at once).
+ *
  * @internal
  */
 import { Effect } from "effect"
@@ -30,6 +35,56 @@ const pending = new Map<number, { readonly slot: number; readonly resume: (reply
 const inFlight = [0, 0]
 // the walk this side holds per (root, rules, part): the worker's entries, never mutated here
 const views = new Map<string, { token: string; readonly templates: Map<string, Entry> }>()
+
+/**
+ * Entries (or files to copy) from which the work goes to worker threads; below it, the caller's thread does it.
+ */
+export const WORTH = 5000
+let worth = WORTH
+
+/** Sets the threshold of {@link WORTH} (tests: 0 sends every walk and every copy of two chunks to the workers). */
+export const setWorth = (entries: number): void => {
+  worth = entries
+}
+
+/** How many worker threads run now. */
+export const running = (): number => workers.filter((w) => w !== undefined).length
+
+// roots (with their rules) whose walk went past `WORTH` entries: walked in a worker from then on
+const bigRoots = new Set<string>()
+
+/**
+ * The walk of a tree that ends within `WORTH` entries, done here; `undefined` when it is bigger (then that root is
+ * remembered as big). Fails when the root is not a directory.
+ */
+const walkIfSmall = (root: string, filter: Filter, part?: 0 | 1): Walked | undefined => {
+  const key = `${root}\0${filter.key}`
+  if (bigRoots.has(key)) return undefined
+  const walker = new Walker(root, filter, part)
+  if (walker.step(worth)) return { entries: walker.entries, problems: walker.problems }
+  bigRoots.add(key)
+  return undefined
+}
+
+let present: boolean | undefined
+
+/** Whether a worker could start here (without starting one). */
+export const available = (): boolean => {
+  if (broken) return false
+  if (present === undefined) {
+    try {
+      const url = new URL("./scanWorker.js", import.meta.url)
+      present = !("deno" in process.versions) && url.protocol === "file:" && fs.existsSync(fileURLToPath(url))
+    } catch {
+      present = false
+    }
+  }
+  return present
+}
+
+/** Whether copying `files` files of `bytes` bytes is worth the workers (they run already, or the job is big). */
+export const worthCopying = (files: number, bytes: number): boolean =>
+  workers[0] !== undefined || files >= worth || bytes >= 256 << 20
 
 const WITH_VALUE = new Set(["-C", "--conditions", "-e", "--eval", "-p", "--print", "--input-type"])
 const WITHOUT = new Set(["-i", "--interactive", "-c", "--check"])
@@ -147,9 +202,24 @@ export const walk = (
 ): Effect.Effect<Walked | undefined, Error> =>
   Effect.suspend(() => {
     const slot = part === 0 ? 1 : 0
+    if (!available()) return Effect.succeed(undefined)
+    const key = `${root}\0${filter.key}\0${part ?? ""}`
+    const small = Effect.try({ try: () => walkIfSmall(root, filter, part), catch: (error) => error as Error })
+    return Effect.flatMap(small, (walked) =>
+      walked !== undefined ? Effect.succeed(walked) : walkThere(root, filter, part, hash, slot, key))
+  })
+
+const walkThere = (
+  root: string,
+  filter: Filter,
+  part: 0 | 1 | undefined,
+  hash: boolean,
+  slot: number,
+  key: string
+): Effect.Effect<Walked | undefined, Error> =>
+  Effect.suspend(() => {
     const w = start(slot)
     if (w === undefined) return Effect.succeed(undefined)
-    const key = `${root}\0${filter.key}\0${part ?? ""}`
     const view = views.get(key)
     const request: Request = { _tag: "walk", id: nextId++, root, spec: filter.spec, base: view?.token, part, hash }
     return ask(slot, w, request, () => views.delete(key)).pipe(
@@ -203,8 +273,13 @@ export const walk = (
  */
 export const walkSplit = (root: string, filter: Filter, hash = false): Effect.Effect<Walked | undefined, Error> =>
   Effect.gen(function*() {
+    if (!available()) return undefined
+    const small = yield* Effect.try({
+      try: () => walkIfSmall(root, filter),
+      catch: (error) => error as Error
+    })
+    if (small !== undefined) return small
     warm(true)
-    if (!warm()) return undefined
     const halves = yield* Effect.all([walk(root, filter, 0, hash), walk(root, filter, 1, hash)], { concurrency: 2 })
     const [first, second] = yield* Effect.forEach(
       halves,
