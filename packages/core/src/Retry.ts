@@ -2,6 +2,10 @@
  * The one retry policy: exponential with jitter, capped, honouring `retry_after`, retrying only retryable
  * provider errors. Apply it only to idempotent operations.
  *
+ * One retry layer per operation: a provider applies it to its own operations (it alone knows which of its calls
+ * are idempotent), so an operation sends each request at most `1 + times` times. Callers of a provider (session
+ * lifecycle, reconciler, sync) never wrap a provider operation in it again: layers would multiply the attempts.
+ *
  * @since 0.1.0
  */
 import { Duration, Effect, Schedule } from "effect"

@@ -15,7 +15,6 @@ import * as Hooks from "./Hooks.js"
 import type { SandboxId, SessionId } from "./Ids.js"
 import { makeSandboxId, makeSessionId } from "./Ids.js"
 import type { Profile } from "./Profile.js"
-import * as Retry from "./Retry.js"
 import { ExecError, type ProviderError, type StoreError, type SyncError, UsageError } from "./SandboxError.js"
 import type { Instance, Service as ProviderService } from "./SandboxProvider.js"
 import { labelsFor } from "./SandboxProvider.js"
@@ -236,11 +235,10 @@ export const run = Effect.fn("Session.run")(function*(options: StartOptions) {
                 ...(profile.sync_mode === "none" ? { "workspace-path": options.workspace.path } : {})
               },
               env: { ...profile.env }
-            }).pipe(Retry.retry()), // create is idempotent: it looks up our labels first
+            }), // the provider retries its own operations (one retry layer per operation)
           onSome: (s) =>
             provider.get(s.sandbox.instance_id!).pipe(
-              Retry.retry(),
-              Effect.flatMap((i) => (i.state === "running" ? Effect.succeed(i) : provider.start(i).pipe(Retry.retry())))
+              Effect.flatMap((i) => (i.state === "running" ? Effect.succeed(i) : provider.start(i)))
             )
         })
         yield* setSandbox({
@@ -507,8 +505,8 @@ export const run = Effect.fn("Session.run")(function*(options: StartOptions) {
               keep
                 ? Effect.succeed(instance.state)
                 : profile.persistence === "archive"
-                ? provider.archive(instance).pipe(Retry.retry(), Effect.map((i) => i.state))
-                : provider.destroy(instance).pipe(Retry.retry(), Effect.as("gone" as const))
+                ? provider.archive(instance).pipe(Effect.map((i) => i.state))
+                : provider.destroy(instance).pipe(Effect.as("gone" as const))
             )
             if (applied._tag === "Left") errors.push(`${profile.persistence} failed: ${applied.left.message}`)
             else finalState = applied.right

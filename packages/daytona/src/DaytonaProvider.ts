@@ -23,10 +23,10 @@ import type { Instance, Service } from "@org/sandbox-core/SandboxProvider"
 import { CONTRACT_VERSION, Label, labelsFor, MANAGED_BY, SandboxProvider } from "@org/sandbox-core/SandboxProvider"
 import { Config, Duration, Effect, Layer, Option, Redacted, Schema, Stream } from "effect"
 import { DaytonaConfig, toMinutes } from "./DaytonaConfig.js"
-import { fileInfo, sdk, toFileStat, toInstance, view } from "./internal/client.js"
-import { PROVIDER, providerError } from "./internal/errors.js"
+import { fileInfo, makeCall, toFileStat, toInstance, view } from "./internal/client.js"
+import { fromSdk, PROVIDER, providerError, type SdkClasses } from "./internal/errors.js"
 import { exec, execStream, sdkBytes, type Toolbox } from "./internal/exec.js"
-import { destroySchedule } from "./internal/schedule.js"
+import { retryDestroy } from "./internal/schedule.js"
 import { resolvePosix } from "./internal/shell.js"
 import { isTransitional } from "./internal/state.js"
 import { getArchive, putArchive } from "./internal/transfer.js"
@@ -72,7 +72,10 @@ export interface MakeOptions {
   readonly lifecycleTimeout?: Duration.DurationInput
   /** How long a preview URL stays valid. Default 1 hour (Daytona allows at most 24 hours). */
   readonly previewUrlTtl?: Duration.DurationInput
-  /** Retry tuning for idempotent calls (the core policy's defaults otherwise). */
+  /**
+   * Retry tuning (the core policy's defaults otherwise). The provider is the one layer that retries its operations:
+   * each SDK call is sent at most `1 + times` times, and callers of the provider do not retry it again.
+   */
   readonly retry?: Retry.RetryOptions
 }
 
@@ -159,6 +162,7 @@ export const make = Effect.fn("DaytonaProvider.make")(function*(options: MakeOpt
     Math.max(1, Math.round(Duration.toSeconds(Duration.decode(options.previewUrlTtl ?? "1 hour"))))
   )
   const retry = <A, R>(self: Effect.Effect<A, ProviderError, R>) => Retry.retry(options.retry)(self)
+  const retryRejected = <A, R>(self: Effect.Effect<A, ProviderError, R>) => Retry.retryRejected(options.retry)(self)
   const hostFs = yield* FileSystem.FileSystem
 
   const module = yield* Effect.tryPromise({
@@ -166,6 +170,7 @@ export const make = Effect.fn("DaytonaProvider.make")(function*(options: MakeOpt
     catch: (cause) =>
       providerError("init", "Unsupported", `cannot load @daytonaio/sdk: ${String(cause)}`, undefined, cause)
   })
+  const sdk = makeCall(module as SdkClasses)
   // Dispose closes the Socket.IO connection the client opens at once; without it the process lingers.
   const daytona: Daytona = yield* Effect.acquireRelease(
     sdk("init", undefined, async () =>
@@ -189,7 +194,7 @@ export const make = Effect.fn("DaytonaProvider.make")(function*(options: MakeOpt
     Effect.map(view(operation, sb), (v) => toInstance(v, profile.runtime_root))
 
   const lookup = (operation: string, id: string) =>
-    retry(sdk(operation, id, () => daytona.get(id))).pipe(
+    sdk(operation, id, () => daytona.get(id)).pipe(
       Effect.flatMap((sb) =>
         gone(sb.state)
           ? Effect.fail(providerError(operation, "NotFound", `sandbox ${id} is destroyed`, id))
@@ -198,11 +203,11 @@ export const make = Effect.fn("DaytonaProvider.make")(function*(options: MakeOpt
     )
 
   const listed = (operation: string, labels: Readonly<Record<string, string>>) =>
-    retry(sdk(operation, undefined, async () => {
+    sdk(operation, undefined, async () => {
       const all: Array<Sandbox> = []
       for await (const sb of daytona.list({ labels: { ...labels } })) all.push(sb)
       return all
-    })).pipe(
+    }).pipe(
       Effect.map((all) =>
         all.filter((sb) => !gone(sb.state) && Object.entries(labels).every(([k, v]) => sb.labels?.[k] === v))
           .map(remember)
@@ -212,9 +217,12 @@ export const make = Effect.fn("DaytonaProvider.make")(function*(options: MakeOpt
   const toolbox: Toolbox = {
     sandboxFor: (operation, instance) => {
       const known = sandboxes.get(instance.instance_id)
-      return known !== undefined ? Effect.succeed(known) : lookup(operation, instance.instance_id)
+      return known !== undefined ? Effect.succeed(known) : retry(lookup(operation, instance.instance_id))
     },
-    retry
+    call: sdk,
+    fail: (operation, id) => fromSdk(operation, id, module as SdkClasses),
+    retry,
+    retryRejected
   }
 
   const seconds = lifecycleSeconds
@@ -258,7 +266,7 @@ export const make = Effect.fn("DaytonaProvider.make")(function*(options: MakeOpt
 
   /** The workspace directory exists from create on (execs start in it). */
   const ensureWorkdir = (operation: string, sb: Sandbox, instance: Instance) =>
-    retry(sdk(operation, sb.id, () => sb.fs.createFolder(instance.workdir, "755")))
+    sdk(operation, sb.id, () => sb.fs.createFolder(instance.workdir, "755"))
 
   const adopt = (operation: string, sb: Sandbox, labels: Readonly<Record<string, string>>) => {
     const clash = Object.entries(labels).find(([k, v]) => sb.labels?.[k] !== v)
@@ -280,33 +288,38 @@ export const make = Effect.fn("DaytonaProvider.make")(function*(options: MakeOpt
     const findOurs = Effect.map(listed("create", ours), (found) => Option.fromNullable(found[0]))
     const attempt = Effect.gen(function*() {
       const existing = yield* findOurs
-      if (Option.isSome(existing)) return yield* adopt("create", existing.value, labels)
-      const made = yield* sdk("create", undefined, () =>
-        daytona.create(
-          {
-            ...base,
-            name: spec.sandbox_id,
-            labels,
-            envVars: { ...profile.env, ...spec.env }
-          } as Parameters<Daytona["create"]>[0],
-          { timeout: seconds }
-        )).pipe(
-          // The name is ours: a 409 means an earlier or concurrent attempt made it.
-          Effect.catchIf(
-            (e) => e.reason === "Conflict",
-            (e) =>
-              Effect.flatMap(
-                findOurs,
-                (again) => Option.isSome(again) ? adopt("create", again.value, labels) : Effect.fail(e)
-              )
+      const sb = Option.isSome(existing) ? yield* adopt("create", existing.value, labels) : yield* sdk(
+        "create",
+        undefined,
+        () =>
+          daytona.create(
+            {
+              ...base,
+              name: spec.sandbox_id,
+              labels,
+              envVars: { ...profile.env, ...spec.env }
+            } as Parameters<Daytona["create"]>[0],
+            { timeout: seconds }
           )
-        )
-      return remember(made)
+      ).pipe(
+        // The name is ours: a 409 means an earlier or concurrent attempt made it.
+        Effect.catchIf(
+          (e) => e.reason === "Conflict",
+          (e) =>
+            Effect.flatMap(
+              findOurs,
+              (again) => Option.isSome(again) ? adopt("create", again.value, labels) : Effect.fail(e)
+            )
+        ),
+        Effect.map(remember)
+      )
+      const instance = yield* instanceOf("create", sb)
+      yield* ensureWorkdir("create", sb, instance)
+      return instance
     })
-    const sb = yield* retry(attempt)
-    const instance = yield* instanceOf("create", sb)
-    yield* ensureWorkdir("create", sb, instance)
-    return instance
+    // One retry layer for the whole create: every attempt looks our labels up first, so a create whose reply was
+    // lost (a dropped connection) is found and adopted, never made twice.
+    return yield* retry(attempt)
   })
 
   // One DELETE when the sandbox object is at hand (from create, get or list): a sandbox the API has accepted to
@@ -357,11 +370,11 @@ export const make = Effect.fn("DaytonaProvider.make")(function*(options: MakeOpt
     capabilities,
     create,
     get: Effect.fn("DaytonaProvider.get")(function*(id) {
-      return yield* instanceOf("get", yield* lookup("get", id))
+      return yield* instanceOf("get", yield* retry(lookup("get", id)))
     }),
     list: (filter) =>
       Stream.unwrap(
-        Effect.map(listed("list", filter.labels), (all) =>
+        Effect.map(retry(listed("list", filter.labels)), (all) =>
           Stream.fromIterable(all).pipe(Stream.mapEffect((sb) => instanceOf("list", sb))))
       ).pipe(Stream.withSpan("DaytonaProvider.list")),
     start: Effect.fn("DaytonaProvider.start")(function*(instance) {
@@ -381,7 +394,7 @@ export const make = Effect.fn("DaytonaProvider.make")(function*(options: MakeOpt
       return yield* instanceOf("archive", sb)
     }),
     destroy: Effect.fn("DaytonaProvider.destroy")(function*(instance) {
-      yield* Effect.retry(destroyOnce(instance.instance_id), destroySchedule(options.retry))
+      yield* retryDestroy(destroyOnce(instance.instance_id), options.retry)
       sandboxes.delete(instance.instance_id)
     }),
     exec: (instance, request) => exec(toolbox, instance, request),

@@ -97,7 +97,7 @@ describe("create", () => {
   it.scopedLive("a 429 on create's POST is sent again after its Retry-After: the API never acted on it", () =>
     Effect.gen(function*() {
       const emu = emulator()
-      const provider = yield* makeProvider(emu, profile(), { retry: { times: 0 } })
+      const provider = yield* makeProvider(emu, profile(), { retry: { times: 1 } })
       emu.setFaults([{ route: "POST /api/sandbox", kind: "429", retryAfterSeconds: 1, times: 1 }])
       const counts = () => {
         const route = emu.stats().perRoute["POST /api/sandbox"]

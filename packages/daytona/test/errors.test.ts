@@ -13,6 +13,7 @@ import {
   DaytonaTimeoutError,
   DaytonaValidationError
 } from "@daytonaio/sdk"
+import * as Sdk from "@daytonaio/sdk"
 import { describe, expect, it } from "@effect/vitest"
 import { ProviderError } from "@org/sandbox-core/SandboxError"
 import { fromSdk, retryAfterMs } from "../src/internal/errors.js"
@@ -74,6 +75,34 @@ describe("SDK errors become ProviderError", () => {
     expect(retryAfterMs({ "retry-after": "Thu, 01 Jan 2026 00:00:03 GMT" }, now)).toBe(3000)
     expect(retryAfterMs({ get: (k: string) => (k === "retry-after" ? "2" : undefined) })).toBe(2000)
     expect(map(new DaytonaRateLimitError("slow down", 429)).retry_after_ms).toBeUndefined()
+  })
+
+  it("a dropped or refused connection is Unavailable even when a minifier renamed the SDK's classes", () => {
+    // A bundled CLI minifies the SDK: its errors' `name` (taken from the class) is then a short mangled word.
+    const mangled = (e: Error) => Object.assign(e, { name: "e" })
+    const dropped = mangled(new DaytonaConnectionError("socket hang up"))
+    expect(fromSdk("op", "sb-1", Sdk)(dropped)).toMatchObject({ reason: "Unavailable", retryable: true })
+    expect(map(dropped)).toMatchObject({ reason: "Unavailable", retryable: true }) // by its text, without the module
+    const refused = mangled(new DaytonaConnectionError("connect ECONNREFUSED 127.0.0.1:9"))
+    // Refused at connect: the request never left, so even a create may be sent again.
+    expect(map(refused)).toMatchObject({ reason: "Unavailable", rejected: true })
+    expect(map(dropped).rejected).not.toBe(true) // a hang-up may come after the API acted
+    const deadline = mangled(new DaytonaConnectionTimeoutError("timeout of 10ms exceeded"))
+    expect(fromSdk("op", "sb-1", Sdk)(deadline).reason).toBe("Timeout")
+  })
+
+  it("reads every documented form of the wait: Retry-After and its per-limiter variants, seconds or a date", () => {
+    const now = Date.parse("2026-01-01T00:00:00Z")
+    expect(retryAfterMs({ "retry-after-sandbox-create": "12" }, now)).toBe(12_000)
+    expect(retryAfterMs({ "Retry-After-authenticated": "Thu, 01 Jan 2026 00:00:05 GMT" }, now)).toBe(5000)
+    // Several limiters refused: the longest wait wins.
+    expect(retryAfterMs({ "retry-after-authenticated": "2", "retry-after-sandbox-create": "9" }, now)).toBe(9000)
+    expect(retryAfterMs({ "x-ratelimit-reset-sandbox-create": "4" }, now)).toBe(4000)
+    expect(retryAfterMs({ "retry-after": "1", "x-ratelimit-reset": "30" }, now)).toBe(1000)
+    expect(retryAfterMs(new Headers({ "Retry-After-sandbox-lifecycle": "3" }), now)).toBe(3000)
+    expect(retryAfterMs({ "retry-after": "soon" }, now)).toBeUndefined()
+    const limited = map(new DaytonaRateLimitError("slow down", 429, { "retry-after-sandbox-create": "6" } as never))
+    expect(limited.retry_after_ms).toBe(6000)
   })
 
   it("keeps the server's message and status in the detail and the SDK error as the cause", () => {

@@ -3,22 +3,24 @@
  * turns every rejection into a `ProviderError`.
  */
 import type { Sandbox } from "@daytonaio/sdk"
-import * as Retry from "@org/sandbox-core/Retry"
 import type { ProviderError } from "@org/sandbox-core/SandboxError"
 import type { FileStat } from "@org/sandbox-core/SandboxProvider"
 import { Instance } from "@org/sandbox-core/SandboxProvider"
 import { Effect, Schema } from "effect"
-import { fromSdk, providerError } from "./errors.js"
+import { fromSdk, providerError, type SdkClasses } from "./errors.js"
 import { normalizePosix, resolvePosix } from "./shell.js"
 import { toSandboxState } from "./state.js"
 
-/**
- * Run one SDK call; its rejection becomes a `ProviderError` for `operation`. A request the API refused before
- * acting on it (429, 503) is sent again whatever the call, honouring Retry-After; other retries are the
- * caller's, for idempotent calls only.
- */
-export const sdk = <A>(operation: string, instance_id: string | undefined, f: () => Promise<A>) =>
-  Effect.tryPromise({ try: f, catch: fromSdk(operation, instance_id) }).pipe(Retry.retryRejected())
+/** One SDK call; its rejection becomes a `ProviderError` for `operation`. It is sent once: retries are the caller's. */
+export type Call = <A>(
+  operation: string,
+  instance_id: string | undefined,
+  f: () => Promise<A>
+) => Effect.Effect<A, ProviderError>
+
+/** The call for an SDK module whose error classes classify failures that carry no reply (see `SdkClasses`). */
+export const makeCall = (classes?: SdkClasses): Call => (operation, instance_id, f) =>
+  Effect.tryPromise({ try: f, catch: fromSdk(operation, instance_id, classes) })
 
 /** The fields of a sandbox (full or list DTO) the provider reads. */
 export const SandboxView = Schema.Struct({

@@ -27,28 +27,53 @@ interface SdkErrorLike {
   readonly headers?: unknown
 }
 
-const headerOf = (headers: unknown, name: string): string | undefined => {
-  if (typeof headers !== "object" || headers === null) return undefined
-  // Axios headers are an AxiosHeaders instance (with `get`) or a plain object with lower-case keys.
+/** Every header of a reply as lower-case name → value: Axios headers, a plain object or a fetch `Headers`. */
+const headerEntries = (headers: unknown): ReadonlyArray<readonly [string, string]> => {
+  if (typeof headers !== "object" || headers === null) return []
+  const out: Array<readonly [string, string]> = []
+  const add = (k: string, v: unknown) => {
+    const value = Array.isArray(v) ? v[0] : v
+    if (value !== undefined && value !== null && typeof value !== "function") out.push([k.toLowerCase(), String(value)])
+  }
+  const forEach = (headers as { forEach?: unknown }).forEach
+  if (typeof forEach === "function" && !(headers as { toJSON?: unknown }).toJSON) {
+    ;(forEach as (this: unknown, f: (v: unknown, k: string) => void) => void).call(headers, (v, k) => add(k, v))
+    return out
+  }
+  // AxiosHeaders keeps each header as an own property, as a plain object does.
   const get = (headers as { get?: unknown }).get
-  const value = typeof get === "function"
-    ? (get as (this: unknown, key: string) => unknown).call(headers, name)
-    : (headers as Record<string, unknown>)[name.toLowerCase()] ?? (headers as Record<string, unknown>)[name]
-  if (Array.isArray(value)) return value.length > 0 ? String(value[0]) : undefined
-  return value === undefined || value === null ? undefined : String(value)
+  for (const [k, v] of Object.entries(headers)) add(k, v)
+  if (out.length === 0 && typeof get === "function") {
+    const one = (get as (this: unknown, key: string) => unknown).call(headers, "retry-after")
+    add("retry-after", one)
+  }
+  return out
+}
+
+/** One wait value: delta-seconds or an HTTP date (relative to `now`), in milliseconds. */
+const waitOf = (raw: string, now: number): number | undefined => {
+  const value = raw.trim()
+  if (value === "") return undefined
+  if (/^\d+(\.\d+)?$/.test(value)) return Math.round(Number(value) * 1000)
+  const at = Date.parse(value)
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now)
 }
 
 /**
- * `Retry-After` in milliseconds: delta-seconds or an HTTP date (relative to `now`).
+ * How long the API asked us to wait, in milliseconds: `Retry-After` and the per-limiter variants Daytona's
+ * throttler sends (`Retry-After-<limiter>`, e.g. `Retry-After-sandbox-create`), each as delta-seconds or an HTTP
+ * date; `X-RateLimit-Reset[-<limiter>]` (seconds) when no `Retry-After` form came. The longest wait wins: every
+ * limiter that refused must have reset before the request can pass.
  *
  * @internal
  */
 export const retryAfterMs = (headers: unknown, now: number = Date.now()): number | undefined => {
-  const raw = headerOf(headers, "retry-after")?.trim()
-  if (raw === undefined || raw === "") return undefined
-  if (/^\d+(\.\d+)?$/.test(raw)) return Math.round(Number(raw) * 1000)
-  const at = Date.parse(raw)
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now)
+  const entries = headerEntries(headers)
+  const pick = (family: RegExp) =>
+    entries.filter(([k]) => family.test(k)).map(([, v]) => waitOf(v, now)).filter((n): n is number => n !== undefined)
+  const retryAfter = pick(/^retry-after(-.+)?$/)
+  const waits = retryAfter.length > 0 ? retryAfter : pick(/^x-ratelimit-reset(-.+)?$/)
+  return waits.length > 0 ? Math.max(...waits) : undefined
 }
 
 const quota = /quota|limit exceeded|exceeds? (the )?(maximum|limit)|insufficient (resources|credits|balance)/i
@@ -82,30 +107,51 @@ export const reasonForStatus = (status: number, message: string): ProviderErrorR
   }
 }
 
-/** Errors raised by the SDK itself, without a reply: by class name, since every SDK error sets `name`. */
-const reasonForName = (name: string, message: string): ProviderErrorReason => {
-  switch (name) {
-    case "DaytonaConnectionTimeoutError":
-    case "DaytonaTimeoutError":
-    case "DaytonaProcessExecutionTimeoutError":
-      return "Timeout"
-    case "DaytonaConnectionError":
-      return "Unavailable"
-    case "DaytonaAuthenticationError":
-    case "DaytonaAuthorizationError":
-    case "DaytonaForbiddenError":
-      return "Unauthorized"
-    case "DaytonaNotFoundError":
-    case "DaytonaFileNotFoundError":
-      return "NotFound"
-    case "DaytonaInvalidArgumentError":
-    case "DaytonaValidationError":
-      return "InvalidState"
-    default:
-      // A wait that saw the sandbox fail ("failed to start with status: error") has no status code.
-      return /with status: (error|build_failed)/.test(message) ? "InvalidState" : "Unknown"
+/** The SDK error classes by which a failure without a reply is told apart, most specific first. */
+const CLASS_REASONS = [
+  ["DaytonaProcessExecutionTimeoutError", "Timeout"],
+  ["DaytonaConnectionTimeoutError", "Timeout"],
+  ["DaytonaConnectionError", "Unavailable"],
+  ["DaytonaTimeoutError", "Timeout"],
+  ["DaytonaAuthenticationError", "Unauthorized"],
+  ["DaytonaAuthorizationError", "Unauthorized"],
+  ["DaytonaForbiddenError", "Unauthorized"],
+  ["DaytonaFileNotFoundError", "NotFound"],
+  ["DaytonaNotFoundError", "NotFound"],
+  ["DaytonaInvalidArgumentError", "InvalidState"],
+  ["DaytonaValidationError", "InvalidState"]
+] as const
+
+/**
+ * The SDK module's error classes, when at hand. A bundler that minifies renames classes, and with them the `name`
+ * each SDK error takes from its class, so `instanceof` against the loaded module is the reliable test.
+ *
+ * @internal
+ */
+export type SdkClasses = Partial<Record<typeof CLASS_REASONS[number][0], unknown>>
+
+const reasonForClass = (cause: unknown, classes: SdkClasses | undefined): ProviderErrorReason | undefined => {
+  for (const [name, reason] of CLASS_REASONS) {
+    const cls = classes?.[name]
+    if (typeof cls === "function" && cause instanceof cls) return reason
   }
+  return undefined
 }
+
+/** Errors raised by the SDK itself, without a reply, by the class name the SDK gives them. */
+const reasonForName = (name: string): ProviderErrorReason | undefined => CLASS_REASONS.find(([n]) => n === name)?.[1]
+
+/** Transport failures by their text, whatever class carries them: a reset, refused or broken connection. */
+const transport =
+  /socket hang up|ECONNRESET|ECONNREFUSED|EPIPE|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|network error|other side closed|fetch failed/i
+
+const reasonForMessage = (message: string): ProviderErrorReason =>
+  // A wait that saw the sandbox fail ("failed to start with status: error") has no status code.
+  /with status: (error|build_failed)/.test(message)
+    ? "InvalidState"
+    : transport.test(message)
+    ? "Unavailable"
+    : "Unknown"
 
 /** Node's network error codes that mean the API could not be reached. */
 const unreachable = new Set([
@@ -124,23 +170,25 @@ const unreachable = new Set([
  *
  * @internal
  */
-export const fromSdk = (operation: string, instance_id?: string) => (cause: unknown): ProviderError => {
-  if (cause instanceof ProviderError) return cause
-  const e = (typeof cause === "object" && cause !== null ? cause : {}) as SdkErrorLike
-  const message = typeof e.message === "string" && e.message !== "" ? e.message : String(cause)
-  const name = typeof e.name === "string" ? e.name : ""
-  const status = typeof e.statusCode === "number" ? e.statusCode : undefined
-  const code = typeof e.code === "string" ? e.code : undefined
-  const reason: ProviderErrorReason = status !== undefined
-    ? reasonForStatus(status, message)
-    : code !== undefined && unreachable.has(code)
-    ? "Unavailable"
-    : reasonForName(name, message)
-  const base = status !== undefined ? `${message} (HTTP ${status})` : message
-  const detail = reason === "Unauthorized" ? `${base}: the API refused the key; check DAYTONA_API_KEY` : base
-  return providerError(operation, reason, detail, instance_id, cause, {
-    retry_after_ms: reason === "RateLimited" || reason === "Unavailable" ? retryAfterMs(e.headers) : undefined,
-    // 429 and 503 come from the API's front door before the request is acted on: safe to send again.
-    rejected: status === 429 || status === 503
-  })
-}
+export const fromSdk =
+  (operation: string, instance_id?: string, classes?: SdkClasses) => (cause: unknown): ProviderError => {
+    if (cause instanceof ProviderError) return cause
+    const e = (typeof cause === "object" && cause !== null ? cause : {}) as SdkErrorLike
+    const message = typeof e.message === "string" && e.message !== "" ? e.message : String(cause)
+    const name = typeof e.name === "string" ? e.name : ""
+    const status = typeof e.statusCode === "number" ? e.statusCode : undefined
+    const code = typeof e.code === "string" ? e.code : undefined
+    const reason: ProviderErrorReason = status !== undefined
+      ? reasonForStatus(status, message)
+      : code !== undefined && unreachable.has(code)
+      ? "Unavailable"
+      : reasonForClass(cause, classes) ?? reasonForName(name) ?? reasonForMessage(message)
+    const base = status !== undefined ? `${message} (HTTP ${status})` : message
+    const detail = reason === "Unauthorized" ? `${base}: the API refused the key; check DAYTONA_API_KEY` : base
+    return providerError(operation, reason, detail, instance_id, cause, {
+      retry_after_ms: reason === "RateLimited" || reason === "Unavailable" ? retryAfterMs(e.headers) : undefined,
+      // 429 and 503 come from the API's front door before the request is acted on, and a refused connection never
+      // carried it: safe to send again whatever the call.
+      rejected: status === 429 || status === 503 || (status === undefined && /ECONNREFUSED/.test(message))
+    })
+  }

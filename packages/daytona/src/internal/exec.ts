@@ -6,8 +6,8 @@ import type { Sandbox } from "@daytonaio/sdk"
 import type { ProviderError } from "@org/sandbox-core/SandboxError"
 import type { ExecOutput, ExecRequest, ExecResult, Instance } from "@org/sandbox-core/SandboxProvider"
 import { Duration, Effect, Schedule, Schema, Stream } from "effect"
-import { homeDirOf, scratchOf, sdk } from "./client.js"
-import { fromSdk, providerError } from "./errors.js"
+import { type Call, homeDirOf, scratchOf } from "./client.js"
+import { providerError } from "./errors.js"
 import {
   blockingScript,
   commandLine,
@@ -26,7 +26,14 @@ import {
 /** What the exec and transfer helpers need from the provider. */
 export interface Toolbox {
   readonly sandboxFor: (operation: string, instance: Instance) => Effect.Effect<Sandbox, ProviderError>
+  /** One SDK call, sent once. */
+  readonly call: Call
+  /** The failure of an SDK promise the helper awaits itself (a log stream). */
+  readonly fail: (operation: string, instance_id: string) => (cause: unknown) => ProviderError
+  /** The retry of an idempotent step (the one layer for it: nothing above or below retries it again). */
   readonly retry: <A, R>(self: Effect.Effect<A, ProviderError, R>) => Effect.Effect<A, ProviderError, R>
+  /** The retry of a step that must not run twice: only when the API refused it before acting. */
+  readonly retryRejected: <A, R>(self: Effect.Effect<A, ProviderError, R>) => Effect.Effect<A, ProviderError, R>
 }
 
 /** A fresh token for temp names and markers. */
@@ -67,7 +74,7 @@ const planStdin = (
   if (bytes === undefined) return Effect.succeed({ _tag: "None" })
   if (bytes.length <= INLINE_STDIN_LIMIT) return Effect.succeed({ _tag: "Inline", base64: toBase64(bytes) })
   const remote = `${scratchOf(instance)}/stdin-${nonce()}`
-  return tb.retry(sdk(operation, instance.instance_id, () => sb.fs.uploadFile(sdkBytes(bytes), remote))).pipe(
+  return tb.retry(tb.call(operation, instance.instance_id, () => sb.fs.uploadFile(sdkBytes(bytes), remote))).pipe(
     Effect.as({ _tag: "File", path: relativePosix(from, remote) } as const)
   )
 }
@@ -94,7 +101,9 @@ export const exec = (tb: Toolbox, instance: Instance, request: ExecRequest): Eff
     const stdin = yield* planStdin(tb, sb, instance, operation, request.stdin, cwd)
     const script = blockingScript({ command, stdin, marker })
     const seconds = timeoutSeconds(request.timeout)
-    const call = sdk(operation, id, () => sb.process.executeCommand(script, cwd, { ...request.env }, seconds))
+    const call = tb.retryRejected(
+      tb.call(operation, id, () => sb.process.executeCommand(script, cwd, { ...request.env }, seconds))
+    )
     // The daemon answers 408 at the deadline; this guard only covers a reply that never comes.
     const guarded = seconds > 0
       ? Effect.timeoutFail(call, {
@@ -141,15 +150,18 @@ export const execStream = (
     const stdin = yield* planStdin(tb, sb, instance, operation, request.stdin, cwd)
     const script = sessionScript({ command, cwdFromHome: relativePosix(homeDirOf(instance), cwd), env, stdin })
     const sessionId = `sandbox-cli-${nonce()}`
+    // A retried create whose first reply was lost finds its session made: 409 is success for a fresh id.
     yield* Effect.acquireRelease(
-      tb.retry(sdk(operation, id, () => sb.process.createSession(sessionId))),
-      () => Effect.ignore(sdk(operation, id, () => sb.process.deleteSession(sessionId)))
+      tb.retry(tb.call(operation, id, () => sb.process.createSession(sessionId))).pipe(
+        Effect.catchIf((e) => e.reason === "Conflict", () => Effect.void)
+      ),
+      () => Effect.ignore(tb.call(operation, id, () => sb.process.deleteSession(sessionId)))
     )
-    const started = yield* sdk(
+    const started = yield* tb.retryRejected(tb.call(
       operation,
       id,
       () => sb.process.executeSessionCommand(sessionId, { command: script, runAsync: true })
-    )
+    ))
     const cmdId = started.cmdId
     const outputs = Stream.async<ExecOutput, ProviderError>((emit) => {
       const chunk = (tag: "Stdout" | "Stderr") => (s: string) => {
@@ -157,11 +169,11 @@ export const execStream = (
       }
       sb.process.getSessionCommandLogs(sessionId, cmdId, chunk("Stdout"), chunk("Stderr")).then(
         () => void emit.end(),
-        (e: unknown) => void emit.fail(fromSdk(operation, id)(e))
+        (e: unknown) => void emit.fail(tb.fail(operation, id)(e))
       )
     })
     // The log stream closes when the command has exited; its exit code may lag a moment behind.
-    const exitCode = sdk(operation, id, () => sb.process.getSessionCommand(sessionId, cmdId)).pipe(
+    const exitCode = tb.call(operation, id, () => sb.process.getSessionCommand(sessionId, cmdId)).pipe(
       Effect.flatMap((u) => Schema.decodeUnknown(Command)(u).pipe(Effect.orElseSucceed(() => ({ exitCode: null })))),
       Effect.flatMap((c) =>
         typeof c.exitCode === "number"

@@ -7,7 +7,7 @@
 import * as FileSystem from "@effect/platform/FileSystem"
 import type { ArchiveFormat, GetArchiveRequest, Instance, PutArchiveRequest } from "@org/sandbox-core/SandboxProvider"
 import { Effect } from "effect"
-import { homeDirOf, scratchOf, sdk } from "./client.js"
+import { homeDirOf, scratchOf } from "./client.js"
 import { providerError } from "./errors.js"
 import { executed, nonce, sdkBytes, type Toolbox } from "./exec.js"
 import { INLINE_STDIN_LIMIT, normalizePosix, quote, relativePosix, resolvePosix, toBase64 } from "./shell.js"
@@ -118,7 +118,7 @@ export const putArchive = (tb: Toolbox, instance: Instance, request: PutArchiveR
       )
       : request.archive_path
     yield* tb.retry(
-      sdk(operation, id, () =>
+      tb.call(operation, id, () =>
         typeof source === "string" ? sb.fs.uploadFile(source, remote) : sb.fs.uploadFile(source, remote))
     )
     // The transfer runs from the home directory, which always exists (the destination may not yet).
@@ -131,12 +131,11 @@ export const putArchive = (tb: Toolbox, instance: Instance, request: PutArchiveR
       scratch: relativePosix(home, scratch),
       format: request.format
     })
-    const reply = yield* sdk(operation, id, () =>
-      sb.process.executeCommand(script, home, undefined, 0)).pipe(
-        Effect.flatMap((u) =>
-          executed(operation, id, u)
-        )
-      )
+    const reply = yield* tb.retryRejected(tb.call(operation, id, () =>
+      sb.process.executeCommand(script, home, undefined, 0)))
+      .pipe(Effect.flatMap((u) =>
+        executed(operation, id, u)
+      ))
     if (reply.exit_code !== 0) {
       return yield* providerError(
         operation,
@@ -175,7 +174,7 @@ export const getArchive = (tb: Toolbox, instance: Instance, request: GetArchiveR
     const listPlan = base64.length <= INLINE_STDIN_LIMIT
       ? { _tag: "Inline" as const, base64 }
       : yield* Effect.as(
-        tb.retry(sdk(operation, id, () => sb.fs.uploadFile(sdkBytes(list), `${remote}.list`))),
+        tb.retry(tb.call(operation, id, () => sb.fs.uploadFile(sdkBytes(list), `${remote}.list`))),
         { _tag: "File" as const, path: relativePosix(home, `${remote}.list`) }
       )
     const script = getScript({
@@ -185,16 +184,17 @@ export const getArchive = (tb: Toolbox, instance: Instance, request: GetArchiveR
       scratch: relativePosix(home, scratch),
       format: request.format
     })
-    const reply = yield* sdk(operation, id, () => sb.process.executeCommand(script, home, undefined, 0)).pipe(
-      Effect.flatMap((u) => executed(operation, id, u))
+    const reply = yield* tb.retryRejected(
+      tb.call(operation, id, () => sb.process.executeCommand(script, home, undefined, 0))
     )
+      .pipe(Effect.flatMap((u) => executed(operation, id, u)))
     if (reply.exit_code !== 0) {
       const detail = reply.result.trim().slice(0, 500)
       const reason = reply.exit_code === 3 || /Cannot stat|No such file/.test(detail) ? "NotFound" : "Unknown"
       return yield* providerError(operation, reason, `packing failed (exit ${reply.exit_code}): ${detail}`, id)
     }
     const tmp = `${request.archive_path}.tmp-${token}`
-    const download = tb.retry(sdk(operation, id, () => sb.fs.downloadFile(remote, tmp))).pipe(
+    const download = tb.retry(tb.call(operation, id, () => sb.fs.downloadFile(remote, tmp))).pipe(
       Effect.zipRight(
         fs.rename(tmp, request.archive_path).pipe(
           Effect.mapError((e) => providerError(operation, "Unknown", `${request.archive_path}: ${e.message}`, id, e))
@@ -202,5 +202,5 @@ export const getArchive = (tb: Toolbox, instance: Instance, request: GetArchiveR
       ),
       Effect.onError(() => Effect.ignore(fs.remove(tmp, { force: true })))
     )
-    yield* Effect.ensuring(download, Effect.ignore(sdk(operation, id, () => sb.fs.deleteFile(remote))))
+    yield* Effect.ensuring(download, Effect.ignore(tb.call(operation, id, () => sb.fs.deleteFile(remote))))
   }).pipe(Effect.withSpan("DaytonaProvider.getArchive"))

@@ -4,7 +4,6 @@
  */
 import type { EventType } from "@org/sandbox-core/Event"
 import type { Profile } from "@org/sandbox-core/Profile"
-import * as Retry from "@org/sandbox-core/Retry"
 import type { SandboxError } from "@org/sandbox-core/SandboxError"
 import type { Instance, Service as ProviderService } from "@org/sandbox-core/SandboxProvider"
 import type { SandboxState } from "@org/sandbox-core/Session"
@@ -117,11 +116,11 @@ export const act = (context: ActContext, item: Planned, since: number): Effect.E
           errors.push(`sandbox kept instead of ${action.apply}: its changes did not come home`)
         }
         if (apply === "destroy") {
-          const destroyed = yield* Effect.either(p.destroy(instance).pipe(Retry.retry()))
+          const destroyed = yield* Effect.either(p.destroy(instance))
           if (destroyed._tag === "Left") errors.push(`destroy failed: ${destroyed.left.message}`)
           else sandboxState = "gone"
         } else if (apply === "archive") {
-          const archived = yield* Effect.either(p.archive(instance).pipe(Retry.retry()))
+          const archived = yield* Effect.either(p.archive(instance))
           if (archived._tag === "Left") errors.push(`archive failed: ${archived.left.message}`)
           else sandboxState = archived.right.state
         }
@@ -219,7 +218,7 @@ const syncBack = (
   emit: (type: EventType, attrs: Record<string, unknown>) => Effect.Effect<void>
 ) =>
   Effect.gen(function*() {
-    const ready = instance.state === "stopped" ? yield* provider.start(instance).pipe(Retry.retry()) : instance
+    const ready = instance.state === "stopped" ? yield* provider.start(instance) : instance
     yield* emit("sandbox.sync.before", { direction: "from_runtime", reason: "crash" })
     const started = yield* DateTime.now
     const result = yield* context.sync.sync({
