@@ -456,7 +456,7 @@ layer(NodeContext.layer)("sandbox-cli reconcile (crash tests, local provider)", 
         const mine = "sbx_mine000000000001"
         const plant = (id: string, owner: string) =>
           cli.write(
-            `state/runtimes/${id}/.sandbox.json`,
+            `state/runtimes/.meta/${id}.json`,
             JSON.stringify({
               version: 1,
               sandbox_id: id,

@@ -33,7 +33,9 @@ interface EventJson {
   readonly attrs: Record<string, unknown>
 }
 
-const runtimes = (home: string) => (existsSync(join(home, "runtimes")) ? readdirSync(join(home, "runtimes")) : [])
+/** The runtime directories (the provider keeps its metadata apart, in `.meta`). */
+const runtimes = (home: string) =>
+  existsSync(join(home, "runtimes")) ? readdirSync(join(home, "runtimes")).filter((n) => !n.startsWith(".")) : []
 
 layer(NodeContext.layer)("sandbox-cli run (local provider)", (it) => {
   it.scoped(

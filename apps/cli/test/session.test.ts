@@ -94,7 +94,11 @@ layer(NodeContext.layer)("sandbox-cli session (durable, local provider)", (it) =
         expect(final.state).toBe("stopped")
         expect(final.supervisor.alive).toBe(false)
         expect(final.sandbox.state).toBe("gone")
-        expect(readdirSync(join(cli.home, "runtimes"))).toEqual([])
+        expect(
+          readdirSync(join(cli.home, "runtimes")).filter((n) =>
+            !n.startsWith(".")
+          )
+        ).toEqual([])
 
         const followed = yield* cli.run(["session", "events", id, "--follow"])
         expect(followed.code).toBe(0)

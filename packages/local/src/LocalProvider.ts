@@ -1,10 +1,12 @@
 /**
  * The local provider: every sandbox is a directory on the host, optionally run under bubblewrap.
  *
- * A sandbox lives in `<runtime_root or <stateDir>/runtimes>/<sandbox_id>/`: `.sandbox.json` (labels,
- * state, env; written atomically) and `workspace/`, its workdir. The instance id is our own sandbox id.
- * `archive` packs that directory into `<stateDir>/archives/<sandbox_id>.tar.gz` with its metadata beside
- * it, so `get` and `list` still find it, and `start` unpacks it again. Processes are real host processes,
+ * A sandbox lives in `<runtime_root or <stateDir>/runtimes>/<sandbox_id>/workspace/`, its workdir, the only
+ * directory its processes may write. Its metadata (labels, state, env; written atomically) is kept apart in
+ * `<runtimes>/.meta/<sandbox_id>.json`, out of the sandbox's reach: nothing a sandboxed process writes
+ * decides what the host binds, scans or deletes. The instance id is our own sandbox id.
+ * `archive` packs the runtime directory into `<stateDir>/archives/<sandbox_id>.tar.gz` with its metadata
+ * beside it, so `get` and `list` still find it, and `start` unpacks it again. Processes are real host processes,
  * each in its own process group, killed as a group on timeout, interruption, `stop`, `archive` and
  * `destroy`.
  *
@@ -26,8 +28,10 @@ import * as Files from "./internal/files.js"
 import * as Groups from "./internal/groups.js"
 import {
   isSafeId,
+  liveIds,
   type Located,
   located,
+  makeLayout,
   Metadata,
   METADATA_FILE,
   paths,
@@ -47,6 +51,15 @@ import { getArchive, packRuntime, putArchive, unpackRuntime } from "./internal/t
  * @category constants
  */
 export const WORKSPACE_PATH_LABEL = "workspace-path"
+
+/** One directory is the other or holds it. */
+const overlaps = (path: Path.Path, a: string, b: string) => {
+  const inside = (outer: string, inner: string) => {
+    const rel = path.relative(outer, inner)
+    return rel === "" || (rel !== ".." && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel))
+  }
+  return inside(a, b) || inside(b, a)
+}
 
 /**
  * @since 0.1.0
@@ -102,12 +115,13 @@ export const make = Effect.fn("LocalProvider.make")(function*(options: MakeOptio
     (yield* Effect.orElseSucceed(hostEnvConfig, () => ({})))
   const inherited = Object.fromEntries(INHERITED.flatMap((k) => (hostEnv[k] !== undefined ? [[k, hostEnv[k]]] : [])))
   const baseEnv: Record<string, string> = { PATH: DEFAULT_PATH, ...inherited, ...profile.env }
-  const layout = {
-    runtimesDir: path.resolve(profile.runtime_root ?? path.join(stateDir, "runtimes")),
-    archivesDir: path.resolve(stateDir, "archives")
-  }
+  const layout = makeLayout(
+    path,
+    path.resolve(profile.runtime_root ?? path.join(stateDir, "runtimes")),
+    path.resolve(stateDir, "archives")
+  )
   yield* Effect.forEach(
-    [layout.runtimesDir, layout.archivesDir],
+    [layout.runtimesDir, layout.metadataDir, layout.archivesDir],
     (dir) => fs.makeDirectory(dir, { recursive: true }).pipe(Effect.mapError(fromPlatform("init", undefined, dir)))
   )
   // Directories set aside by an interrupted destroy or archive.
@@ -164,7 +178,9 @@ export const make = Effect.fn("LocalProvider.make")(function*(options: MakeOptio
       const at = paths(path, layout, id)
       // A runtime directory wins over an archive: it is what an interrupted archive or restore left intact.
       const live = yield* readMetadata(fs, at.metadata, operation, id)
-      if (Option.isSome(live)) return located(path, layout, live.value, "runtime")
+      if (Option.isSome(live) && (yield* fs.exists(at.runtimeDir).pipe(Effect.orElseSucceed(() => false)))) {
+        return located(path, layout, live.value, "runtime")
+      }
       const archived = yield* readMetadata(fs, at.archiveMetadata, operation, id)
       if (Option.isSome(archived)) {
         return located(path, layout, Metadata.make({ ...archived.value, state: "archived" }), "archive")
@@ -217,13 +233,14 @@ export const make = Effect.fn("LocalProvider.make")(function*(options: MakeOptio
       }
     })
 
+  const removeFile = (operation: string, id: string, file: string) =>
+    fs.remove(file, { force: true }).pipe(Effect.mapError(fromPlatform(operation, id, file)))
+
   const removeArchive = (operation: string, id: string) => {
     const at = paths(path, layout, id)
-    return Effect.forEach(
-      [at.archive, at.archiveMetadata],
-      (file) => fs.remove(file, { force: true }).pipe(Effect.mapError(fromPlatform(operation, id, file))),
-      { discard: true }
-    )
+    return Effect.forEach([at.archive, at.archiveMetadata], (file) => removeFile(operation, id, file), {
+      discard: true
+    })
   }
 
   const restore = (found: Located) =>
@@ -289,6 +306,21 @@ export const make = Effect.fn("LocalProvider.make")(function*(options: MakeOptio
           id
         )
       }
+      // Bound writable, the workspace must not hold what the host keeps about its sandboxes.
+      const real = (p: string) => Effect.orElseSucceed(fs.realPath(p), () => path.resolve(p))
+      const workspace = yield* real(workspacePath)
+      for (const [what, dir] of [["state", stateDir], ["runtime", layout.runtimesDir]] as const) {
+        const kept = yield* real(dir)
+        if (overlaps(path, workspace, kept)) {
+          return yield* providerError(
+            "create",
+            "InvalidState",
+            `${WORKSPACE_PATH_LABEL} ${workspacePath} overlaps the ${what} directory ${dir}; ` +
+              "a sandbox must never reach the host's own records",
+            id
+          )
+        }
+      }
     }
     const at = paths(path, layout, id)
     const dir = workspacePath === null ? path.join(at.runtimeDir, "workspace") : at.runtimeDir
@@ -319,7 +351,7 @@ export const make = Effect.fn("LocalProvider.make")(function*(options: MakeOptio
     list: (filter) =>
       Stream.unwrap(Effect.gen(function*() {
         const names = (dir: string) => Effect.orElseSucceed(fs.readDirectory(dir), () => [])
-        const live = yield* names(layout.runtimesDir)
+        const live = liveIds(yield* names(layout.metadataDir))
         const archived = (yield* names(layout.archivesDir))
           .filter((name) => name.endsWith(METADATA_FILE))
           .map((name) => name.slice(0, -METADATA_FILE.length))
@@ -352,14 +384,18 @@ export const make = Effect.fn("LocalProvider.make")(function*(options: MakeOptio
       )
       const meta = Metadata.make({ ...found.meta, state: "archived", updated_at: yield* now })
       yield* writeMetadata(fs, at.archiveMetadata, meta, "archive")
+      // The runtime directory goes first: without it the live metadata no longer counts (see `locate`).
       yield* discard("archive", id, at.runtimeDir)
+      yield* removeFile("archive", id, at.metadata)
       return instanceOf(located(path, layout, meta, "archive"))
     }),
     destroy: Effect.fn("LocalProvider.destroy")(function*(instance) {
       const id = instance.instance_id
       if (!isSafeId(id)) return // not one of ours: nothing to destroy
       yield* killAll(id)
-      yield* discard("destroy", id, paths(path, layout, id).runtimeDir)
+      const at = paths(path, layout, id)
+      yield* discard("destroy", id, at.runtimeDir)
+      yield* removeFile("destroy", id, at.metadata)
       yield* removeArchive("destroy", id)
     }),
     exec: Effect.fn("LocalProvider.exec")(function*(instance, request) {

@@ -173,7 +173,7 @@ layer(NodeContext.layer)("LocalProvider", (it) => {
         const { local, stateDir } = yield* provider()
         const good = yield* sandbox(local)
         const bad = yield* sandbox(local)
-        yield* fs.writeFileString(path.join(stateDir, "runtimes", bad.instance_id, ".sandbox.json"), "{ not json")
+        yield* fs.writeFileString(path.join(stateDir, "runtimes", ".meta", `${bad.instance_id}.json`), "{ not json")
         yield* fs.makeDirectory(path.join(stateDir, "runtimes", "stray-dir-without-metadata"))
         const listed = yield* Stream.runCollect(local.list({ labels: { "managed-by": "sandbox-cli" } }))
         expect(Chunk.toReadonlyArray(listed).map((i) => i.instance_id)).toEqual([good.instance_id])
@@ -225,7 +225,8 @@ layer(NodeContext.layer)("LocalProvider", (it) => {
         yield* local.archive(restored)
         yield* local.destroy(restored)
         expect(yield* fs.readDirectory(path.join(stateDir, "archives"))).toEqual([])
-        expect(yield* fs.readDirectory(path.join(stateDir, "runtimes"))).toEqual([])
+        expect(yield* fs.readDirectory(path.join(stateDir, "runtimes"))).toEqual([".meta"])
+        expect(yield* fs.readDirectory(path.join(stateDir, "runtimes", ".meta"))).toEqual([])
       }))
 
     it.scoped("a command left running by a provider that died is killed by destroy from a new provider", () =>

@@ -30,12 +30,20 @@ export interface Runner {
 }
 
 /** The argv to spawn for a command in this sandbox: itself, or wrapped in bubblewrap. */
-const wrap = (runner: Runner, found: Located, cwd: string, argv: readonly [string, ...Array<string>]) =>
+const wrap = (
+  runner: Runner,
+  found: Located,
+  cwd: string,
+  home: string | undefined,
+  argv: readonly [string, ...Array<string>]
+) =>
   Option.match(runner.isolation, {
     onNone: () => argv,
-    onSome: (
-      isolation
-    ): readonly [string, ...Array<string>] => [isolation.bwrap, ...bwrapArgs(isolation, found.roots, cwd), ...argv]
+    onSome: (isolation): readonly [string, ...Array<string>] => [
+      isolation.bwrap,
+      ...bwrapArgs(runner.path, isolation, found.roots, cwd, home),
+      ...argv
+    ]
   })
 
 const encoder = new TextEncoder()
@@ -88,7 +96,7 @@ export const startIn = (
     const missing = yield* missingExecutable(runner.fs, runner.path, options.argv[0], cwd, env["PATH"])
     if (missing !== undefined) return missing
     const started = yield* start({
-      argv: wrap(runner, found, cwd, options.argv),
+      argv: wrap(runner, found, cwd, env["HOME"], options.argv),
       cwd,
       env,
       ...(options.stdin !== undefined ? { stdin: options.stdin } : {})

@@ -8,7 +8,8 @@ import { fromPlatform, providerError } from "./errors.js"
 export const LocalState = Schema.Literal("running", "stopped", "archived")
 
 /**
- * What `.sandbox.json` holds: everything needed to find, describe and run a sandbox again after a restart.
+ * What a sandbox's metadata file holds: everything needed to find, describe and run a sandbox again after a
+ * restart. It decides what the host binds, scans and deletes, so it never lives where the sandbox can write.
  *
  * @internal
  */
@@ -38,24 +39,49 @@ export const isSafeId = (id: string): boolean => SAFE_ID.test(id)
 /** @internal */
 export const METADATA_FILE = ".sandbox.json"
 
+/** The suffix of a live sandbox's metadata file in the metadata directory. */
+const LIVE_METADATA = ".json"
+
 /**
- * Where things live: `<runtimes>/<id>/` (with `.sandbox.json` and `workspace/`) while the sandbox exists
- * on disk, `<archives>/<id>.tar.gz` plus `<archives>/<id>.sandbox.json` while it is archived.
+ * Where things live: `<runtimes>/<id>/workspace/` while the sandbox exists on disk (the only part a sandboxed
+ * process can write), its metadata beside the runtimes in `<runtimes>/.meta/<id>.json` (a name no id can
+ * take, never bound into a sandbox), and `<archives>/<id>.tar.gz` plus `<archives>/<id>.sandbox.json` while
+ * it is archived.
  *
  * @internal
  */
 export interface Layout {
   readonly runtimesDir: string
+  readonly metadataDir: string
   readonly archivesDir: string
 }
 
 /** @internal */
+export const makeLayout = (path: Path.Path, runtimesDir: string, archivesDir: string): Layout => ({
+  runtimesDir,
+  metadataDir: path.join(runtimesDir, ".meta"),
+  archivesDir
+})
+
+/**
+ * Every path of a sandbox derives from the layout and its id, never from anything read back from disk.
+ *
+ * @internal
+ */
 export const paths = (path: Path.Path, layout: Layout, id: string) => ({
   runtimeDir: path.join(layout.runtimesDir, id),
-  metadata: path.join(layout.runtimesDir, id, METADATA_FILE),
+  metadata: path.join(layout.metadataDir, `${id}${LIVE_METADATA}`),
   archive: path.join(layout.archivesDir, `${id}.tar.gz`),
   archiveMetadata: path.join(layout.archivesDir, `${id}${METADATA_FILE}`)
 })
+
+/**
+ * The ids with live metadata, from the names in the metadata directory.
+ *
+ * @internal
+ */
+export const liveIds = (names: ReadonlyArray<string>): Array<string> =>
+  names.filter((name) => name.endsWith(LIVE_METADATA)).map((name) => name.slice(0, -LIVE_METADATA.length))
 
 /**
  * A sandbox found on disk, with the directories derived from its metadata.
@@ -67,20 +93,15 @@ export interface Located {
   readonly where: "runtime" | "archive"
   readonly runtimeDir: string
   readonly workdir: string
-  /** Directories the file operations may touch: the runtime dir and, with sync_mode none, the workspace. */
+  /** What file operations may touch and bubblewrap binds writable: the workdir alone. */
   readonly roots: ReadonlyArray<string>
 }
 
 /** @internal */
 export const located = (path: Path.Path, layout: Layout, meta: Metadata, where: Located["where"]): Located => {
-  const runtimeDir = path.join(layout.runtimesDir, meta.sandbox_id)
-  return {
-    meta,
-    where,
-    runtimeDir,
-    workdir: meta.workspace_path ?? path.join(runtimeDir, "workspace"),
-    roots: meta.workspace_path === null ? [runtimeDir] : [runtimeDir, meta.workspace_path]
-  }
+  const runtimeDir = paths(path, layout, meta.sandbox_id).runtimeDir
+  const workdir = meta.workspace_path ?? path.join(runtimeDir, "workspace")
+  return { meta, where, runtimeDir, workdir, roots: [workdir] }
 }
 
 /** @internal */
