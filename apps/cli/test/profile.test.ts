@@ -202,6 +202,28 @@ layer(NodeContext.layer)("sandbox-cli profile", (it) => {
       )
     }), TIMEOUT)
 
+  it.scoped(
+    "credentials inside a URL are never printed: profile show, show -o json, list -o json",
+    () =>
+      Effect.gen(function*() {
+        const cli = yield* fixture()
+        yield* cli.write(
+          "cwd/.sandbox-cli.toml",
+          cloud.replace("snapshot =", "api_url = \"https://alice:tok-s3cret@daytona.example/api\"\nsnapshot =")
+        )
+        const shown = expectOk(yield* cli.run(["profile", "show", "cloud"]))
+        expect(shown.stdout).toMatch(/^daytona:\s+api_url=https:\/\/\*\*\*@daytona\.example\/api, snapshot=x/m)
+        const asJson = expectOk(yield* cli.run(["profile", "show", "cloud", "-o", "json"]))
+        expect(json<ProfileJson>(asJson).backend_config).toMatchObject({ api_url: "https://***@daytona.example/api" })
+        const listed = expectOk(yield* cli.run(["profile", "list", "-o", "json"]))
+        for (const output of [shown, asJson, listed]) {
+          expect(output.stdout + output.stderr).not.toContain("tok-s3cret")
+          expect(output.stdout + output.stderr).not.toContain("alice")
+        }
+      }),
+    TIMEOUT
+  )
+
   it.scoped("an unknown key in the daytona table is a config error with a did-you-mean", () =>
     Effect.gen(function*() {
       const cli = yield* fixture()

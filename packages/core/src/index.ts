@@ -41,6 +41,10 @@ export * as ProviderRegistry from "./ProviderRegistry.js"
 /**
  * @since 0.1.0
  */
+export * as Redaction from "./Redaction.js"
+/**
+ * @since 0.1.0
+ */
 export * as Retry from "./Retry.js"
 /**
  * @since 0.1.0

@@ -5,6 +5,7 @@ import * as Command from "@effect/cli/Command"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import * as Locations from "@org/sandbox-core/Locations"
+import * as Redaction from "@org/sandbox-core/Redaction"
 import { Config, Effect, Option, Schema } from "effect"
 import { delimiter } from "node:path"
 import * as AppConfig from "../AppConfig.js"
@@ -95,7 +96,10 @@ export const command = Command.make("doctor", common, ({ config, output }) =>
     checks.push(check(
       "daytona.api_url",
       "ok",
-      Option.getOrElse(apiUrl, () => "default (profile api_url or https://app.daytona.io/api)")
+      Option.match(apiUrl, {
+        onNone: () => "default (profile api_url or https://app.daytona.io/api)",
+        onSome: Redaction.urls
+      })
     ))
 
     const bwrap = yield* onPath("bwrap")

@@ -5,6 +5,7 @@ import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as ConfigFile from "@org/sandbox-core/ConfigFile"
 import { Profile } from "@org/sandbox-core/Profile"
+import * as Redaction from "@org/sandbox-core/Redaction"
 import { Effect, Option, Schema } from "effect"
 import * as AppConfig from "../AppConfig.js"
 import { common } from "../CommonOptions.js"
@@ -15,7 +16,7 @@ const ProfileList = Schema.Array(Profile)
 const list = Command.make("list", common, ({ config, output }) =>
   Effect.gen(function*() {
     const loaded = yield* AppConfig.load(config)
-    const profiles = [...loaded.config.profiles.values()]
+    const profiles = [...loaded.config.profiles.values()].map(Redaction.profile)
     const fallback = loaded.config.defaults.sandbox ?? "local"
     yield* Render.by(output, ProfileList, profiles, (ps) =>
       Render.table(
@@ -52,7 +53,7 @@ const show = Command.make(
     Effect.gen(function*() {
       const loaded = yield* AppConfig.load(config)
       const profile = yield* ConfigFile.selectProfile(loaded.config, { flag: name })
-      yield* Render.by(output, Profile, profile, showProfile)
+      yield* Render.by(output, Profile, Redaction.profile(profile), showProfile)
     })
 ).pipe(Command.withDescription("Show one profile with every default filled in"))
 
