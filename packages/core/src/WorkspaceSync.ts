@@ -43,6 +43,14 @@ export interface SyncRequest {
   readonly force?: boolean
   /** Extra exclude patterns (from a `sandbox.sync.before` hook). */
   readonly extra_excludes?: ReadonlyArray<string>
+  /**
+   * Workspace-relative paths (a directory covers everything below it) whose changes from the runtime are held
+   * back instead of applied: the hook scripts the workspace's config names. `.sandbox-cli.toml` (at any depth)
+   * is always held.
+   */
+  readonly protected_paths?: ReadonlyArray<string>
+  /** Apply the held changes of protected paths (the user said so): nothing is held back in this sync. */
+  readonly accept_held?: boolean
 }
 
 /**
@@ -65,6 +73,61 @@ export const Conflict = Schema.Struct({
 export type Conflict = typeof Conflict.Type
 
 /**
+ * A change from the runtime to a protected path (host config, a hook script) that was NOT applied: the host file
+ * is unchanged; the runtime's version, when it has content, is kept beside it as `copy`
+ * (`<name>.sandbox-held-<session>`, relative to the workspace root). A sync with `accept_held` applies it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const Held = Schema.Struct({
+  path: Schema.String,
+  runtime_change: Schema.String,
+  copy: Schema.NullOr(Schema.String)
+})
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Held = typeof Held.Type
+
+/**
+ * Why something in the runtime did not come home.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const LeftBehindKind = Schema.Literal(
+  "name",
+  "symlink",
+  "unreadable",
+  "special",
+  "reserved",
+  "changed",
+  "failed",
+  "conflict"
+)
+
+/**
+ * Runtime content a sync did not bring home (a refused name, a symlink out of the tree, an unreadable file, a
+ * FIFO, a name reserved for conflict copies, a write that failed, a conflict whose runtime side could not be
+ * kept). A caller must not destroy a runtime whose sync-back left anything behind.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const LeftBehind = Schema.Struct({
+  path: Schema.String,
+  kind: LeftBehindKind,
+  reason: Schema.String
+})
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type LeftBehind = typeof LeftBehind.Type
+
+/**
  * What one sync did, in one or both directions.
  *
  * @since 0.1.0
@@ -80,6 +143,12 @@ export const SyncResult = Schema.Struct({
   conflicts: Schema.Array(Conflict),
   /** Paths refused for safety (a symlink out of the root, an absolute or `..` path from the runtime, …). */
   refused: Schema.Array(Schema.Struct({ path: Schema.String, reason: Schema.String })),
+  /** Changes to protected paths (config, hook scripts) held back, not applied. */
+  held: Schema.optional(Schema.Array(Held)),
+  /** Runtime content not brought home: a runtime with any must not be destroyed. */
+  left_behind: Schema.optional(Schema.Array(LeftBehind)),
+  /** What was transferred with a loss of form (a sparse file written in full, a hard link split). */
+  notices: Schema.optional(Schema.Array(Schema.Struct({ path: Schema.String, reason: Schema.String }))),
   duration_ms: Schema.Number
 })
 /**
@@ -100,6 +169,11 @@ export interface Service {
    * (both directions, conflicts kept), nothing for `seed` and `none`.
    */
   readonly sync: (request: SyncRequest) => Effect.Effect<SyncResult, SyncError | ProviderError>
+  /**
+   * Drops the engine's state for a session (ancestor, digest caches, leftovers under `state_dir`) once the
+   * session has ended for good; the next sync with that `state_dir` starts from no ancestor.
+   */
+  readonly forget?: (state_dir: string) => Effect.Effect<void>
 }
 
 /**
@@ -117,6 +191,9 @@ export const emptyResult = (duration_ms = 0): SyncResult => ({
   deleted_on_host: 0,
   conflicts: [],
   refused: [],
+  held: [],
+  left_behind: [],
+  notices: [],
   duration_ms
 })
 

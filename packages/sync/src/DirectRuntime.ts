@@ -23,11 +23,11 @@ import { SyncError } from "@org/sandbox-core/SandboxError"
 import { Effect } from "effect"
 import * as DigestCache from "./DigestCache.js"
 import type { Filter } from "./Filter.js"
-import { INTERNAL_PREFIX } from "./Filter.js"
 import * as HostScan from "./HostScan.js"
 import * as command from "./internal/command.js"
 import * as copyFile from "./internal/copyFile.js"
 import * as hostFs from "./internal/hostFs.js"
+import * as temps from "./internal/temps.js"
 import * as walkInWorker from "./internal/walkInWorker.js"
 import { Entry, parentOf } from "./Manifest.js"
 import * as RuntimeScan from "./RuntimeScan.js"
@@ -273,6 +273,8 @@ export const applyToRuntime = (options: {
   readonly runtimeRoot: string
   readonly host: ReadonlyMap<string, Entry>
   readonly children: ReadonlyMap<string, ReadonlyArray<string>>
+  /** Where the apply records its temporary names (see `internal/temps.ts`). */
+  readonly stateDir?: string
 }): Effect.Effect<{ applied: Applied; raced: Set<string>; bytes: number }, SyncError> =>
   Effect.gen(function*() {
     const { host, hostRoot, runtimeRoot: root, steps } = options
@@ -296,7 +298,10 @@ export const applyToRuntime = (options: {
     const final = new Map<string, Entry>()
     const raced = new Set<string>()
     let bytes = 0
-    const nonce = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`
+    const nonce = temps.nonce()
+    const tempDirs = new Set<string>()
+    for (const put of steps.puts) tempDirs.add(parentOf(put.path) === "" ? root : at(parentOf(put.path)))
+    const marker = temps.begin(options.stateDir, { nonce, dirs: [...tempDirs] })
     // 1. every put's directories and symlinks under its temporary name; its files become copy jobs
     const builds: Array<{ readonly put: string; readonly temp: string; readonly paths: Array<string>; ok: boolean }> =
       []
@@ -305,7 +310,7 @@ export const applyToRuntime = (options: {
       const p = put.path
       if (failed.has(p)) continue
       const dir = parentOf(p) === "" ? root : at(parentOf(p))
-      const temp = `${dir}/${INTERNAL_PREFIX}tmp-${nonce}-${builds.length}`
+      const temp = `${dir}/${temps.tempPrefix(nonce)}${builds.length}`
       const paths = subtree(p, host, options.children)
       const build = { put: p, temp, paths, ok: true }
       builds.push(build)
@@ -424,5 +429,6 @@ export const applyToRuntime = (options: {
         : entryOf(p, st, st.kind === "symlink" ? hostFs.ops.readlink(at(p)) : undefined)
       if (fin !== undefined) final.set(p, fin)
     }
+    temps.end(marker)
     return { applied: { begin_ns, failed, final, errors: "" }, raced, bytes }
   })

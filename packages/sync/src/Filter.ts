@@ -5,7 +5,8 @@
  * the default excludes (`.git/ node_modules/ __pycache__/ .venv/ venv/ .tox/`), then the profile's `exclude`,
  * then `extra_excludes` from hooks. A profile's `include` patterns then re-include what they match, even inside
  * an excluded directory (the directory itself is kept as a "phantom" when something below it is included).
- * The engine's own files (`.sandbox-sync-*` staging and temp names, `*.sandbox-conflict-*` copies) are always
+ * The engine's own files (`.sandbox-sync-*` staging and temp names, `*.sandbox-conflict-*` and `*.sandbox-held-*`
+ * copies) are always
  * excluded and cannot be re-included. `.gitignore` files are not read here (see `GitSeed` for `seed = "git"`).
  *
  * @since 0.1.0
@@ -59,7 +60,7 @@ export interface Spec {
  * @category predicates
  */
 export const isInternalName = (name: string): boolean =>
-  name.startsWith(".sandbox-sync-") || name.includes(".sandbox-conflict-")
+  name.startsWith(".sandbox-sync-") || name.includes(".sandbox-conflict-") || name.includes(".sandbox-held-")
 
 /**
  * The prefix of the engine's staging and temporary names.

@@ -36,6 +36,8 @@ import * as GitSeed from "./GitSeed.js"
 import * as HostScan from "./HostScan.js"
 import * as Fold from "./internal/fold.js"
 import * as hostFs from "./internal/hostFs.js"
+import * as report from "./internal/report.js"
+import * as temps from "./internal/temps.js"
 import type { Entry } from "./Manifest.js"
 import * as RuntimeScan from "./RuntimeScan.js"
 import * as Safety from "./Safety.js"
@@ -53,6 +55,8 @@ export interface Options {
    * would only burn CPU) and `gzip -1` to every other provider.
    */
   readonly compression?: "auto" | "none" | "gzip"
+  /** Test hooks of the runtime → host apply (see `TransferFromRuntime.Hooks`). */
+  readonly hooks?: TransferFromRuntime.Hooks
 }
 
 // a sync-back that found more runtime changes than this scans the host in full
@@ -126,6 +130,8 @@ export const make = (options: Options = {}) =>
       const fail = (reason: SyncError["reason"], detail: string) => new SyncError({ direction, reason, detail })
       const hostRoot = path.resolve(request.host_root)
       const stateDir = path.resolve(request.state_dir)
+      // what an earlier cycle on this state dir that died mid-apply left (temporary names on the host, staging)
+      temps.sweep(stateDir)
       const runtimeRoot = request.instance.workdir
       const profile = request.profile
       const provider = request.provider
@@ -202,9 +208,7 @@ export const make = (options: Options = {}) =>
             ? snapshotClean(ancestor)
             : SyncPlan.sideClean(trackedNow, runtime.entries, runtimeProblems)
         )
-        if (clean) {
-          return { ...emptyResult(Date.now() - started), refused: runtime.problems.map((p) => ({ ...p })) }
-        }
+        if (clean) return { ...emptyResult(Date.now() - started) }
         // and on the host it reads only the paths the runtime changed (and what this engine wrote there last
         // time), taking the rest from the host's last full scan, when this engine holds one
         const last = lastHost.get(stateDir)
@@ -272,8 +276,10 @@ export const make = (options: Options = {}) =>
       }
       const sides = { ancestor: tracked, host: host.entries, runtime: runtimeEntries, problems, hostDigest }
       const plan = SyncPlan.reconcile(sides, policy, candidates)
+      const runtimeProblems = runtime.problems.map((p) => ({ path: p.path, reason: p.reason }))
       if (!plan.dirty && runtime.changes === 0 && hostHashed === 0 && Option.isSome(loaded)) {
-        return { ...emptyResult(Date.now() - started), refused }
+        const left_behind = report.leftBehind({ problems: runtimeProblems, refused: [], errors: [], conflicts: [] })
+        return { ...emptyResult(Date.now() - started), refused, left_behind }
       }
 
       let caseInsensitive = false
@@ -300,7 +306,8 @@ export const make = (options: Options = {}) =>
         children: plan.children,
         hostDigest,
         caseInsensitive,
-        sessionId: request.session_id
+        sessionId: request.session_id,
+        ...(request.accept_held === true ? {} : { protect: Conflicts.isProtected(request.protected_paths) })
       })
       let hostFiles = 0
       for (const e of host.entries.values()) if (e.kind !== "dir") hostFiles++
@@ -342,7 +349,8 @@ export const make = (options: Options = {}) =>
           hostRoot,
           runtimeRoot: direct,
           host: host.entries,
-          children: plan.children
+          children: plan.children,
+          stateDir
         })
       } else if (plan.toRuntime.length > 0) {
         const ops = TransferToRuntime.buildOps({
@@ -374,7 +382,9 @@ export const make = (options: Options = {}) =>
           ops: hostOps,
           hostRoot,
           runtimeDir: direct,
-          sessionId: request.session_id
+          sessionId: request.session_id,
+          stateDir,
+          ...(options.hooks !== undefined ? { hooks: options.hooks } : {})
         })
       } else if (hostOps.ops.length > 0 || hostOps.collisions.length > 0) {
         fromRuntime = yield* TransferFromRuntime.run({
@@ -385,7 +395,8 @@ export const make = (options: Options = {}) =>
           provider,
           instance: request.instance,
           format,
-          sessionId: request.session_id
+          sessionId: request.session_id,
+          ...(options.hooks !== undefined ? { hooks: options.hooks } : {})
         })
       }
 
@@ -421,6 +432,13 @@ export const make = (options: Options = {}) =>
       for (const p of toRuntime?.applied.failed ?? []) {
         refused.push({ path: p, reason: "changed in the runtime during the sync; retried at the next sync" })
       }
+      const allRefused = [...refused, ...(fromRuntime?.refused ?? [])]
+      const left_behind = report.leftBehind({
+        problems: runtimeProblems,
+        refused: fromRuntime?.refused ?? [],
+        errors: fromRuntime?.errors ?? [],
+        conflicts
+      })
       const result: SyncResult = {
         files_to_runtime: folded.stats.files_to_runtime,
         bytes_to_runtime: folded.stats.bytes_to_runtime,
@@ -429,7 +447,10 @@ export const make = (options: Options = {}) =>
         bytes_from_runtime: fromRuntime?.bytes ?? 0,
         deleted_on_host: fromRuntime?.deleted ?? 0,
         conflicts: conflicts.sort((a, b) => (a.path < b.path ? -1 : 1)),
-        refused: [...refused, ...(fromRuntime?.refused ?? [])],
+        refused: allRefused,
+        held: fromRuntime?.held ?? [],
+        left_behind,
+        notices: [],
         duration_ms: Date.now() - started
       }
       return result

@@ -8,7 +8,11 @@
  *   size, mtime, inode; absent for a creation), else the path becomes a conflict and the runtime's version is
  *   kept beside it; every parent component must be a real directory (never write through a symlink);
  * - files go into place by rename (via a temp file in the target directory when staging is on another
- *   filesystem), symlinks via a temp link renamed over the target.
+ *   filesystem), symlinks via a temp link renamed over the target; the target is `lstat`ed once more
+ *   immediately before that rename (after the copy, which may take long), and a creation is linked into place
+ *   (`link(2)` never replaces a name), so a host edit made while the copy ran becomes a conflict, never lost;
+ * - the temporary names are recorded in `state_dir` first (`internal/temps.ts`): if the process dies mid-copy,
+ *   the next sync removes them.
  * When the runtime is a directory on this host ({@link runDirect}) there is no archive and no staging: the same
  * ops and checks apply, the entries are read from the runtime's directory (never through a symlink there), and
  * each file is copied beside its target and checked (size, sha256) before the rename.
@@ -18,15 +22,16 @@
 import { FileSystem, Path } from "@effect/platform"
 import { SyncError } from "@org/sandbox-core/SandboxError"
 import type { ArchiveFormat, Instance, Service as ProviderService } from "@org/sandbox-core/SandboxProvider"
-import type { Conflict } from "@org/sandbox-core/WorkspaceSync"
+import type { Conflict, Held } from "@org/sandbox-core/WorkspaceSync"
 import { Effect } from "effect"
 import type { AncestorEntry } from "./Ancestor.js"
 import * as Conflicts from "./Conflicts.js"
 import { INTERNAL_PREFIX } from "./Filter.js"
 import { run as runCommand } from "./internal/command.js"
 import * as hostFs from "./internal/hostFs.js"
+import * as temps from "./internal/temps.js"
 import { Entry, parentOf, unsafeLinkReason } from "./Manifest.js"
-import { sameContent } from "./SyncPlan.js"
+import { sameContent, subtree } from "./SyncPlan.js"
 
 type HostOp =
   | { readonly op: "unlink"; readonly path: string; readonly expect: Entry }
@@ -34,7 +39,16 @@ type HostOp =
   | { readonly op: "mkdir"; readonly path: string; readonly mode: number }
   | { readonly op: "place"; readonly path: string; readonly source: Entry; readonly expect: Entry | undefined }
   | { readonly op: "chmod"; readonly path: string; readonly exec: boolean; readonly expect: Entry }
-  | { readonly op: "copy"; readonly path: string; readonly source: Entry; readonly conflict: Conflict }
+  | {
+    /** The runtime's version of `path` kept beside it, at `dest` (or the first free `dest-N`), never over it. */
+    readonly op: "keep"
+    readonly path: string
+    readonly dest: string
+    /** The runtime's entry at `path` and, for a directory, everything below it (parents first). */
+    readonly entries: ReadonlyArray<Entry>
+    readonly conflict?: Conflict
+    readonly held?: { readonly runtime_change: string }
+  }
 
 /**
  * @since 0.1.0
@@ -51,6 +65,8 @@ export interface Input {
   readonly hostDigest: (entry: Entry) => string | undefined
   readonly caseInsensitive: boolean
   readonly sessionId: string
+  /** Paths whose runtime changes are held back (kept beside, never applied); see `Conflicts.isProtected`. */
+  readonly protect?: (path: string) => boolean
 }
 
 /**
@@ -79,9 +95,42 @@ export const buildOps = (input: Input): Ops => {
   const lower = new Map<string, string>()
   if (input.caseInsensitive) { for (const p of H.keys()) lower.set(p.toLowerCase(), p) }
   let deletions = 0
+  const protect = input.protect ?? (() => false)
+  const keepBeside = (
+    path: string,
+    dest: string,
+    runtime: Entry,
+    extra: Partial<Pick<HostOp & { op: "keep" }, "conflict" | "held">>
+  ) => {
+    const entries = runtime.kind === "dir" ? subtree(path, R, children).map((q) => R.get(q)!) : [runtime]
+    ops.push({ op: "keep", path, dest, entries, ...extra })
+    for (const e of entries) if (e.kind !== "dir" && !fetch.includes(e.path)) fetch.push(e.path)
+  }
+  // a change to a protected path: the host keeps its version, the runtime's goes beside it (never applied)
+  const hold = (path: string) => {
+    const t = R.get(path)
+    const f = H.get(path)
+    const runtime_change = t === undefined
+      ? `deleted ${f?.kind ?? "file"}`
+      : f === undefined
+      ? `created ${t.kind}`
+      : f.kind !== t.kind
+      ? `replaced ${f.kind} with ${t.kind}`
+      : "modified"
+    if (t === undefined) {
+      ops.push({
+        op: "keep",
+        path,
+        dest: Conflicts.heldPath(path, input.sessionId),
+        entries: [],
+        held: { runtime_change }
+      })
+    } else keepBeside(path, Conflicts.heldPath(path, input.sessionId), t, { held: { runtime_change } })
+  }
   const remove = (path: string) => {
     const e = H.get(path)
     if (e === undefined) return
+    if (protect(path)) return hold(path)
     if (e.kind === "dir") {
       for (const c of children.get(path) ?? []) remove(c)
       ops.push({ op: "rmdir", path })
@@ -93,6 +142,7 @@ export const buildOps = (input: Input): Ops => {
   const create = (path: string) => {
     const e = R.get(path)
     if (e === undefined) return
+    if (protect(path)) return hold(path)
     if (input.caseInsensitive) {
       const other = lower.get(path.toLowerCase())
       if (other !== undefined && other !== path) {
@@ -117,7 +167,8 @@ export const buildOps = (input: Input): Ops => {
   for (const root of input.roots) {
     const t = R.get(root)
     const f = H.get(root)
-    if (t === undefined) remove(root)
+    if (protect(root)) hold(root)
+    else if (t === undefined) remove(root)
     else if (f === undefined) create(root)
     else if (f.kind !== t.kind) {
       remove(root)
@@ -133,9 +184,8 @@ export const buildOps = (input: Input): Ops => {
   }
   for (const c of input.conflicts) {
     const { runtime, ...conflict } = c
-    if (runtime === undefined || runtime.kind === "dir") continue
-    ops.push({ op: "copy", path: Conflicts.copyPath(c.path, input.sessionId), source: runtime, conflict })
-    if (!fetch.includes(runtime.path)) fetch.push(runtime.path)
+    if (runtime === undefined) continue
+    keepBeside(c.path, Conflicts.copyPath(c.path, input.sessionId), runtime, { conflict })
   }
   return { ops, fetch, collisions, deletions }
 }
@@ -150,7 +200,11 @@ export interface Applied {
   /** Paths whose op was not carried out. */
   readonly failed: Set<string>
   readonly conflicts: Array<Conflict>
+  /** Changes to protected paths held back. */
+  readonly held: Array<Held>
   readonly refused: Array<{ readonly path: string; readonly reason: string }>
+  /** Runtime entries whose write failed on the host (an error code): not brought home. */
+  readonly errors: Array<{ readonly path: string; readonly reason: string }>
   readonly files: number
   readonly bytes: number
   readonly deleted: number
@@ -195,8 +249,9 @@ export const run = Effect.fn("TransferFromRuntime.run")(function*(options: {
   readonly instance: Instance
   readonly format: ArchiveFormat
   readonly sessionId: string
+  readonly hooks?: Hooks
 }) {
-  const nonce = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`
+  const nonce = temps.nonce()
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
   const io = (detail: string) => new SyncError({ direction: "from_runtime", reason: "Io", detail })
@@ -208,10 +263,15 @@ export const run = Effect.fn("TransferFromRuntime.run")(function*(options: {
     Effect.mapError((e) => io(e.message))
   )
   const archive = path.join(options.stateDir, `${INTERNAL_PREFIX}in-${nonce}.${options.format}`)
+  const marker = temps.begin(options.stateDir, {
+    nonce,
+    dirs: tempDirs(options.ops, options.hostRoot),
+    remove: [archive, staging]
+  })
   const cleanup = Effect.all([
     fs.remove(archive, { force: true }),
     Effect.sync(() => hostFs.ops.removeTree(staging))
-  ]).pipe(Effect.ignore)
+  ]).pipe(Effect.ignore, Effect.andThen(Effect.sync(() => temps.end(marker))))
 
   return yield* Effect.gen(function*() {
     if (ops.fetch.length > 0) {
@@ -258,11 +318,42 @@ export const runDirect = (options: {
   readonly hostRoot: string
   readonly runtimeDir: string
   readonly sessionId: string
+  /** Where the apply records its temporary names (see `internal/temps.ts`). */
+  readonly stateDir?: string
+  readonly hooks?: Hooks
 }): Effect.Effect<Applied> =>
   Effect.sync(() => {
-    const nonce = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`
-    return apply(options, { direct: options.runtimeDir }, nonce, [])
+    const nonce = temps.nonce()
+    const marker = temps.begin(options.stateDir, { nonce, dirs: tempDirs(options.ops, options.hostRoot) })
+    try {
+      return apply(options, { direct: options.runtimeDir }, nonce, [])
+    } finally {
+      temps.end(marker)
+    }
   })
+
+/**
+ * Test hooks: `beforeRename` runs after a file's copy is complete and checked, immediately before the guard and
+ * the rename that puts it in place (`target` is the host's absolute path).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Hooks {
+  readonly beforeRename?: (target: string) => void
+}
+
+// the host directories where an apply may create temporary names: the parents of the paths it writes
+const tempDirs = (ops: Ops, root: string): Array<string> => {
+  const dirs = new Set<string>()
+  for (const op of ops.ops) {
+    if (op.op === "place" || op.op === "keep") {
+      const parent = parentOf(op.path)
+      dirs.add(parent === "" ? root : `${root}/${parent}`)
+    }
+  }
+  return [...dirs]
+}
 
 /** Where the runtime's entries are read from: an extracted archive, or the runtime's own directory. */
 type Source =
@@ -270,7 +361,7 @@ type Source =
   | { readonly direct: string }
 
 const apply = (
-  options: { readonly ops: Ops; readonly hostRoot: string; readonly sessionId: string },
+  options: { readonly ops: Ops; readonly hostRoot: string; readonly sessionId: string; readonly hooks?: Hooks },
   source: Source,
   nonce: string,
   refused: Array<{ path: string; reason: string }>
@@ -283,6 +374,8 @@ const apply = (
   const final = new Map<string, Entry>()
   const failed = new Set<string>()
   const conflicts: Array<Conflict> = [...options.ops.collisions]
+  const held: Array<Held> = []
+  const errors: Array<{ path: string; reason: string }> = []
   const safeDirs = new Set<string>([""])
   const stagedDirs = new Set<string>([""])
   let files = 0
@@ -351,38 +444,106 @@ const apply = (
     if (!failed.has(source.path)) refuse(source.path, "content changed during the transfer (sha256 mismatch)")
     return "ECHANGED"
   }
+  const prefix = temps.tempPrefix(nonce)
   const temp = (target: string) =>
-    `${parentOf(target) === "" ? root : `${root}/${parentOf(target)}`}/${INTERNAL_PREFIX}tmp-${nonce}-${tmpCounter++}`
+    `${parentOf(target) === "" ? root : `${root}/${parentOf(target)}`}/${prefix}${tmpCounter++}`
+  // The last step of every write: `tmp` (complete, checked) becomes `dest` only if `dest` is still what the scan
+  // saw, asked immediately before the rename; a creation is linked (never replaces a name that appeared
+  // meanwhile). `HOST_CHANGED` when the host changed; on any failure `tmp` is left for the caller.
+  const commit = (tmp: string, dest: string, expect: Guard): string | undefined => {
+    options.hooks?.beforeRename?.(dest)
+    if (expect !== NO_GUARD) {
+      if (expect === undefined) {
+        const linked = hostFs.ops.link(tmp, dest)
+        if (linked === "EEXIST") return HOST_CHANGED
+        if (linked === undefined) return void hostFs.ops.unlink(tmp)
+        // no hard links here (some filesystems): the check and the rename below
+      }
+      if (!sameAsScanned(hostFs.lstat(dest), expect)) return HOST_CHANGED
+    }
+    return hostFs.ops.rename(tmp, dest)
+  }
   // puts a verified staged entry at `target` (relative); returns an error code or undefined
-  const putInPlace = (abs: string, source: Entry, target: string, mode: number | undefined): string | undefined => {
+  const putInPlace = (
+    abs: string,
+    source: Entry,
+    target: string,
+    mode: number | undefined,
+    expect: Guard
+  ): string | undefined => {
     const dest = `${root}/${target}`
     if (source.kind === "symlink") {
       const tmp = temp(target)
-      return hostFs.ops.symlink(source.link_target!, tmp) ?? hostFs.ops.rename(tmp, dest)
+      const made = hostFs.ops.symlink(source.link_target!, tmp) ?? commit(tmp, dest, expect)
+      if (made !== undefined) hostFs.ops.unlink(tmp)
+      return made
     }
     if (mode !== undefined && !direct) hostFs.ops.chmod(abs, mode)
-    const dirDev = hostFs.lstat(parentOf(target) === "" ? root : `${root}/${parentOf(target)}`)?.dev
-    if (dirDev !== undefined && dirDev === stagingDev) return hostFs.ops.rename(abs, dest)
     const tmp = temp(target)
-    const failure = (direct ? hostFs.ops.copyNew(abs, tmp) ?? checkCopy(tmp, source) : hostFs.ops.copy(abs, tmp)) ??
-      (mode !== undefined ? hostFs.ops.chmod(tmp, mode) : undefined) ?? hostFs.ops.rename(tmp, dest)
-    if (failure !== undefined) hostFs.ops.unlink(tmp)
-    return failure
+    const dirDev = hostFs.lstat(parentOf(target) === "" ? root : `${root}/${parentOf(target)}`)?.dev
+    // a staged file on the same filesystem is moved to its temporary name (one rename, no copy)
+    const moved = dirDev !== undefined && dirDev === stagingDev
+    const failure = moved
+      ? hostFs.ops.rename(abs, tmp)
+      : (direct ? hostFs.ops.copyNew(abs, tmp) ?? checkCopy(tmp, source) : hostFs.ops.copy(abs, tmp)) ??
+        (mode !== undefined ? hostFs.ops.chmod(tmp, mode) : undefined)
+    const done = failure ?? commit(tmp, dest, expect)
+    // a staged file moved to its temporary name goes back to staging (it may still become a conflict copy)
+    if (done !== undefined && !(moved && failure === undefined && hostFs.ops.rename(tmp, abs) === undefined)) {
+      hostFs.ops.unlink(tmp)
+    }
+    return done
+  }
+  // whether the tree at `name` (relative) already holds exactly these runtime entries (then it is reused)
+  const holds = (name: string, path: string, entries: ReadonlyArray<Entry>, sources: Map<Entry, string>): boolean =>
+    entries.every((e) => {
+      const abs = `${root}/${name}${e.path.slice(path.length)}`
+      const st = hostFs.lstat(abs)
+      if (st === undefined || st.kind !== e.kind) return false
+      if (e.kind === "dir") return true
+      if (e.kind === "symlink") return hostFs.ops.readlink(abs) === e.link_target
+      if (st.size !== e.size) return false
+      const digest = e.digest !== undefined && e.digest.length === 64 ? e.digest : hostFs.hashFile(sources.get(e)!)
+      return digest !== undefined && hostFs.hashFile(abs) === digest
+    })
+  /**
+   * Keeps the runtime's version of `path` (its entries, parents first) beside it: at `dest`, or at the first
+   * `dest-N` free, so that an earlier copy (edited since, perhaps) is never written over; a copy that already
+   * holds exactly this version is reused. Returns the copy's path, or `null` when it could not be made.
+   */
+  const keep = (path: string, dest: string, entries: ReadonlyArray<Entry>): string | null => {
+    if (entries.length === 0) return null
+    const sources = new Map<Entry, string>()
+    for (const e of entries) {
+      if (e.kind === "dir") continue
+      const abs = staged(e)
+      if (abs === undefined) return null
+      sources.set(e, abs)
+    }
+    if (!parentIsSafe(dest, root, safeDirs)) return null
+    for (let n = 1; n <= 1000; n++) {
+      const name = n === 1 ? dest : `${dest}-${n}`
+      if (hostFs.lstat(`${root}/${name}`) !== undefined) {
+        if (holds(name, path, entries, sources)) return name
+        continue
+      }
+      let taken = false
+      for (const e of entries) {
+        const target = `${name}${e.path.slice(path.length)}`
+        const made = e.kind === "dir"
+          ? hostFs.ops.mkdir(`${root}/${target}`, (e.mode & 0o777) | 0o700)
+          : putInPlace(sources.get(e)!, e, target, undefined, undefined)
+        taken = target === name && (made === HOST_CHANGED || made === "EEXIST")
+        if (taken) break // the name was taken meanwhile: the next one
+        if (made !== undefined) return null
+      }
+      if (!taken) return name
+    }
+    return null
   }
   const changedDuringSync = (p: string, source: Entry | undefined, runtimeChange: string) => {
     failed.add(p)
-    let copy: string | null = null
-    const abs = source !== undefined && source.kind !== "dir" ? staged(source) : undefined
-    if (abs !== undefined && source !== undefined) {
-      const copyPath = Conflicts.copyPath(p, options.sessionId)
-      const existing = hostFs.lstat(`${root}/${copyPath}`)
-      if (
-        existing?.kind !== "dir" && parentIsSafe(copyPath, root, safeDirs) &&
-        putInPlace(abs, source, copyPath, undefined) === undefined
-      ) {
-        copy = copyPath
-      }
-    }
+    const copy = source === undefined ? null : keep(p, Conflicts.copyPath(p, options.sessionId), [source])
     conflicts.push({
       path: p,
       host_change: "changed during the sync",
@@ -395,11 +556,19 @@ const apply = (
     ...options.ops.ops.filter((o) => o.op === "unlink"),
     ...options.ops.ops.filter((o) => o.op === "rmdir"),
     ...options.ops.ops.filter((o) => o.op === "mkdir"),
-    ...options.ops.ops.filter((o) => o.op === "place" || o.op === "chmod" || o.op === "copy")
+    ...options.ops.ops.filter((o) => o.op === "place" || o.op === "chmod" || o.op === "keep")
   ]
   for (const op of ordered) {
     const p = op.path
-    if (op.op !== "copy" && failed.has(parentOf(p)) && parentOf(p) !== "") {
+    if (op.op === "keep") {
+      // what is kept beside is never a host mutation of `p` itself: `p` keeps its ancestor entry
+      failed.add(p)
+      const copy = keep(p, op.dest, op.entries)
+      if (op.conflict !== undefined) conflicts.push({ ...op.conflict, runtime_copy: copy })
+      if (op.held !== undefined) held.push({ path: p, runtime_change: op.held.runtime_change, copy })
+      continue
+    }
+    if (failed.has(parentOf(p)) && parentOf(p) !== "") {
       failed.add(p)
       continue
     }
@@ -448,8 +617,17 @@ const apply = (
           : old !== undefined && old.kind === "file"
           ? (old.mode & ~0o111 & 0o7777) | (op.source.exec ? (old.mode & 0o444) >> 2 : 0)
           : op.source.mode & 0o777
-        if (putInPlace(abs, op.source, p, mode) !== undefined) failed.add(p)
-        else {
+        const put = putInPlace(abs, op.source, p, mode, op.expect)
+        if (put === HOST_CHANGED) {
+          // the host file changed while the runtime's version was copied: that edit stays, the runtime's is beside
+          verified.delete(op.source.path)
+          changedDuringSync(p, op.source, op.expect === undefined ? `created ${op.source.kind}` : "modified")
+          break
+        }
+        if (put !== undefined) {
+          failed.add(p)
+          errors.push({ path: p, reason: `cannot write it on the host (${put})` })
+        } else {
           files++
           bytes += op.source.size
         }
@@ -465,12 +643,6 @@ const apply = (
         }
         break
       }
-      case "copy": {
-        const abs = staged(op.source)
-        const ok = abs !== undefined && st?.kind !== "dir" && putInPlace(abs, op.source, p, undefined) === undefined
-        conflicts.push({ ...op.conflict, runtime_copy: ok ? p : null })
-        continue
-      }
     }
     const now = hostFs.lstat(dest)
     if (now !== undefined && now.kind !== "other") {
@@ -478,8 +650,13 @@ const apply = (
       final.set(p, entryFrom(p, now, target))
     }
   }
-  return { final, failed, conflicts, refused, files, bytes, deleted }
+  return { final, failed, conflicts, held, refused, errors, files, bytes, deleted }
 }
+
+/** What a write expects at its target: the scanned entry, `undefined` (absent), or no check (a conflict copy). */
+type Guard = Entry | undefined | typeof NO_GUARD
+const NO_GUARD = Symbol("no guard")
+const HOST_CHANGED = "HOST_CHANGED"
 
 const entryFrom = (p: string, st: hostFs.HostStat, target: string | undefined): Entry => {
   const kind = st.kind === "other" ? "file" : st.kind

@@ -128,11 +128,15 @@ const treeAfter = (change: Change | undefined, side: Side): Record<string, strin
   }
 }
 
+// the runtime's side of a conflict beside the host's: a file, a symlink, or a whole directory tree
 const withCopy = (tree: Record<string, string>, conflict: string, runtimeTree: Record<string, string>) => {
-  const value = runtimeTree[conflict]
-  return value === undefined || value === "d"
-    ? tree
-    : sorted({ ...tree, [`${conflict}.sandbox-conflict-${SESSION}`]: value })
+  if (runtimeTree[conflict] === undefined) return tree
+  const copy = `${conflict}.sandbox-conflict-${SESSION}`
+  const out = { ...tree }
+  for (const [p, v] of Object.entries(runtimeTree)) {
+    if (p === conflict || p.startsWith(`${conflict}/`)) out[`${copy}${p.slice(conflict.length)}`] = v
+  }
+  return sorted(out)
 }
 
 const sides = ["host", "runtime", "both"] as const
@@ -207,6 +211,9 @@ for (const transport of transports) {
                 deleted_on_host: 0,
                 conflicts: [],
                 refused: [],
+                held: [],
+                left_behind: [],
+                notices: [],
                 duration_ms: 0
               })
               expect({ host: readTree(w.host), runtime: readTree(w.runtime) }).toEqual(before)

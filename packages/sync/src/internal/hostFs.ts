@@ -335,6 +335,8 @@ export const ops = {
       fs.utimesSync(abs, seconds, seconds)
     }),
   unlink: (abs: string) => attempt(() => fs.unlinkSync(abs)),
+  /** A new name for an existing file (never replaces one: `EEXIST`). */
+  link: (from: string, to: string) => attempt(() => fs.linkSync(from, to)),
   rmdir: (abs: string) => attempt(() => fs.rmdirSync(abs)),
   mkdir: (abs: string, mode: number) => attempt(() => fs.mkdirSync(abs, { mode })),
   mkdirAll: (abs: string) => attempt(() => fs.mkdirSync(abs, { recursive: true })),
