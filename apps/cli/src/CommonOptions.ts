@@ -18,6 +18,30 @@ export const verbose = Options.boolean("verbose").pipe(
   Options.withDescription("On error, also print the underlying cause")
 )
 
-export const common = { output, config, verbose }
+export const progress = Options.choice("progress", ["auto", "json", "none"]).pipe(
+  Options.withDefault("auto" as const),
+  Options.withDescription(
+    "Progress of long work (seed, sync-back) on stderr: auto (one updating line on a terminal, else nothing), " +
+      "json (one event per line), none"
+  )
+)
+
+export const common = { output, config, verbose, progress }
+
+export type ProgressMode = "auto" | "json" | "none"
+
+/**
+ * The `--progress` value in argv: where progress goes is set up before the command line is parsed (which
+ * rejects a bad value). Stops at `--`: what follows belongs to the command to run.
+ */
+export const progressIn = (argv: ReadonlyArray<string>): ProgressMode => {
+  for (let i = 2; i < argv.length; i++) {
+    const arg = argv[i]!
+    if (arg === "--") break
+    const value = arg === "--progress" ? argv[i + 1] : arg.startsWith("--progress=") ? arg.slice(11) : undefined
+    if (value === "json" || value === "none" || value === "auto") return value
+  }
+  return "auto"
+}
 
 export type Output = "text" | "json"

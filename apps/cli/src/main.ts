@@ -11,7 +11,9 @@ import * as run from "./commands/run.js"
 import * as sandbox from "./commands/sandbox.js"
 import * as session from "./commands/session.js"
 import * as workspace from "./commands/workspace.js"
+import { progressIn } from "./CommonOptions.js"
 import { ExitCode, render } from "./Failure.js"
+import * as Progress from "./Progress.js"
 import * as Supervisor from "./Supervisor.js"
 
 declare const __VERSION__: string
@@ -47,6 +49,8 @@ export const main = async (argv: ReadonlyArray<string>): Promise<number> => {
     ? Supervisor.supervise(argv[3] ?? "")
     : Effect.zipRight(reconcile.startupCheck(argv), Effect.suspend(() => cli(argv)))
   const program = command.pipe(
+    // a supervisor has no terminal: its progress is nobody's
+    Effect.provide(Progress.layer(supervising ? "none" : progressIn(argv))),
     Effect.provide(NodeContext.layer),
     (self) => Console.consoleWith((console) => Console.withConsole(self, oneLineErrors(console)))
   )

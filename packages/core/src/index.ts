@@ -33,6 +33,10 @@ export * as Profile from "./Profile.js"
 /**
  * @since 0.1.0
  */
+export * as Progress from "./Progress.js"
+/**
+ * @since 0.1.0
+ */
 export * as PromiseProvider from "./PromiseProvider.js"
 /**
  * @since 0.1.0

@@ -20,13 +20,14 @@
  */
 import type { CommandExecutor } from "@effect/platform"
 import { SyncError } from "@org/sandbox-core/SandboxError"
-import { Effect } from "effect"
+import { Effect, Option } from "effect"
 import * as DigestCache from "./DigestCache.js"
 import type { Filter } from "./Filter.js"
 import * as HostScan from "./HostScan.js"
 import * as command from "./internal/command.js"
 import * as copyFile from "./internal/copyFile.js"
 import * as hostFs from "./internal/hostFs.js"
+import * as Progress from "./internal/progress.js"
 import * as temps from "./internal/temps.js"
 import * as walkInWorker from "./internal/walkInWorker.js"
 import { Entry, parentOf } from "./Manifest.js"
@@ -339,6 +340,8 @@ export const applyToRuntime = (options: {
     const runnable = jobs.filter((j) => builds[j.build]!.ok)
     let totalBytes = 0
     for (const j of runnable) totalBytes += j.job.size
+    const tracker = Option.getOrUndefined(yield* Progress.current)
+    tracker?.phase("transfer", { entries: runnable.length, bytes: totalBytes })
     const chunks: Array<typeof runnable> = []
     let chunk: typeof runnable = []
     let size = 0
@@ -354,6 +357,7 @@ export const applyToRuntime = (options: {
     if (chunk.length > 0) chunks.push(chunk)
     const record = (j: (typeof runnable)[number], result: copyFile.CopyResult) => {
       if (result.status === "failed") builds[j.build]!.ok = false
+      tracker?.add(1, result.status === "copied" ? j.job.size : 0)
       if (result.status !== "copied") return
       bytes += j.job.size
       if (result.raced) raced.add(j.path)

@@ -36,6 +36,7 @@ import * as GitSeed from "./GitSeed.js"
 import * as HostScan from "./HostScan.js"
 import * as Fold from "./internal/fold.js"
 import * as hostFs from "./internal/hostFs.js"
+import * as Progress from "./internal/progress.js"
 import * as report from "./internal/report.js"
 import * as temps from "./internal/temps.js"
 import type { Entry } from "./Manifest.js"
@@ -362,6 +363,7 @@ export const make = (options: Options = {}) =>
           hostDigest,
           rawStamps: runtime.raw_stamps
         })
+        yield* Progress.enter("transfer")
         toRuntime = yield* TransferToRuntime.run({
           ops,
           hostRoot,
@@ -377,6 +379,7 @@ export const make = (options: Options = {}) =>
       written.push(...plan.toHost)
       for (const c of plan.conflicts) written.push(c.path, Conflicts.copyPath(c.path, request.session_id))
       let fromRuntime: TransferFromRuntime.Applied | undefined
+      if (hostOps.ops.length > 0 || hostOps.collisions.length > 0) yield* Progress.enter("transfer")
       if ((hostOps.ops.length > 0 || hostOps.collisions.length > 0) && direct !== undefined) {
         fromRuntime = yield* TransferFromRuntime.runDirect({
           ops: hostOps,
@@ -465,16 +468,23 @@ export const make = (options: Options = {}) =>
         Effect.provideService(CommandExecutor.CommandExecutor, executor)
       )
 
+    // what a cycle moved, for its last progress event
+    const moved = (r: SyncResult) => ({
+      entries: r.files_to_runtime + r.deleted_in_runtime + r.files_from_runtime + r.deleted_on_host,
+      bytes: r.bytes_to_runtime + r.bytes_from_runtime
+    })
+
     const seed = Effect.fn("SyncEngine.seed")(function*(request: SyncRequest) {
       if (request.profile.sync_mode === "none") return emptyResult()
-      return yield* provideAll(cycle(request, "seed"))
+      return yield* provideAll(Progress.track("seed", request.session_id, cycle(request, "seed"), moved))
     })
 
     const sync = Effect.fn("SyncEngine.sync")(function*(request: SyncRequest) {
       const mode = request.profile.sync_mode
       if (mode === "none" || mode === "seed") return emptyResult()
       const policy: SyncPlan.Policy = request.reason === "stop" || request.reason === "crash" ? "sync-back" : "two-way"
-      return yield* provideAll(cycle(request, policy))
+      const operation = policy === "sync-back" ? "sync_back" : "sync"
+      return yield* provideAll(Progress.track(operation, request.session_id, cycle(request, policy), moved))
     })
 
     return WorkspaceSync.of({
