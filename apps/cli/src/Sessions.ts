@@ -33,6 +33,15 @@ export const owner = (): string => {
   return `${user}@${hostname()}`
 }
 
+/**
+ * The `state-dir` label of the sandboxes this state directory creates: a digest of its path, so that the
+ * reconciler of one state directory never acts on another's sandboxes.
+ */
+export const stateDirLabel = Effect.map(
+  Locations.stateDir,
+  (root) => createHash("sha256").update(root).digest("hex").slice(0, 16)
+)
+
 /** The registered workspace whose path is `dir`, or an unregistered one named after the directory. */
 export const workspaceForDir = (dir: string) =>
   Effect.gen(function*() {

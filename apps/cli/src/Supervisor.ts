@@ -9,6 +9,7 @@ import * as Path from "@effect/platform/Path"
 import * as ConfigFile from "@org/sandbox-core/ConfigFile"
 import * as Hooks from "@org/sandbox-core/Hooks"
 import { SessionId } from "@org/sandbox-core/Ids"
+import { Label } from "@org/sandbox-core/SandboxProvider"
 import * as SessionLifecycle from "@org/sandbox-core/SessionLifecycle"
 import { Cause, Deferred, Effect, Exit, Option, Queue, Runtime, Schedule, Schema } from "effect"
 import { spawn } from "node:child_process"
@@ -197,6 +198,7 @@ export const supervise = (encoded: string) =>
       agent: Option.getOrNull(agent),
       command: spec.command,
       owner: Sessions.owner(),
+      labels: { [Label.stateDir]: yield* Sessions.stateDirLabel },
       hooks: Hooks.fromConfig(loaded.config.hooks, workspace.path, executor),
       syncStateDir: paths.syncState,
       control,

@@ -22,6 +22,8 @@ export const EventType = Schema.Literal(
   "sandbox.prepare.complete",
   "sandbox.prepare.error",
   "sandbox.ready",
+  /** A reuse session found its kept sandbox gone and created a fresh one. */
+  "sandbox.replaced",
   "sandbox.sync.before",
   "sandbox.sync.after",
   "sandbox.sync.error",

@@ -32,7 +32,11 @@ export const Label = {
   sandboxId: "sandbox-id",
   sessionId: "session-id",
   workspace: "workspace",
-  owner: "owner"
+  owner: "owner",
+  /** A digest of the state directory whose session created the sandbox: no other state directory touches it. */
+  stateDir: "state-dir",
+  /** When the sandbox was created (epoch ms), for the reconciler's grace period. */
+  createdAt: "created-at"
 } as const
 
 /**

@@ -3,7 +3,7 @@
  *
  * @since 0.1.0
  */
-import { Schema } from "effect"
+import { Either, Schema } from "effect"
 import { SandboxId, SessionId } from "./Ids.js"
 
 /**
@@ -27,13 +27,64 @@ export const SessionState = Schema.Literal(
 export type SessionState = typeof SessionState.Type
 
 /**
+ * The session state machine: the states each state may move to. Every state change goes through it; a final
+ * state (`stopped`, `failed`, `crashed`) moves nowhere, so a process that wakes up late (a supervisor resumed
+ * after the reconciler finished its session) cannot overwrite how the session ended.
+ *
+ * - `preparing` → `syncing` (seed) | `launching` (no seed) | `stopping` (prepare failed or interrupted)
+ * - `syncing` → `launching` | `stopping`
+ * - `launching` → `running` | `stopping`
+ * - `running` → `stopping`
+ * - `stopping` → `stopped` | `failed`
+ * - any state not final → `crashed` (the reconciler finishing a session whose supervisor is gone)
+ *
+ * @since 0.2.0
+ * @category state machine
+ */
+export const transitions: { readonly [S in SessionState]: ReadonlyArray<SessionState> } = {
+  preparing: ["syncing", "launching", "stopping", "crashed"],
+  syncing: ["launching", "stopping", "crashed"],
+  launching: ["running", "stopping", "crashed"],
+  running: ["stopping", "crashed"],
+  stopping: ["stopped", "failed", "crashed"],
+  stopped: [],
+  failed: [],
+  crashed: []
+}
+
+/**
  * States a session never leaves.
  *
  * @since 0.1.0
  * @category predicates
  */
-export const isFinal = (state: SessionState): boolean =>
-  state === "stopped" || state === "failed" || state === "crashed"
+export const isFinal = (state: SessionState): boolean => transitions[state].length === 0
+
+/**
+ * Whether the state machine allows `from` → `to`.
+ *
+ * @since 0.2.0
+ * @category state machine
+ */
+export const canTransition = (from: SessionState, to: SessionState): boolean => transitions[from].includes(to)
+
+/**
+ * A state change the state machine refuses.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class InvalidTransition extends Schema.TaggedError<InvalidTransition>("@org/sandbox-core/InvalidTransition")(
+  "InvalidTransition",
+  { session_id: Schema.String, from: SessionState, to: SessionState }
+) {
+  /**
+   * @since 0.2.0
+   */
+  override get message(): string {
+    return `session ${this.session_id} cannot go from ${this.from} to ${this.to}`
+  }
+}
 
 /**
  * Our view of a sandbox's state, whatever the backend calls it.
@@ -106,7 +157,13 @@ export class SandboxRecord extends Schema.Class<SandboxRecord>("@org/sandbox-cor
   state: SandboxState,
   provider_state: Schema.NullOr(ProviderState),
   sync: SyncStatus,
-  last_error: Schema.NullOr(Schema.String)
+  last_error: Schema.NullOr(Schema.String),
+  /**
+   * Why the sandbox is kept when its policy would remove it: `requested` (`run --keep`: not an orphan) or
+   * `unsynced` (its sync-back failed or left work behind: `reconcile` retries the sync-back, `prune` refuses
+   * it without `--discard`). Absent when the policy applies.
+   */
+  kept: Schema.optional(Schema.Literal("requested", "unsynced"))
 }) {}
 
 /**
@@ -128,5 +185,22 @@ export class Session extends Schema.Class<Session>("@org/sandbox-core/Session")(
   reason: Schema.NullOr(Schema.String),
   /** The host that owns the session (the `owner` label of its sandbox). */
   owner: Schema.String,
+  /** The host directory the session syncs with, so that any process (`reconcile`) can finish its sync-back. */
+  workspace_path: Schema.optional(Schema.String),
   sandbox: SandboxRecord
 }) {}
+
+/**
+ * Move a session to `to`, or say why the state machine refuses it.
+ *
+ * @since 0.2.0
+ * @category state machine
+ */
+export const transition = (
+  session: Session,
+  to: SessionState,
+  patch: Partial<Omit<typeof Session.Type, "state">> = {}
+): Either.Either<Session, InvalidTransition> =>
+  canTransition(session.state, to)
+    ? Either.right(Session.make({ ...session, ...patch, state: to }))
+    : Either.left(new InvalidTransition({ session_id: session.id, from: session.state, to }))

@@ -6,9 +6,10 @@
  * @since 0.1.0
  */
 import type { Scope } from "effect"
-import { Cause, DateTime, Deferred, Effect, Exit, Option, Queue, Stream } from "effect"
+import { Cause, DateTime, Deferred, Effect, Either, Exit, Option, Queue, Stream } from "effect"
 import type { Agent } from "./Agent.js"
 import type * as AgentDriver from "./AgentDriver.js"
+import * as EndOfSession from "./EndOfSession.js"
 import type { EventType } from "./Event.js"
 import { HistoryEntry } from "./History.js"
 import * as Hooks from "./Hooks.js"
@@ -17,9 +18,9 @@ import { makeSandboxId, makeSessionId } from "./Ids.js"
 import type { Profile } from "./Profile.js"
 import { ExecError, type ProviderError, type StoreError, type SyncError, UsageError } from "./SandboxError.js"
 import type { Instance, Service as ProviderService } from "./SandboxProvider.js"
-import { labelsFor } from "./SandboxProvider.js"
-import type { SandboxState } from "./Session.js"
-import { isFinal, SandboxRecord, Session, SyncStatus } from "./Session.js"
+import { Label, labelsFor } from "./SandboxProvider.js"
+import type { SandboxState, SessionState } from "./Session.js"
+import { isFinal, SandboxRecord, Session, SyncStatus, transition } from "./Session.js"
 import { Store } from "./Store.js"
 import type { Workspace } from "./Workspace.js"
 import type { SyncResult } from "./WorkspaceSync.js"
@@ -55,6 +56,8 @@ export interface StartOptions {
   readonly command: ReadonlyArray<string>
   /** Host identity, the `owner` label. */
   readonly owner: string
+  /** More labels for a sandbox this session creates (the CLI adds its state directory's `state-dir`). */
+  readonly labels?: Readonly<Record<string, string>>
   readonly hooks: Hooks.HookSet
   /** Where the sync engine keeps per-sandbox state. */
   readonly syncStateDir: (sandbox_id: SandboxId) => string
@@ -84,8 +87,10 @@ export interface StartOptions {
  */
 export interface Outcome {
   readonly session: Session
-  /** What the process should exit with: the command's code, 1 on failure, 130 on interruption. */
+  /** What the process should exit with: the command's code, 1 on failure, 130 on interruption, 70 on a defect. */
   readonly exit_code: number
+  /** What the sandbox still holds that did not come home, one line per kind (for stderr). */
+  readonly left_behind: ReadonlyArray<string>
 }
 
 /**
@@ -168,6 +173,7 @@ export const run = Effect.fn("Session.run")(function*(options: StartOptions) {
         exit_code: null,
         reason: null,
         owner: options.owner,
+        workspace_path: options.workspace.path,
         sandbox: SandboxRecord.make({
           sandbox_id,
           backend: profile.backend,
@@ -189,12 +195,30 @@ export const run = Effect.fn("Session.run")(function*(options: StartOptions) {
       const update = (f: (s: Session) => Session) =>
         Effect.flatMap(DateTime.now, (now) =>
           store.updateSession(session_id, (s) => Session.make({ ...f(s), updated_at: now })))
-      const setState = (state: Session["state"]) =>
-        update((s) => Session.make({ ...s, state }))
+      // Every state change goes through the state machine; a refused one leaves the record as it is and fails.
+      const setState = (state: SessionState) =>
+        Effect.gen(function*() {
+          let refused: Either.Either<Session, import("./Session.js").InvalidTransition> | undefined
+          const next = yield* update((s) => {
+            const moved = transition(s, state)
+            if (Either.isLeft(moved)) {
+              refused = moved
+            }
+            return Either.getOrElse(moved, () =>
+              s)
+          })
+          if (refused !== undefined && Either.isLeft(refused)) return yield* Effect.die(refused.left)
+          return next
+        })
       const setSandbox = (patch: Partial<typeof SandboxRecord.Type>) =>
         update((s) => Session.make({ ...s, sandbox: SandboxRecord.make({ ...s.sandbox, ...patch }) }))
+      // An event that cannot be written is reported, and never stops the session (least of all its stop phase).
       const emit = (type: EventType, attrs: Record<string, unknown> = {}) =>
-        store.appendEvent({ session_id, sandbox_id, type, attrs }).pipe(Effect.withSpan(type, { attributes: attrs }))
+        store.appendEvent({ session_id, sandbox_id, type, attrs }).pipe(
+          Effect.withSpan(type, { attributes: attrs }),
+          Effect.asVoid,
+          Effect.catchAll((e) => Effect.logWarning(`event ${type} not recorded: ${e.message}`))
+        )
       const history = (kind: string, text: string, data?: Record<string, unknown>) =>
         Effect.flatMap(DateTime.now, (at) =>
           store.appendHistory(session_id, [HistoryEntry.make({ at, kind, text, ...(data ? { data } : {}) })]))
@@ -232,6 +256,8 @@ export const run = Effect.fn("Session.run")(function*(options: StartOptions) {
               profile,
               labels: {
                 ...labelsFor({ sandbox_id, session_id, workspace: options.workspace.name, owner: options.owner }),
+                ...options.labels,
+                [Label.createdAt]: String(DateTime.toEpochMillis(created_at)),
                 ...(profile.sync_mode === "none" ? { "workspace-path": options.workspace.path } : {})
               },
               env: { ...profile.env }
@@ -445,9 +471,17 @@ export const run = Effect.fn("Session.run")(function*(options: StartOptions) {
                 return Deferred.succeed(exitCode, chunk.exit_code)
               }
               const stream = chunk._tag === "Stdout" ? "stdout" : "stderr"
-              return Effect.zipRight(
-                options.onOutput ? options.onOutput(stream, chunk.data) : Effect.void,
-                history(stream, new TextDecoder().decode(chunk.data))
+              // A provider that breaks the contract (text instead of bytes) is a defect: its output is still
+              // kept, and the session then ends failed (exit 70).
+              const data: unknown = chunk.data
+              const bytes = data instanceof Uint8Array ? data : new TextEncoder().encode(String(data))
+              const shown = Effect.zipRight(
+                options.onOutput ? options.onOutput(stream, bytes) : Effect.void,
+                history(stream, new TextDecoder().decode(bytes))
+              )
+              return data instanceof Uint8Array ? shown : Effect.zipRight(
+                shown,
+                Effect.dieMessage(`provider ${provider.name} yielded ${typeof data} instead of bytes on ${stream}`)
               )
             }),
             Effect.tapError((e) => emit("sandbox.launch.error", { error: e.message }).pipe(Effect.ignore))
@@ -479,82 +513,110 @@ export const run = Effect.fn("Session.run")(function*(options: StartOptions) {
           return code
         })
 
-      // ---- Stop: always runs, uninterruptible. Sync back, hooks, persistence, final state.
+      // ---- Stop: always runs, uninterruptible. The end-of-session rule (sync back → verify → persistence),
+      // hooks, final state.
       const stop = (instance: Instance | null, exit: Exit.Exit<number, LifecycleError>, agentStarted: boolean) =>
         Effect.gen(function*() {
+          const current = yield* store.getSession(session_id)
+          if (isFinal(current.state)) {
+            // Someone else (the reconciler, while this process was paused) already finished the session: the
+            // sandbox is theirs now, and the record says how the session ended.
+            yield* Effect.logWarning(`session ${session_id} was already finished (${current.state}) by another process`)
+            return { session: current, exit_code: 1, left_behind: [] } satisfies Outcome
+          }
           yield* setState("stopping")
-          yield* emit("sandbox.stop.start", { persistence: options.keep ? "keep" : profile.persistence })
+          const keepRequested = options.keep === true
+          yield* emit("sandbox.stop.start", { persistence: keepRequested ? "keep" : profile.persistence })
           const errors: Array<string> = []
-          let halted = false
-          if (instance !== null && agentStarted && profile.sync_mode !== "none" && profile.sync_mode !== "seed") {
-            const synced = yield* Effect.either(doSync(instance, "stop"))
-            if (synced._tag === "Left") {
-              errors.push(`sync back failed: ${synced.left.message}`)
-              // Never destroy a runtime whose changes did not come home.
-              halted = true
-            }
-          }
-          yield* Hooks.run(options.hooks, "sandbox.stop", hookEvent({ instance_id: instance?.instance_id ?? null }))
-            .pipe(
-              Effect.catchAll((e) => Effect.sync(() => errors.push(e.message)))
-            )
+          const hookErrors: Array<string> = []
+          // After the sync-back, before persistence: the hook still reaches the sandbox.
+          const stopHook = Hooks.run(
+            options.hooks,
+            "sandbox.stop",
+            hookEvent({ instance_id: instance?.instance_id ?? null })
+          )
+            .pipe(Effect.asVoid, Effect.catchAll((e) => Effect.sync(() => void hookErrors.push(e.message))))
           let finalState: SandboxState = instance === null ? "gone" : "running"
+          let unsynced = false
+          let left_behind: ReadonlyArray<string> = []
           if (instance !== null) {
-            const keep = options.keep || profile.persistence === "reuse" || halted
-            const applied = yield* Effect.either(
-              keep
-                ? Effect.succeed(instance.state)
+            const wantsSync = agentStarted && profile.sync_mode !== "none" && profile.sync_mode !== "seed"
+            const ended = yield* EndOfSession.finish({
+              provider,
+              instance,
+              syncBack: wantsSync
+                ? Option.some(Effect.map(doSync(instance, "stop"), (result) => ({ result, instance })))
+                : Option.none(),
+              apply: keepRequested || profile.persistence === "reuse"
+                ? "keep"
                 : profile.persistence === "archive"
-                ? provider.archive(instance).pipe(Effect.map((i) => i.state))
-                : provider.destroy(instance).pipe(Effect.as("gone" as const))
-            )
-            if (applied._tag === "Left") errors.push(`${profile.persistence} failed: ${applied.left.message}`)
-            else finalState = applied.right
+                ? "archive"
+                : "destroy",
+              sync,
+              state_dir: options.syncStateDir(sandbox_id),
+              beforeApply: stopHook
+            })
+            errors.push(...ended.errors, ...hookErrors)
+            finalState = ended.sandbox_state
+            unsynced = ended.unsynced
+            left_behind = ended.left_behind
           }
+          if (instance === null) yield* stopHook
+          errors.push(...(instance === null ? hookErrors : []))
           const failure = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
+          // A defect (a provider breaking its contract, a bug of ours) ends the session failed with exit 70.
+          const defect = Exit.isFailure(exit) ? Cause.dieOption(exit.cause) : Option.none()
+          const defectText = Option.map(defect, (d) => `internal error: ${d instanceof Error ? d.message : String(d)}`)
           const interrupted = Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
           const commandCode = Exit.isSuccess(exit) ? exit.value : null
           const reason = Option.isSome(failure)
             ? failure.value.message
+            : Option.isSome(defectText)
+            ? defectText.value
             : interrupted
-            ? (agentStarted ? null : "interrupted before the command started")
+            ? (agentStarted ? (unsynced ? errors.join("; ") : null) : "interrupted before the command started")
             : errors.length > 0
             ? errors.join("; ")
             : null
-          const state: Session["state"] = Option.isSome(failure) || (errors.length > 0 && Exit.isSuccess(exit))
-            ? "failed"
-            : "stopped"
+          const state: SessionState =
+            Option.isSome(failure) || Option.isSome(defect) || unsynced || (errors.length > 0 && Exit.isSuccess(exit))
+              ? "failed"
+              : "stopped"
           const now = yield* DateTime.now
           const final = yield* update((s) =>
-            Session.make({
-              ...s,
-              state,
-              ended_at: now,
-              exit_code: commandCode,
-              reason,
-              sandbox: SandboxRecord.make({
-                ...s.sandbox,
-                state: finalState,
-                last_error: errors.length > 0
-                  ? errors.join("; ")
-                  : Option.isSome(failure)
-                  ? failure.value.message
-                  : s.sandbox.last_error
-              })
-            })
+            Either.getOrElse(
+              transition(s, state, {
+                ended_at: now,
+                exit_code: commandCode,
+                reason,
+                sandbox: SandboxRecord.make({
+                  ...s.sandbox,
+                  state: finalState,
+                  ...(unsynced ? { kept: "unsynced" as const } : keepRequested ? { kept: "requested" as const } : {}),
+                  last_error: errors.length > 0
+                    ? errors.join("; ")
+                    : Option.isSome(failure)
+                    ? failure.value.message
+                    : Option.getOrElse(defectText, () => s.sandbox.last_error)
+                })
+              }),
+              () => s
+            )
           )
-          yield* emit("sandbox.stop.complete", { sandbox_state: finalState, errors })
+          yield* emit("sandbox.stop.complete", { sandbox_state: finalState, errors, left_behind })
           yield* emit(state === "failed" ? "session.failed" : "session.stopped", {
             exit_code: commandCode,
             reason,
             interrupted
           })
-          const exit_code = interrupted
+          const exit_code = Option.isSome(defect)
+            ? 70
+            : interrupted
             ? 130
             : state === "failed"
             ? (commandCode !== null && commandCode !== 0 ? commandCode : 1)
             : commandCode ?? 0
-          return { session: final, exit_code } satisfies Outcome
+          return { session: final, exit_code, left_behind } satisfies Outcome
         }).pipe(Effect.uninterruptible)
 
       // Prepare may fail before any instance exists; the stop phase then records the failure.

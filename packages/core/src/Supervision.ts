@@ -95,7 +95,9 @@ export class Supervision extends Context.Tag("@org/sandbox-core/Supervision")<Su
 const decodeLock = Schema.decodeUnknownOption(Schema.parseJson(SupervisorLock))
 
 /**
- * Judge a lock: the pid must run (on this host) and the heartbeat must be fresh.
+ * Judge a lock. On this host the pid decides: a running pid is alive even with a stale heartbeat (a supervisor
+ * paused by `kill -STOP` or a laptop suspend is not dead, and taking it for dead would destroy a sandbox it
+ * still uses). Elsewhere only the heartbeat can tell, and it must be fresh.
  *
  * @since 0.1.0
  * @category predicates
@@ -105,8 +107,10 @@ export const judge = (
   options: { readonly now: number; readonly isAlive: (pid: number) => boolean; readonly local: boolean }
 ): Liveness => {
   const age = options.now - Date.parse(lock.heartbeat_at)
-  if (options.local && !options.isAlive(lock.pid)) {
-    return { _tag: "Gone", reason: `supervisor pid ${lock.pid} is not running`, lock: Option.some(lock) }
+  if (options.local) {
+    return options.isAlive(lock.pid)
+      ? { _tag: "Alive", lock }
+      : { _tag: "Gone", reason: `supervisor pid ${lock.pid} is not running`, lock: Option.some(lock) }
   }
   if (!(age < HEARTBEAT_STALE_MS)) {
     return {

@@ -70,3 +70,7 @@ export * as Store from "./Store.js"
  * @since 0.1.0
  */
 export * as Workspace from "./Workspace.js"
+/**
+ * @since 0.2.0
+ */
+export * as EndOfSession from "./EndOfSession.js"

@@ -1,141 +1,14 @@
 import { describe, expect, it } from "@effect/vitest"
-import { DateTime, Deferred, Effect, Exit, Fiber, Layer, Option, Queue, Ref, Stream } from "effect"
-import * as Capabilities from "../src/Capabilities.js"
+import { Deferred, Effect, Exit, Fiber, Layer, Option, Queue, Ref } from "effect"
 import type { HookSet } from "../src/Hooks.js"
 import { HookDenied } from "../src/Hooks.js"
-import * as Ids from "../src/Ids.js"
-import { builtinLocal, Profile } from "../src/Profile.js"
 import { ProviderError } from "../src/SandboxError.js"
-import type { ExecOutput, Service } from "../src/SandboxProvider.js"
-import { Instance, Label } from "../src/SandboxProvider.js"
+import type { Service } from "../src/SandboxProvider.js"
+import { Label } from "../src/SandboxProvider.js"
 import * as SessionLifecycle from "../src/SessionLifecycle.js"
 import * as Store from "../src/Store.js"
-import { Workspace } from "../src/Workspace.js"
-import { emptyResult as noChange, type SyncRequest, type SyncResult, WorkspaceSync } from "../src/WorkspaceSync.js"
-
-const emptyResult: SyncResult = noChange(1)
-
-/** A provider over memory that records what the lifecycle asked of it, driven by the command it is given. */
-const makeProvider = (calls: Array<string>, storeSeen: Array<string>) =>
-  Effect.gen(function*() {
-    const store = yield* Store.Store
-    const instances = new Map<string, Instance>()
-    const killed = yield* Ref.make(false)
-    const text = (s: string) => new TextEncoder().encode(s)
-    const service: Service = {
-      name: "memory",
-      contract_version: 1,
-      capabilities: Capabilities.make({ exec: true, exec_stream: true, labels: true, reuse: true, archive: true }),
-      create: (spec) =>
-        Effect.gen(function*() {
-          calls.push("create")
-          // Intent before side effect: the session must be on record before the provider is asked for anything.
-          const recorded = yield* Effect.either(store.getSession(spec.session_id))
-          storeSeen.push(recorded._tag === "Right" ? recorded.right.state : "missing")
-          const instance = Instance.make({
-            instance_id: `mem-${spec.sandbox_id}`,
-            state: "running",
-            provider_state_name: "started",
-            labels: { ...spec.labels },
-            workdir: "/work",
-            provider_state: null
-          })
-          instances.set(instance.instance_id, instance)
-          return instance
-        }).pipe(Effect.orDie),
-      get: (id) => {
-        calls.push("get")
-        const found = instances.get(id)
-        return found
-          ? Effect.succeed(found)
-          : Effect.fail(ProviderError.of({ provider: "memory", operation: "get", reason: "NotFound", detail: id }))
-      },
-      list: () => Stream.fromIterable(instances.values()),
-      start: (i) => Effect.sync(() => calls.push("start")).pipe(Effect.as(Instance.make({ ...i, state: "running" }))),
-      stop: (i) => Effect.sync(() => calls.push("stop")).pipe(Effect.as(Instance.make({ ...i, state: "stopped" }))),
-      archive: (i) =>
-        Effect.sync(() => calls.push("archive")).pipe(Effect.as(Instance.make({ ...i, state: "archived" }))),
-      destroy: (i) =>
-        Effect.sync(() => {
-          calls.push("destroy")
-          instances.delete(i.instance_id)
-        }),
-      exec: (_, request) =>
-        Effect.sync(() => {
-          const cmd = request.shell ?? request.argv!.join(" ")
-          calls.push(`exec:${cmd}`)
-          return cmd.startsWith("fail")
-            ? { exit_code: 3, stdout: "building…\n", stderr: "boom: missing dep\n" }
-            : { exit_code: 0, stdout: "", stderr: "" }
-        }),
-      execStream: (_, request) => {
-        const argv = request.argv ?? []
-        calls.push(`launch:${argv.join(" ")}`)
-        if (argv[0] === "hang") {
-          return Stream.concat(
-            Stream.fromIterable<ExecOutput>([{ _tag: "Stdout", data: text("started\n") }]),
-            Stream.never
-          ).pipe(Stream.ensuring(Ref.set(killed, true)))
-        }
-        const code = argv[0] === "exit" ? Number(argv[1]) : 0
-        return Stream.fromIterable<ExecOutput>([
-          { _tag: "Stdout", data: text("hello\n") },
-          { _tag: "Stderr", data: text("careful\n") },
-          { _tag: "Exit", exit_code: code }
-        ])
-      },
-      readFile: () => Effect.die("unused"),
-      writeFile: () => Effect.die("unused"),
-      stat: () => Effect.die("unused"),
-      listDir: () => Effect.die("unused"),
-      remove: () => Effect.die("unused"),
-      mkdir: () => Effect.die("unused"),
-      putArchive: () => Effect.die("unused"),
-      getArchive: () => Effect.die("unused")
-    }
-    return { service, killed }
-  })
-
-const syncLayer = (requests: Array<SyncRequest>, result: Partial<SyncResult> = {}) =>
-  Layer.succeed(WorkspaceSync, {
-    seed: (r) =>
-      Effect.sync(() => requests.push(r)).pipe(Effect.as({ ...emptyResult, files_to_runtime: 3, ...result })),
-    sync: (r) =>
-      Effect.sync(() => requests.push(r)).pipe(Effect.as({ ...emptyResult, files_from_runtime: 1, ...result }))
-  })
-
-const workspace = Workspace.make({
-  name: Ids.WorkspaceName.make("app"),
-  path: "/home/dev/app",
-  created_at: DateTime.unsafeMake(0),
-  updated_at: DateTime.unsafeMake(0)
-})
-
-const profile = (patch: Partial<typeof Profile.Type> = {}) => Profile.make({ ...builtinLocal, ...patch })
-
-const setup = (options: { readonly result?: Partial<SyncResult> } = {}) =>
-  Effect.gen(function*() {
-    const calls: Array<string> = []
-    const storeSeen: Array<string> = []
-    const syncs: Array<SyncRequest> = []
-    const { killed, service } = yield* makeProvider(calls, storeSeen)
-    const run = (o: Partial<SessionLifecycle.StartOptions> & { readonly command?: ReadonlyArray<string> }) =>
-      SessionLifecycle.run({
-        workspace,
-        profile: profile(),
-        provider: service,
-        agent: null,
-        command: ["echo", "hi"],
-        owner: "dev@host",
-        hooks: {},
-        syncStateDir: (id) => `/state/sync/${id}`,
-        ...o
-      }).pipe(Effect.provide(syncLayer(syncs, options.result)))
-    return { calls, storeSeen, syncs, killed, run, service }
-  })
-
-const eventTypes = (id: string) =>
-  Effect.flatMap(Store.Store, (s) => s.readEvents(id)).pipe(Effect.map((l) => l.items.map((e) => e.type)))
+import { type SyncResult, WorkspaceSync } from "../src/WorkspaceSync.js"
+import { emptyResult, eventTypes, makeProvider, profile, setup, syncLayer, workspace } from "./fixtures/lifecycle.js"
 
 describe("SessionLifecycle", () => {
   it.effect("runs prepare → sync → setup → launch → stop, with gap-free events and the intent recorded first", () =>
@@ -195,8 +68,12 @@ describe("SessionLifecycle", () => {
         [Label.sandboxId]: s.sandbox.sandbox_id,
         [Label.sessionId]: s.id,
         [Label.workspace]: "app",
-        [Label.owner]: "dev@host"
+        [Label.owner]: "dev@host",
+        [Label.createdAt]: "0"
       })
+      // kept on purpose: the reconciler does not take it for an orphan
+      expect(s.sandbox.kept).toBe("requested")
+      expect(s.workspace_path).toBe(workspace.path)
     }).pipe(Effect.provide(Store.layerMemory)))
 
   it.effect("a failing setup command stops the session before the agent starts and records command and output", () =>

@@ -163,7 +163,22 @@ export interface Observation {
   readonly checked: ReadonlySet<string>
   /** Host directories of workspaces, by name. */
   readonly workspace_paths: ReadonlyMap<string, string>
+  /** `prune --discard`: destroy sandboxes that hold work not home too. */
+  readonly discard?: boolean
+  /** This state directory's `state-dir` label: a sandbox labelled with another one is never ours to act on. */
+  readonly state_dir?: string
+  /** When the plan was made (epoch ms), for the grace period of sandboxes without a session record. */
+  readonly now?: number
 }
+
+/**
+ * A sandbox of this host whose session no store here knows is left alone this long after its creation: it may
+ * belong to a session of another state directory that is being set up.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const ORPHAN_GRACE_MS = 10 * 60_000
 
 /**
  * One action with what acting on it needs.
@@ -367,7 +382,7 @@ export const decide = (o: Observation): Decided => {
       }, { profile })
       continue
     }
-    const path = o.workspace_paths.get(s.workspace) ?? lock_path
+    const path = s.workspace_path ?? o.workspace_paths.get(s.workspace) ?? lock_path
     const wantsSync = syncsBack(profile, s) && reachable(found.instance)
     const apply: Apply = profile.persistence === "reuse"
       ? "keep"
@@ -430,6 +445,37 @@ export const decide = (o: Observation): Decided => {
         }
         continue
       }
+      const stateDir = f.instance.labels[Label.stateDir]
+      if (o.state_dir !== undefined && stateDir !== undefined && stateDir !== o.state_dir) {
+        if (o.scope === "all") {
+          push({
+            ...fields,
+            decision: "skip",
+            reason: `created from another state directory (${stateDir}): reconcile it with that SANDBOX_CLI_HOME`,
+            persistence: null,
+            sync_back: false,
+            apply: null
+          }, { profile: undefined })
+        }
+        continue
+      }
+      const createdAt = Number(f.instance.labels[Label.createdAt] ?? Number.NaN)
+      if (
+        s === undefined && stateDir === undefined && o.now !== undefined && Number.isFinite(createdAt) &&
+        o.now - createdAt < ORPHAN_GRACE_MS
+      ) {
+        push({
+          ...fields,
+          decision: "skip",
+          reason: `no session record here, but created ${
+            Math.round((o.now - createdAt) / 1000)
+          } s ago: it may be another state directory's`,
+          persistence: null,
+          sync_back: false,
+          apply: null
+        }, { profile: undefined })
+        continue
+      }
       if (s === undefined) {
         push({
           ...fields,
@@ -456,10 +502,55 @@ export const decide = (o: Observation): Decided => {
         }
         continue
       }
-      const path = o.workspace_paths.get(s.workspace)
+      const path = s.workspace_path ?? o.workspace_paths.get(s.workspace)
       const sync_back = syncsBack(profile, s) && reachable(f.instance) && path !== undefined
       const extra = { profile, ...(path !== undefined ? { workspace_path: path } : {}) }
       const ended = `its last session ${s.id} ended ${s.state}`
+      if (s.sandbox.kept === "requested" && s.sandbox.state !== "gone") {
+        // `run --keep`: kept on purpose, not an orphan.
+        kept++
+        continue
+      }
+      if (s.sandbox.kept === "unsynced" && s.sandbox.state !== "gone") {
+        // Its sync-back failed or left work in it: retry the sync-back, never destroy it without one.
+        const apply: Apply = profile.persistence === "reuse"
+          ? "keep"
+          : profile.persistence === "archive"
+          ? "archive"
+          : "destroy"
+        if (o.scope === "orphans" && !o.discard) {
+          push({
+            ...fields,
+            decision: "skip",
+            reason: `its last session ${s.id} left work in it that is not home: run sandbox-cli reconcile to retry ` +
+              `the sync-back, or prune --discard to destroy it anyway`,
+            persistence: profile.persistence,
+            sync_back: false,
+            apply: null
+          }, extra)
+          continue
+        }
+        if (o.scope === "orphans") {
+          push({
+            ...fields,
+            decision: "destroy",
+            reason: `--discard: its last session ${s.id} left work in it, destroyed anyway`,
+            persistence: profile.persistence,
+            sync_back: false,
+            apply: "destroy"
+          }, extra)
+          continue
+        }
+        push({
+          ...fields,
+          decision: "finish",
+          reason: `its last session ${s.id} left work in it that is not home: retrying the sync-back`,
+          persistence: profile.persistence,
+          sync_back: path !== undefined && reachable(f.instance),
+          apply: path !== undefined && reachable(f.instance) ? apply : "keep"
+        }, extra)
+        continue
+      }
       if (profile.persistence === "reuse" && s.sandbox.state !== "gone") {
         kept++
         continue

@@ -36,6 +36,8 @@ export interface PlanRequest {
   readonly all_owners?: boolean
   /** Only this backend. */
   readonly backend?: string
+  /** `prune --discard`: also destroy sandboxes whose last sync-back left work in them. */
+  readonly discard?: boolean
 }
 
 /**
@@ -83,6 +85,8 @@ export interface Options {
   readonly claims?: { readonly dir: string; readonly pid: number }
   /** Actions in flight at once (default 8). */
   readonly concurrency?: number
+  /** This state directory's `state-dir` label (sandboxes labelled with another one are left alone). */
+  readonly stateDirLabel?: string
 }
 
 /**
@@ -222,7 +226,10 @@ export const make = (options: Options) =>
         instances,
         listed,
         checked,
-        workspace_paths
+        workspace_paths,
+        discard: request.discard ?? false,
+        now: DateTime.toEpochMillis(planned_at),
+        ...(options.stateDirLabel !== undefined ? { state_dir: options.stateDirLabel } : {})
       })
       const report = Report.make({
         dry_run: true,

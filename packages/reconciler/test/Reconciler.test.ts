@@ -231,12 +231,18 @@ describe("Reconciler", () => {
       const after = yield* (yield* Store.Store).getSession(session.id)
       expect(after.state).toBe("crashed")
       expect(after.reason).toContain("sandbox kept instead of destroy")
+      expect(after.sandbox.kept).toBe("unsynced")
       expect(yield* eventTypes(session.id)).toContain("sandbox.reconcile.error")
-      // the next run tries again, as an orphan of the ended session, and succeeds once the runtime answers
+      // prune refuses it: its work is not home
+      const prune = yield* reconciler.plan({ scope: "orphans" })
+      expect(prune.report.actions.map((a) => [a.decision, a.apply])).toEqual([["skip", null]])
+      expect(prune.report.actions[0]!.reason).toContain("prune --discard")
+      // the next run retries the sync-back of the ended session, and finishes it once the runtime answers
       t.sync.failing.clear()
       const next = yield* reconciler.act(yield* reconciler.plan())
-      expect(next.actions.map((a) => [a.decision, a.status, a.sync_back])).toEqual([["destroy", "done", true]])
+      expect(next.actions.map((a) => [a.decision, a.status, a.sync_back])).toEqual([["finish", "done", true]])
       expect(t.provider.instances.has(instance!.instance_id)).toBe(false)
+      expect((yield* (yield* Store.Store).getSession(session.id)).sandbox.kept).toBeUndefined()
     }).pipe(Effect.provide(t.layer))
   })
 

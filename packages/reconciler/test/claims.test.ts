@@ -36,7 +36,7 @@ describe("claims (files)", () => {
 })
 
 describe("Supervision (files)", () => {
-  it.scopedLive("a held lock is alive; a dead pid, a stale heartbeat or a corrupt lock is gone and found by the scan", () =>
+  it.scopedLive("a held lock is alive; a dead pid or a corrupt lock is gone and found by the scan; a stale heartbeat only elsewhere", () =>
     Effect.gen(function*() {
       const dir = yield* tempDir
       const fs = yield* FileSystem.FileSystem
@@ -61,11 +61,16 @@ describe("Supervision (files)", () => {
         JSON.stringify({ pid: 8, session_id: "ses_dead00000", started_at: now, heartbeat_at: now })
       )
       const stale = yield* supervision.stale
+      // a live pid with a stale heartbeat (a paused supervisor) is not dead on its own host
       expect(stale.map((s) => [s.session_id, s.reason]).sort()).toEqual([
         ["ses_corrupt00", "unreadable supervisor lock"],
-        ["ses_dead00000", "supervisor pid 8 is not running"],
-        ["ses_stale0000", expect.stringMatching(/^supervisor missed its heartbeat/)]
+        ["ses_dead00000", "supervisor pid 8 is not running"]
       ])
+      expect((yield* supervision.check("ses_stale0000"))._tag).toBe("Alive")
+      expect(yield* supervision.check("ses_stale0000", { local: false })).toMatchObject({
+        _tag: "Gone",
+        reason: expect.stringMatching(/^supervisor missed its heartbeat/)
+      })
       // another host's lock is judged by its heartbeat only
       expect((yield* supervision.check("ses_dead00000", { local: false }))._tag).toBe("Alive")
       yield* supervision.release("ses_dead00000")

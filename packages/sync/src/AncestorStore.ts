@@ -61,8 +61,12 @@ type Line = typeof Line.Type
 const decodeBase = Schema.decodeUnknownEither(Schema.parseJson(Encoded))
 const decodeLine = Schema.decodeUnknownEither(Schema.parseJson(Line))
 
-const sameIdentity = (a: Identity, b: Identity): boolean =>
-  a.session_id === b.session_id && a.sandbox_id === b.sandbox_id && a.instance_id === b.instance_id &&
+/**
+ * Whether a stored ancestor belongs to this sync: same sandbox, instance, host root and runtime root. The
+ * session id is not part of it: a reuse session reattached to its sandbox syncs against the real ancestor.
+ */
+export const sameIdentity = (a: Identity, b: Identity): boolean =>
+  a.sandbox_id === b.sandbox_id && a.instance_id === b.instance_id &&
   a.host_root === b.host_root && a.runtime_root === b.runtime_root
 
 /** Applies journal lines to a decoded base (in place: the base is fresh). */

@@ -106,10 +106,9 @@ export const make = (options: Options = {}) =>
         if (stamp === "") return Option.none<AncestorStore.Persisted>()
         if (hit !== undefined && hit.stamp === stamp) {
           const a = hit.persisted.ancestor.identity
-          const same = a.session_id === identity.session_id && a.sandbox_id === identity.sandbox_id &&
-            a.instance_id === identity.instance_id && a.host_root === identity.host_root &&
-            a.runtime_root === identity.runtime_root
-          return same ? Option.some(hit.persisted) : Option.none<AncestorStore.Persisted>()
+          return AncestorStore.sameIdentity(a, identity)
+            ? Option.some(hit.persisted)
+            : Option.none<AncestorStore.Persisted>()
         }
         const loaded = yield* AncestorStore.load(stateDir, identity)
         if (Option.isSome(loaded)) warm.set(stateDir, { stamp, persisted: loaded.value })

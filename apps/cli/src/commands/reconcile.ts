@@ -44,6 +44,7 @@ const reconcilerLayer = (loaded: AppConfig.Loaded, options: { readonly concurren
       profiles: [...loaded.config.profiles.values()],
       providerFor: (profile: Profile) => Sessions.providerFor(loaded.registry, profile).pipe(Effect.provide(platform)),
       syncStateDir: paths.syncState,
+      stateDirLabel: yield* Sessions.stateDirLabel,
       claims: { dir: path.join(root, "reconcile"), pid: process.pid },
       ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {})
     })
@@ -132,12 +133,16 @@ const prune = Command.make(
     dryRun,
     allOwners,
     concurrency,
-    backend: Options.text("backend").pipe(Options.optional, Options.withDescription("Only this backend"))
+    backend: Options.text("backend").pipe(Options.optional, Options.withDescription("Only this backend")),
+    discard: Options.boolean("discard").pipe(
+      Options.withDescription("Also destroy sandboxes whose sync-back left work in them (that work is lost)")
+    )
   },
-  ({ allOwners, backend, concurrency, config, dryRun, output }) =>
+  ({ allOwners, backend, concurrency, config, discard, dryRun, output }) =>
     run({
       scope: "orphans",
       all_owners: allOwners,
+      discard,
       ...Option.match(backend, { onNone: () => ({}), onSome: (b) => ({ backend: b }) })
     }, {
       config,

@@ -10,6 +10,7 @@ import * as ConfigFile from "@org/sandbox-core/ConfigFile"
 import * as Hooks from "@org/sandbox-core/Hooks"
 import { makeSessionId } from "@org/sandbox-core/Ids"
 import { UsageError } from "@org/sandbox-core/SandboxError"
+import { Label } from "@org/sandbox-core/SandboxProvider"
 import * as SessionLifecycle from "@org/sandbox-core/SessionLifecycle"
 import * as Supervision from "@org/sandbox-core/Supervision"
 import { Effect, Layer, Option, Schema } from "effect"
@@ -72,6 +73,7 @@ export const command = Command.make(
         agent: null,
         command: cmd,
         owner: Sessions.owner(),
+        labels: { [Label.stateDir]: yield* Sessions.stateDirLabel },
         hooks: Hooks.fromConfig(loaded.config.hooks, workspace.path, executor),
         syncStateDir: paths.syncState,
         keep,
@@ -96,6 +98,7 @@ export const command = Command.make(
           `conflict: ${path} changed on both sides; the host file was kept, the sandbox's version is beside it`
         )
       }
+      for (const line of outcome.left_behind) yield* Render.warn(line)
       if (s.state === "failed" && s.reason) process.stderr.write(`error: ${s.reason}\n`)
       if (outcome.exit_code !== 0) return yield* new ExitWith({ code: outcome.exit_code })
     }).pipe(Effect.scoped, Effect.provide(Layer.merge(Sessions.runtimeLayer, Sessions.supervisionLayer)))

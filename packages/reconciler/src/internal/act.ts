@@ -2,16 +2,18 @@
  * Carrying out one planned action: claim it, check it still applies, sync back, apply persistence, record
  * the outcome on the session.
  */
+import * as EndOfSession from "@org/sandbox-core/EndOfSession"
 import type { EventType } from "@org/sandbox-core/Event"
 import type { Profile } from "@org/sandbox-core/Profile"
 import type { SandboxError } from "@org/sandbox-core/SandboxError"
 import type { Instance, Service as ProviderService } from "@org/sandbox-core/SandboxProvider"
+import { Label } from "@org/sandbox-core/SandboxProvider"
 import type { SandboxState } from "@org/sandbox-core/Session"
-import { isFinal, SandboxRecord, Session, SyncStatus } from "@org/sandbox-core/Session"
+import { isFinal, SandboxRecord, Session, SyncStatus, transition } from "@org/sandbox-core/Session"
 import type { Service as StoreService } from "@org/sandbox-core/Store"
 import type { Service as SupervisionService } from "@org/sandbox-core/Supervision"
 import type { Service as SyncService, SyncResult } from "@org/sandbox-core/WorkspaceSync"
-import { Cause, DateTime, Effect, Option } from "effect"
+import { Cause, DateTime, Effect, Either, Option } from "effect"
 import type { Planned } from "../ReconcilePlan.js"
 import { ActionResult } from "../ReconcilePlan.js"
 import type { Claims } from "./claims.js"
@@ -80,10 +82,19 @@ export const act = (context: ActContext, item: Planned, since: number): Effect.E
       instance_id: action.instance_id
     })
 
+    // The moment of acting: a sandbox planned as an orphan must still have no session that could own it. A
+    // session's record is written before its sandbox is created, so a sandbox the listing saw has its record
+    // by now if a session of this state directory owns it.
+    if (!action.crash_session && action.apply !== null && action.apply !== "keep") {
+      const owner = yield* liveOwner(context, item)
+      if (owner !== undefined) return skipped(owner, session)
+    }
+
     const errors: Array<string> = []
     let sandboxState: SandboxState = Option.match(item.instance, { onNone: () => "gone", onSome: (i) => i.state })
     let synced: SyncResult | undefined
-    let halted = false
+    let unsynced = false
+    let left: ReadonlyArray<string> = []
     const instance = Option.getOrUndefined(item.instance)
     const profile = Option.getOrUndefined(item.profile)
     if (instance !== undefined) {
@@ -95,36 +106,30 @@ export const act = (context: ActContext, item: Planned, since: number): Effect.E
       )
       if (provider._tag === "Left") {
         errors.push(`cannot reach ${action.backend}: ${provider.left.message}`)
-        halted = true
+        unsynced = action.sync_back
       } else {
         const p = provider.right
-        if (action.sync_back && session !== undefined && profile !== undefined && Option.isSome(item.workspace_path)) {
-          const result = yield* Effect.either(
-            syncBack(context, p, profile, session, instance, item.workspace_path.value, emit)
-          )
-          if (result._tag === "Left") {
-            errors.push(`sync back failed: ${result.left.message}`)
-            // Never throw away a runtime whose changes did not come home.
-            halted = true
-          } else {
-            synced = result.right.result
-            sandboxState = result.right.instance.state
-          }
-        }
-        const apply = halted && action.apply !== "keep" ? "keep" : action.apply
-        if (halted && action.apply !== "keep") {
-          errors.push(`sandbox kept instead of ${action.apply}: its changes did not come home`)
-        }
-        if (apply === "destroy") {
-          const destroyed = yield* Effect.either(p.destroy(instance))
-          if (destroyed._tag === "Left") errors.push(`destroy failed: ${destroyed.left.message}`)
-          else sandboxState = "gone"
-        } else if (apply === "archive") {
-          const archived = yield* Effect.either(p.archive(instance))
-          if (archived._tag === "Left") errors.push(`archive failed: ${archived.left.message}`)
-          else sandboxState = archived.right.state
-        }
+        const back = action.sync_back && session !== undefined && profile !== undefined &&
+            Option.isSome(item.workspace_path)
+          ? Option.some(syncBack(context, p, profile, session, instance, item.workspace_path.value, emit))
+          : Option.none()
+        const ended = yield* EndOfSession.finish({
+          provider: p,
+          instance,
+          syncBack: back,
+          apply: action.apply ?? "keep",
+          sync: context.sync,
+          state_dir: context.syncStateDir(action.sandbox_id)
+        })
+        errors.push(...ended.errors)
+        synced = ended.synced
+        unsynced = ended.unsynced
+        left = ended.left_behind
+        sandboxState = ended.sandbox_state
       }
+    } else if (action.decision === "forget" && (action.crash_session || session?.sandbox.state !== "gone")) {
+      // The sandbox is gone: so is any reason to keep its sync state.
+      yield* EndOfSession.forget(context.sync, context.syncStateDir(action.sandbox_id))
     }
 
     const detail = errors.length > 0
@@ -135,6 +140,7 @@ export const act = (context: ActContext, item: Planned, since: number): Effect.E
             synced.conflicts.length ? `, ${synced.conflicts.length} conflict(s)` : ""
           }`
           : undefined,
+        left.length > 0 ? left.join("; ") : undefined,
         action.apply === "destroy"
           ? "destroyed"
           : action.apply === "archive"
@@ -150,8 +156,13 @@ export const act = (context: ActContext, item: Planned, since: number): Effect.E
       const now = yield* DateTime.now
       const found = instance?.instance_id ?? null
       final = yield* context.store.updateSession(session.id, (s) => {
+        const { kept: _kept, ...rest } = s.sandbox
+        const kept = unsynced ? "unsynced" as const : sandboxState === "gone" ? undefined : _kept === "unsynced"
+          ? (synced !== undefined ? undefined : _kept)
+          : _kept
         const sandbox = SandboxRecord.make({
-          ...s.sandbox,
+          ...rest,
+          ...(kept !== undefined ? { kept } : {}),
           // The store may never have heard of an instance created just before the crash.
           instance_id: s.sandbox.instance_id ?? found,
           state: sandboxState,
@@ -165,21 +176,23 @@ export const act = (context: ActContext, item: Planned, since: number): Effect.E
           })
         })
         if (!action.crash_session || isFinal(s.state)) return Session.make({ ...s, sandbox, updated_at: now })
-        return Session.make({
-          ...s,
-          state: "crashed",
-          ended_at: now,
-          updated_at: now,
-          reason: errors.length > 0 ? `${action.reason}; ${errors.join("; ")}` : action.reason,
-          sandbox
-        })
+        return Either.getOrElse(
+          transition(s, "crashed", {
+            ended_at: now,
+            updated_at: now,
+            reason: errors.length > 0 ? `${action.reason}; ${errors.join("; ")}` : action.reason,
+            sandbox
+          }),
+          () => Session.make({ ...s, sandbox, updated_at: now })
+        )
       }).pipe(Effect.option, Effect.map(Option.getOrUndefined))
       if (action.crash_session) yield* emit("session.crashed", { reason: final?.reason ?? action.reason })
       yield* emit(errors.length > 0 ? "sandbox.reconcile.error" : "sandbox.reconcile.complete", {
         decision: action.decision,
         sandbox_state: sandboxState,
         files_from_runtime: synced?.files_from_runtime ?? 0,
-        errors
+        errors,
+        left_behind: left
       })
       if (action.crash_session) yield* context.supervision.release(session.id)
     }
@@ -248,4 +261,39 @@ const syncBack = (
       conflicts: result.conflicts.map((c) => c.path)
     })
     return { result, instance: ready }
+  })
+
+/**
+ * Who could still own a sandbox planned as an orphan, read now rather than at planning time: a session of this
+ * state directory that records it and has not ended, a session named by its label whose supervisor is alive,
+ * or a young sandbox whose session this state directory does not know (another state directory's, being set
+ * up). `undefined` when nobody could.
+ */
+const liveOwner = (context: ActContext, item: Planned): Effect.Effect<string | undefined> =>
+  Effect.gen(function*() {
+    const labels = Option.match(item.instance, { onNone: () => ({}), onSome: (i) => i.labels }) as Record<
+      string,
+      string | undefined
+    >
+    const { items } = yield* context.store.listSessions.pipe(
+      Effect.orElseSucceed(() => ({ items: [] as ReadonlyArray<Session>, quarantined: [] }))
+    )
+    const owning = items.filter((s) => s.sandbox.sandbox_id === item.action.sandbox_id)
+    const running = owning.find((s) => !isFinal(s.state))
+    if (running !== undefined) return `its session ${running.id} is ${running.state} (started after the plan)`
+    if (item.action.session_id === null && owning.length > 0) {
+      return `its session ${owning[0]!.id} appeared after the plan; run reconcile again`
+    }
+    const labelled = labels[Label.sessionId]
+    if (labelled !== undefined) {
+      const liveness = yield* context.supervision.check(labelled, { local: true })
+      if (liveness._tag === "Alive") return `its session ${labelled} has a live supervisor (pid ${liveness.lock.pid})`
+      if (owning.length === 0 && !owning.some((s) => s.id === labelled)) {
+        const known = yield* Effect.either(context.store.getSession(labelled))
+        if (Either.isRight(known) && !isFinal(known.right.state)) {
+          return `its session ${labelled} is ${known.right.state}`
+        }
+      }
+    }
+    return undefined
   })
