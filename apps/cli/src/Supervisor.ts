@@ -11,7 +11,7 @@ import * as Hooks from "@org/sandbox-core/Hooks"
 import { SessionId } from "@org/sandbox-core/Ids"
 import { Label } from "@org/sandbox-core/SandboxProvider"
 import * as SessionLifecycle from "@org/sandbox-core/SessionLifecycle"
-import { Cause, Deferred, Effect, Exit, Option, Queue, Runtime, Schedule, Schema } from "effect"
+import { Cause, Deferred, Effect, Either, Exit, Option, Queue, Runtime, Schedule, Schema } from "effect"
 import { spawn } from "node:child_process"
 import { openSync } from "node:fs"
 import * as AcpDriver from "./AcpDriver.js"
@@ -137,17 +137,33 @@ export const supervise = (encoded: string) =>
       for (const name of names.filter((n) => n.endsWith(".req"))) {
         const request = path.join(paths.control, name)
         const reply = path.join(paths.control, name.replace(/\.req$/, ".json"))
-        // A request names its action: `sync` (the default) or `prompt` with the text of a further turn.
-        const requested = yield* fs.readFileString(request).pipe(
-          Effect.flatMap(Schema.decodeUnknown(Schema.parseJson(ControlRequestBody))),
-          Effect.orElseSucceed(() => ({ action: "sync" as const }))
+        const temp = `${reply}.tmp`
+        const answer = (body: typeof ControlReply.Type) =>
+          fs.writeFileString(temp, JSON.stringify(body)).pipe(Effect.zipRight(fs.rename(temp, reply)), Effect.ignore)
+        // A request names its action: `sync` or `prompt` with the text of a further turn. One that does not
+        // decode is refused, reported and kept aside: it never runs as anything.
+        const text = yield* fs.readFileString(request).pipe(Effect.either)
+        const requested = Either.flatMap(
+          text,
+          (t) => Schema.decodeUnknownEither(Schema.parseJson(ControlRequestBody))(t)
         )
+        if (Either.isLeft(requested)) {
+          const why = requested.left.message.split("\n")[0] ?? "unreadable"
+          yield* fs.makeDirectory(path.join(paths.control, "quarantine"), { recursive: true }).pipe(Effect.ignore)
+          yield* fs.rename(request, path.join(paths.control, "quarantine", name)).pipe(
+            Effect.orElse(() => fs.remove(request)),
+            Effect.ignore
+          )
+          yield* Effect.sync(() => process.stderr.write(`control request ${name} refused: ${why}\n`))
+          yield* answer({ ok: false, error: `control request refused: it does not decode (${why})` })
+          continue
+        }
         yield* fs.remove(request).pipe(Effect.ignore)
         const deferred = yield* Deferred.make<unknown, SessionLifecycle.LifecycleError>()
         yield* Queue.offer(
           control,
-          requested.action === "prompt"
-            ? { _tag: "Prompt", text: requested.text, reply: deferred as never }
+          requested.right.action === "prompt"
+            ? { _tag: "Prompt", text: requested.right.text, reply: deferred as never }
             : { _tag: "Sync", reply: deferred as never }
         )
         const exit = yield* Effect.exit(Deferred.await(deferred))
@@ -158,11 +174,7 @@ export const supervise = (encoded: string) =>
             error: Option.match(Cause.failureOption(cause), { onNone: () => "interrupted", onSome: (e) => e.message })
           })
         })
-        const temp = `${reply}.tmp`
-        yield* fs.writeFileString(temp, JSON.stringify(body)).pipe(
-          Effect.zipRight(fs.rename(temp, reply)),
-          Effect.ignore
-        )
+        yield* answer(body)
       }
     })
 

@@ -362,8 +362,27 @@ layer(NodeContext.layer)("Store.layer (files)", (it) => {
       const read = yield* store.readEvents(id)
       expect(read.items.map((e) => e.seq)).toEqual([1])
       expect(read.quarantined).toEqual([{ path: `${log}:2`, moved_to: "", reason: "invalid event line kept in place" }])
-      // and numbering after it cannot be guessed, so appending refuses rather than reuse a seq
-      expect((yield* Effect.flip(store.appendEvent(event(id)))).reason).toBe("Corrupt")
+      // the next append moves the garbled tail to quarantine and numbers after the last line that decodes
+      expect((yield* store.appendEvent(event(id))).seq).toBe(2)
+      const after = yield* store.readEvents(id)
+      expect([after.items.map((e) => e.seq), after.quarantined]).toEqual([[1, 2], []])
+      const kept = yield* fs.readDirectory(path.join(root, "quarantine"))
+      expect(kept.map((k) => k.startsWith(`events-${id}.garbled.`))).toEqual([true])
+      expect(yield* fs.readFileString(path.join(root, "quarantine", kept[0]!))).toBe("not json\n")
+    }))
+
+  it.scoped("a torn line after multi-byte text is cut at the right byte", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const path = yield* Path.Path
+      const { root, store } = yield* fileStore
+      const id = sessionId(1)
+      const log = path.join(root, "events", `${id}.jsonl`)
+      yield* store.appendEvent(event(id, "session.created", { text: "héllo wörld ✓" }))
+      yield* fs.writeFileString(log, `{"seq":`, { flag: "a" })
+      expect((yield* store.appendEvent(event(id))).seq).toBe(2)
+      const read = yield* store.readEvents(id)
+      expect([read.items.map((e) => e.seq), read.quarantined]).toEqual([[1, 2], []])
     }))
 
   // The store's lock polls with the Effect clock; these run on the live clock so contention resolves.

@@ -346,7 +346,9 @@ const events = Command.make(
               Object.keys(e.attrs).length ? JSON.stringify(e.attrs) : ""
             }`.trimEnd()
           )
-      const { items } = yield* store.readEvents(id)
+      const { items, quarantined } = yield* store.readEvents(id)
+      // Lines that do not decode are said, never dropped silently.
+      for (const q of quarantined) yield* Render.warn(`unreadable event line ${q.path}: ${q.reason}`)
       const initial = Option.match(last, { onNone: () => items, onSome: (n) => items.slice(-n) })
       if (output === "json" && !follow) {
         yield* Render.json(Schema.Array(SandboxEvent), initial)
@@ -411,7 +413,11 @@ const stop = Command.make("stop", { ...common, id: idArg }, ({ id, output }) =>
   Effect.gen(function*() {
     const store = yield* Store.Store
     const session = yield* Sessions.sessionById(id)
-    if (isFinal(session.state)) return yield* Sessions.notRunning(session)
+    // Idempotent: stopping a session that has ended is done already.
+    if (isFinal(session.state)) {
+      if (output === "text") yield* Render.line(`session ${id} has already ended (${session.state})`)
+      return yield* Render.by(output, Status, yield* statusOf(session), renderStatus)
+    }
     const lock = yield* Sessions.liveSupervisor(id)
     if (Option.isNone(lock)) return yield* Sessions.notRunning(session)
     process.kill(lock.value.pid, "SIGTERM")

@@ -294,19 +294,33 @@ export const make = (root: string): Effect.Effect<Service, StoreError, FileSyste
                 text.slice(end)
               )
                 .pipe(Effect.mapError(io("quarantine", file)))
-              yield* fs.truncate(file, end).pipe(Effect.mapError(io("repair events", file)))
+              yield* fs.truncate(file, new TextEncoder().encode(text.slice(0, end)).byteLength).pipe(
+                Effect.mapError(io("repair events", file))
+              )
             }
-            const lastLine = text.slice(0, end).trimEnd().split("\n").pop() ?? ""
-            const last = lastLine === ""
-              ? 0
-              : Schema.decodeEither(eventJson)(lastLine).pipe((e) => e._tag === "Right" ? e.right.seq : -1)
-            if (last < 0) {
-              return yield* new StoreError({
-                operation: "append event",
-                path: file,
-                reason: "Corrupt",
-                detail: "the last event line is invalid; cannot number the next one"
-              })
+            // The next seq follows the last line that decodes. Garbled complete lines at the end (a disk error, a
+            // hand edit) are moved to quarantine and cut, so that the log keeps going with gap-free numbers.
+            const complete = text.slice(0, end)
+            let keep = complete.length
+            let last = 0
+            while (keep > 0) {
+              const from = complete.lastIndexOf("\n", keep - 2) + 1
+              const line = complete.slice(from, keep - 1)
+              const decoded = line.trim() === "" ? undefined : Schema.decodeEither(eventJson)(line)
+              if (decoded !== undefined && decoded._tag === "Right") {
+                last = decoded.right.seq
+                break
+              }
+              keep = from
+            }
+            if (keep < complete.length) {
+              yield* fs.writeFileString(
+                path.join(dirs.quarantine, `events-${input.session_id}.garbled.${Date.now()}`),
+                complete.slice(keep)
+              ).pipe(Effect.mapError(io("quarantine", file)))
+              yield* fs.truncate(file, new TextEncoder().encode(complete.slice(0, keep)).byteLength).pipe(
+                Effect.mapError(io("repair events", file))
+              )
             }
             const event = SandboxEvent.make({
               seq: last + 1,

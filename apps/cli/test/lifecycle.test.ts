@@ -1,0 +1,183 @@
+/**
+ * The session lifecycle seen from the CLI (local provider, real processes): the reconciler never acts on a live
+ * session, a runtime holding work not yet home is never destroyed, sandboxes kept on purpose are not orphans,
+ * and stopping an ended session is a no-op.
+ */
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import { expect, layer } from "@effect/vitest"
+import { Effect, Schedule, TestServices } from "effect"
+import { existsSync, readdirSync, readFileSync } from "node:fs"
+import { join } from "node:path"
+import type { CliResult, Fixture } from "./helpers.js"
+import { expectOk, fixture, json } from "./helpers.js"
+
+const TIMEOUT = 300_000
+
+interface StatusJson {
+  readonly id: string
+  readonly state: string
+  readonly reason: string | null
+  readonly exit_code: number | null
+  readonly sandbox: { readonly sandbox_id: string; readonly state: string; readonly kept?: string }
+}
+
+interface ActionJson {
+  readonly decision: string
+  readonly sandbox_id: string
+  readonly session_id: string | null
+  readonly status: string
+  readonly reason: string
+  readonly sync_back: boolean
+  readonly apply: string | null
+}
+
+const status = (cli: Fixture, id: string) =>
+  Effect.map(cli.run(["session", "status", id, "-o", "json"]), (r) => json<StatusJson>(r))
+
+const waitEnded = (cli: Fixture, id: string) =>
+  status(cli, id).pipe(
+    Effect.filterOrFail((s) => ["stopped", "failed", "crashed"].includes(s.state), () => "not yet"),
+    Effect.retry(Schedule.spaced("300 millis").pipe(Schedule.upTo("200 seconds"))),
+    Effect.orDie,
+    TestServices.provideLive
+  )
+
+const actions = (result: CliResult): ReadonlyArray<ActionJson> => {
+  expect(result.code, result.stderr).toBe(0)
+  return (JSON.parse(result.stdout) as { actions: ReadonlyArray<ActionJson> }).actions
+}
+
+const runtimes = (home: string) => (existsSync(join(home, "runtimes")) ? readdirSync(join(home, "runtimes")) : [])
+
+/** Ten tracked files, so that deleting them all trips the mass-deletion guard of the sync-back. */
+const tenFiles = (cli: Fixture, dir: string) =>
+  Effect.forEach(Array.from({ length: 10 }, (_, i) => i), (i) => cli.write(`${dir}/f${i}.txt`, `${i}\n`))
+
+layer(NodeContext.layer)("sandbox-cli session lifecycle (local provider)", (it) => {
+  it.scoped(
+    "20 session new with 5 reconcile at once: every session completes and brings its work home",
+    () =>
+      Effect.gen(function*() {
+        const cli = yield* fixture()
+        const ws = yield* cli.mkdir("ws")
+        expectOk(yield* cli.run(["workspace", "add", ws, "--name", "ws"]))
+        const starts = Array.from({ length: 20 }, (_, i) =>
+          Effect.map(
+            cli.run([
+              "session",
+              "new",
+              "--workspace",
+              "ws",
+              "-o",
+              "json",
+              "--",
+              "sh",
+              "-c",
+              `sleep 2; echo ${i} > out-${i}.txt`
+            ]),
+            (r) => json<{ id: string }>(r).id
+          ))
+        const reconciles = Array.from({ length: 5 }, (_, i) =>
+          Effect.delay(cli.run(["reconcile", "-o", "json"]), `${i * 300} millis`).pipe(
+            Effect.map((r) => ({ kind: "reconcile" as const, r }))
+          ))
+        const results = yield* Effect.all(
+          [
+            ...starts.map((e) =>
+              Effect.map(e, (id) => ({ kind: "session" as const, id }))
+            ),
+            ...reconciles
+          ],
+          { concurrency: "unbounded" }
+        ).pipe(TestServices.provideLive)
+        const ids = results.flatMap((r) => (r.kind === "session" ? [r.id] : []))
+        expect(ids).toHaveLength(20)
+        for (const r of results) {
+          if (r.kind !== "reconcile") continue
+          // a reconcile never acts on a live session's sandbox
+          for (const a of actions(r.r)) {
+            expect(["skip", "forget"].includes(a.decision) || a.status !== "done", JSON.stringify(a)).toBe(true)
+          }
+        }
+        for (const id of ids) {
+          const s = yield* waitEnded(cli, id)
+          expect([s.id, s.state, s.reason]).toEqual([id, "stopped", null])
+        }
+        for (let i = 0; i < 20; i++) {
+          expect(readFileSync(join(ws, `out-${i}.txt`), "utf8")).toBe(`${i}\n`)
+        }
+        expect(runtimes(cli.home)).toEqual([])
+      }),
+    TIMEOUT
+  )
+
+  it.scoped(
+    "a run whose sync-back is refused keeps its sandbox, fails, and reconcile and prune leave it until --discard",
+    () =>
+      Effect.gen(function*() {
+        const cli = yield* fixture()
+        yield* tenFiles(cli, "cwd")
+        const result = yield* cli.run(["run", "--", "sh", "-c", "rm -f f*.txt; echo work > agent.txt"])
+        expect(result.code).toBe(1)
+        expect(result.stderr).toMatch(/left behind: the sandbox's changes did not come home/)
+        expect(existsSync(join(cli.cwd, "f0.txt"))).toBe(true)
+        expect(existsSync(join(cli.cwd, "agent.txt"))).toBe(false)
+        const [session] = json<ReadonlyArray<StatusJson>>(yield* cli.run(["session", "list", "-o", "json"]))
+        expect(session!.state).toBe("failed")
+        expect(session!.sandbox.kept).toBe("unsynced")
+        expect(runtimes(cli.home)).toHaveLength(1)
+
+        // reconcile retries the sync-back (the record knows the host path), is refused again, and keeps it
+        const reconciled = actions(yield* cli.run(["reconcile", "-o", "json"]))
+        expect(reconciled.map((a) => [a.session_id, a.decision, a.sync_back, a.status])).toEqual([
+          [session!.id, "finish", true, "failed"]
+        ])
+        expect(runtimes(cli.home)).toHaveLength(1)
+        // prune refuses it without --discard
+        const pruned = actions(yield* cli.run(["prune", "-o", "json"]))
+        expect(pruned.map((a) => [a.decision, a.status])).toEqual([["skip", "skipped"]])
+        expect(pruned[0]!.reason).toContain("prune --discard")
+        expect(runtimes(cli.home)).toHaveLength(1)
+        const discarded = actions(yield* cli.run(["prune", "--discard", "-o", "json"]))
+        expect(discarded.map((a) => [a.decision, a.status])).toEqual([["destroy", "done"]])
+        expect(runtimes(cli.home)).toEqual([])
+      }),
+    TIMEOUT
+  )
+
+  it.scoped(
+    "run --keep sandboxes are kept on purpose: reconcile and prune leave them",
+    () =>
+      Effect.gen(function*() {
+        const cli = yield* fixture()
+        expectOk(yield* cli.run(["run", "--keep", "--", "sh", "-c", "echo kept > kept.txt"]))
+        expect(readFileSync(join(cli.cwd, "kept.txt"), "utf8")).toBe("kept\n")
+        expect(runtimes(cli.home)).toHaveLength(1)
+        expect(actions(yield* cli.run(["reconcile", "-o", "json"]))).toEqual([])
+        expect(actions(yield* cli.run(["prune", "-o", "json"]))).toEqual([])
+        expect(runtimes(cli.home)).toHaveLength(1)
+      }),
+    TIMEOUT
+  )
+
+  it.scoped(
+    "session stop on an ended session exits 0 and says so",
+    () =>
+      Effect.gen(function*() {
+        const cli = yield* fixture()
+        const ws = yield* cli.mkdir("ws")
+        expectOk(yield* cli.run(["workspace", "add", ws, "--name", "ws"]))
+        const id = json<{ id: string }>(
+          yield* cli.run(["session", "new", "--workspace", "ws", "-o", "json", "--", "true"])
+        ).id
+        expect((yield* waitEnded(cli, id)).state).toBe("stopped")
+        const first = yield* cli.run(["session", "stop", id])
+        expect([first.code, first.stderr]).toEqual([0, ""])
+        expect(first.stdout).toContain("has already ended (stopped)")
+        const again = yield* cli.run(["session", "stop", id, "-o", "json"])
+        expect(again.code).toBe(0)
+        expect(json<StatusJson>(again).state).toBe("stopped")
+      }),
+    TIMEOUT
+  )
+})
