@@ -36,6 +36,11 @@ export interface Input<E> {
   readonly state_dir: string
   /** Runs after the sync-back, before persistence (the `sandbox.stop` hook). */
   readonly beforeApply?: Effect.Effect<void>
+  /**
+   * Stop a sandbox that is kept (its processes with it): for a session whose supervisor died, whose agent may
+   * still run, so that nothing of it runs on into the next session.
+   */
+  readonly halt?: boolean
 }
 
 /**
@@ -147,6 +152,10 @@ export const finish = <E extends { readonly message: string }>(input: Input<E>):
         sandbox_state = "gone"
         yield* forget(input.sync, input.state_dir)
       }
+    } else if (apply === "keep" && input.halt === true && instance.state === "running") {
+      const stopped = yield* Effect.either(input.provider.stop(instance))
+      if (stopped._tag === "Left") errors.push(`stop failed: ${stopped.left.message}`)
+      else sandbox_state = stopped.right.state
     } else if (apply === "archive") {
       const archived = yield* Effect.either(input.provider.archive(instance))
       if (archived._tag === "Left") errors.push(`archive failed: ${archived.left.message}`)

@@ -246,25 +246,62 @@ export const run = Effect.fn("Session.run")(function*(options: StartOptions) {
         const added = yield* Hooks.run(options.hooks, "sandbox.prepare", hookEvent())
         yield* emit("sandbox.prepare.start", { backend: profile.backend, reattach: Option.isSome(reusable) })
         yield* setSandbox({ state: "provisioning" })
+        // Two live sessions never share one runtime: of the sessions not ended that record this sandbox, only the
+        // earliest goes on (each writes its record before it looks, so two racing sessions agree on which).
+        if (Option.isSome(reusable)) {
+          const { items } = yield* store.listSessions
+          const first = items
+            .filter((s) =>
+              s.sandbox.sandbox_id === sandbox_id && !isFinal(s.state)
+            )
+            .sort((a, b) =>
+              DateTime.toEpochMillis(a.created_at) - DateTime.toEpochMillis(b.created_at) || a.id.localeCompare(b.id)
+            )[0]
+          if (first !== undefined && first.id !== session_id) {
+            return yield* new UsageError({
+              detail:
+                `the reusable sandbox ${sandbox_id} of workspace ${options.workspace.name} is in use by session ${first.id} ` +
+                `(${first.state}); stop it first (sandbox-cli session stop ${first.id}), or run reconcile if it crashed`
+            })
+          }
+        }
+        const create = provider.create({
+          sandbox_id,
+          session_id,
+          workspace: options.workspace.name,
+          owner: options.owner,
+          profile,
+          labels: {
+            ...labelsFor({ sandbox_id, session_id, workspace: options.workspace.name, owner: options.owner }),
+            ...options.labels,
+            [Label.createdAt]: String(DateTime.toEpochMillis(created_at)),
+            ...(profile.sync_mode === "none" ? { "workspace-path": options.workspace.path } : {})
+          },
+          env: { ...profile.env }
+        }) // the provider retries its own operations (one retry layer per operation)
         const instance = yield* Option.match(reusable, {
-          onNone: () =>
-            provider.create({
-              sandbox_id,
-              session_id,
-              workspace: options.workspace.name,
-              owner: options.owner,
-              profile,
-              labels: {
-                ...labelsFor({ sandbox_id, session_id, workspace: options.workspace.name, owner: options.owner }),
-                ...options.labels,
-                [Label.createdAt]: String(DateTime.toEpochMillis(created_at)),
-                ...(profile.sync_mode === "none" ? { "workspace-path": options.workspace.path } : {})
-              },
-              env: { ...profile.env }
-            }), // the provider retries its own operations (one retry layer per operation)
+          onNone: () => create,
           onSome: (s) =>
             provider.get(s.sandbox.instance_id!).pipe(
-              Effect.flatMap((i) => (i.state === "running" ? Effect.succeed(i) : provider.start(i)))
+              Effect.flatMap((i): Effect.Effect<Instance, ProviderError | "gone"> =>
+                i.state === "running"
+                  ? Effect.succeed(i)
+                  : i.state === "gone"
+                  ? Effect.fail("gone" as const)
+                  : provider.start(i)
+              ),
+              // A kept sandbox that vanished (a /tmp cleaned at reboot, deleted in a dashboard) is replaced by a
+              // fresh one, which the seed then fills; its old sync state describes a runtime that is no more.
+              Effect.catchAll((e) =>
+                e !== "gone" && e.reason !== "NotFound" ? Effect.fail(e) : Effect.gen(function*() {
+                  yield* emit("sandbox.replaced", {
+                    instance_id: s.sandbox.instance_id,
+                    reason: "the kept sandbox no longer exists; a fresh one is created"
+                  })
+                  yield* EndOfSession.forget(sync, options.syncStateDir(sandbox_id))
+                  return yield* create
+                })
+              )
             )
         })
         yield* setSandbox({
@@ -277,9 +314,7 @@ export const run = Effect.fn("Session.run")(function*(options: StartOptions) {
         yield* Hooks.run(options.hooks, "sandbox.ready", hookEvent({ instance_id: instance.instance_id }))
         return { instance, env: { ...profile.env, ...(added.env ?? {}) } }
       }).pipe(
-        Effect.tapError((e) =>
-          emit("sandbox.prepare.error", { error: e.message }).pipe(Effect.ignore)
-        )
+        Effect.tapError((e) => emit("sandbox.prepare.error", { error: e.message }).pipe(Effect.ignore))
       )
 
       const syncRequest = (
@@ -536,7 +571,11 @@ export const run = Effect.fn("Session.run")(function*(options: StartOptions) {
             hookEvent({ instance_id: instance?.instance_id ?? null })
           )
             .pipe(Effect.asVoid, Effect.catchAll((e) => Effect.sync(() => void hookErrors.push(e.message))))
-          let finalState: SandboxState = instance === null ? "gone" : "running"
+          // Without an instance: nothing was created, or a kept sandbox could not be reattached (it stays as its
+          // last session left it; never recorded gone, or the reconciler would take it for an orphan).
+          let finalState: SandboxState = instance !== null
+            ? "running"
+            : Option.match(reusable, { onNone: () => "gone" as const, onSome: (r) => r.sandbox.state })
           let unsynced = false
           let left_behind: ReadonlyArray<string> = []
           if (instance !== null) {

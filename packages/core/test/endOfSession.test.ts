@@ -135,3 +135,53 @@ describe("the end of a session", () => {
       expect(t.calls).not.toContain("destroy")
     }).pipe(Effect.provide(Store.layerMemory)))
 })
+
+describe("reuse", () => {
+  it.effect("a kept sandbox that vanished is noticed and replaced by a fresh one, with an event", () =>
+    Effect.gen(function*() {
+      const t = yield* setup()
+      const reuse = profile({ persistence: "reuse" })
+      const first = yield* t.run({ profile: reuse })
+      const kept = yield* t.service.get(first.session.sandbox.instance_id!)
+      yield* t.service.destroy(kept)
+      const second = yield* t.run({ profile: reuse })
+      expect([second.session.state, second.exit_code]).toEqual(["stopped", 0])
+      expect(t.calls.filter((c) => c === "create")).toHaveLength(2)
+      expect(yield* eventTypes(second.session.id)).toContain("sandbox.replaced")
+      // and the one after reattaches to the replacement
+      const third = yield* t.run({ profile: reuse })
+      expect(third.session.sandbox.instance_id).toBe(second.session.sandbox.instance_id)
+      expect(t.calls.filter((c) => c === "create")).toHaveLength(2)
+    }).pipe(Effect.provide(Store.layerMemory)))
+
+  it.effect("two live sessions of one workspace never share its reusable sandbox: the later one is refused", () =>
+    Effect.gen(function*() {
+      const t = yield* setup()
+      const store = yield* Store.Store
+      const reuse = profile({ persistence: "reuse" })
+      yield* t.run({ profile: reuse })
+      const control = yield* Queue.unbounded<SessionLifecycle.ControlRequest>()
+      let id = ""
+      const fiber = yield* t.run({
+        profile: reuse,
+        command: ["hang"],
+        control,
+        onCreated: (s) => Effect.sync(() => void (id = s.id))
+      }).pipe(Effect.fork)
+      yield* Effect.suspend((): Effect.Effect<Session, unknown> =>
+        id === "" ? Effect.fail("not yet") : store.getSession(id)
+      ).pipe(
+        Effect.flatMap((s) => (s.state === "running" ? Effect.void : Effect.fail("not yet"))),
+        Effect.tapError(() => Effect.yieldNow()),
+        Effect.retry({ while: () => true })
+      )
+      const refused = yield* t.run({ profile: reuse })
+      expect(refused.session.state).toBe("failed")
+      expect(refused.session.reason).toContain(`is in use by session ${id} (running)`)
+      // it never touched the sandbox, and does not record it as gone
+      expect(refused.session.sandbox.state).toBe("running")
+      expect(t.calls.filter((c) => c === "destroy" || c === "create")).toEqual(["create"])
+      yield* Queue.offer(control, { _tag: "Stop" })
+      expect((yield* Fiber.join(fiber)).session.state).toBe("stopped")
+    }).pipe(Effect.provide(Store.layerMemory)))
+})

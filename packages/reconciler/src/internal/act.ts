@@ -118,6 +118,8 @@ export const act = (context: ActContext, item: Planned, since: number): Effect.E
           instance,
           syncBack: back,
           apply: action.apply ?? "keep",
+          // a cut-off session's agent may still run in a sandbox that is kept: stop it
+          halt: action.crash_session,
           sync: context.sync,
           state_dir: context.syncStateDir(action.sandbox_id)
         })
