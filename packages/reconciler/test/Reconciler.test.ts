@@ -153,7 +153,9 @@ describe("Reconciler", () => {
       expect(report.actions.filter((a) => a.status !== "done" && a.decision !== "skip")).toEqual([])
       const store = yield* Store.Store
       expect((yield* store.getSession(reuse.session.id)).state).toBe("crashed")
-      expect((yield* store.getSession(reuse.session.id)).sandbox.state).toBe("running")
+      // kept for the next session, but stopped: the cut-off session's agent must not run on into it
+      expect((yield* store.getSession(reuse.session.id)).sandbox.state).toBe("stopped")
+      expect(t.provider.requests.get("stop")).toBe(1)
       expect((yield* store.getSession(unrecorded.session.id)).sandbox.instance_id).toBe(
         unrecorded.instance!.instance_id
       )
