@@ -205,6 +205,53 @@ export const encode = (ancestor: Ancestor, generation?: string): typeof Encoded.
 })
 
 /**
+ * The JSON text of {@link encode} (exactly `JSON.stringify(encode(ancestor, generation))`) in pieces of about
+ * `pieceChars` characters, built as they are asked for: a large ancestor is written without its rows, the whole
+ * text or its bytes ever being in memory at once.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export function* encodeText(ancestor: Ancestor, generation?: string, pieceChars = 1 << 20): Generator<string> {
+  const head = JSON.stringify({
+    format: "sandbox-sync-ancestor",
+    version: 1,
+    ...(generation !== undefined ? { generation } : {}),
+    identity: { ...ancestor.identity }
+  })
+  let out = head.slice(0, -1)
+  const table = function*<A>(name: string, items: Iterable<A>, toRow: (a: A) => unknown): Generator<string> {
+    out += `,${JSON.stringify(name)}:[`
+    let first = true
+    let rows: Array<unknown> = []
+    const flush = () => {
+      if (rows.length === 0) return
+      out += (first ? "" : ",") + JSON.stringify(rows).slice(1, -1)
+      first = false
+      rows = []
+    }
+    for (const item of items) {
+      rows.push(toRow(item))
+      if (rows.length === 512) {
+        flush()
+        if (out.length >= pieceChars) {
+          yield out
+          out = ""
+        }
+      }
+    }
+    flush()
+    out += "]"
+  }
+  yield* table("entries", ancestor.entries, ([path, e]) => row.entry(path, e))
+  yield* table("host", ancestor.host, ([path, c]) => row.cache(path, c))
+  const racy = ancestor.runtime.racy
+  yield* table("runtime", ancestor.runtime.entries.values(), (e) => row.snapshot(e, racy.has(e.path)))
+  out += `,"runtime_filter":${JSON.stringify(ancestor.runtime.filter_key)}}`
+  yield out
+}
+
+/**
  * Decodes the persisted form. Invariants are checked by {@link validate}.
  *
  * @since 0.1.0

@@ -22,7 +22,7 @@
 import { FileSystem, Path } from "@effect/platform"
 import { Effect, Option, Schema } from "effect"
 import type { Ancestor, AncestorEntry, Identity } from "./Ancestor.js"
-import { decode, encode, Encoded, FILE_NAME, JOURNAL_NAME, row, Rows, validate } from "./Ancestor.js"
+import { decode, Encoded, encodeText, FILE_NAME, JOURNAL_NAME, row, Rows, validate } from "./Ancestor.js"
 import type { CacheEntry } from "./DigestCache.js"
 import { type Entry, parentOf, SAME_AS_ANCESTOR, unsafePathReason } from "./Manifest.js"
 
@@ -330,10 +330,11 @@ export const save = Effect.fn("AncestorStore.save")(function*(
   const fresh = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 10)}`
   const target = path.join(stateDir, FILE_NAME)
   const temp = `${target}.tmp-${fresh}`
-  const bytes = new TextEncoder().encode(JSON.stringify(encode(next, fresh)))
+  // written piece by piece: the text of a large ancestor is never whole in memory
+  const encoder = new TextEncoder()
   yield* Effect.scoped(Effect.gen(function*() {
     const file = yield* fs.open(temp, { flag: "w" })
-    yield* file.writeAll(bytes)
+    for (const piece of encodeText(next, fresh)) yield* file.writeAll(encoder.encode(piece))
     yield* file.sync
   }))
   yield* fs.rename(temp, target).pipe(Effect.tapError(() => fs.remove(temp).pipe(Effect.ignore)))

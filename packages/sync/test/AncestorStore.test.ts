@@ -47,6 +47,25 @@ layer(EngineLayer)("AncestorStore", (it) => {
       expect(cold.files_to_runtime + cold.files_from_runtime + cold.deleted_in_runtime + cold.deleted_on_host).toBe(0)
     }))
 
+  it.scoped("a base is written in pieces whose text is exactly the whole encoding", () =>
+    Effect.gen(function*() {
+      const spec: Record<string, string> = {}
+      for (let i = 0; i < 1300; i++) spec[`d${i % 7}/f${i}.txt`] = `${i}`
+      const w = yield* world(spec)
+      yield* seed(w.request())
+      const loaded = yield* AncestorStore.load(w.state, identityOf(w))
+      if (Option.isNone(loaded)) return expect.fail("no ancestor")
+      const a = loaded.value.ancestor
+      const pieces = [...Ancestor.encodeText(a, "gen", 4096)]
+      expect(pieces.length).toBeGreaterThan(4)
+      expect(pieces.join("")).toBe(JSON.stringify(Ancestor.encode(a, "gen")))
+      expect([...Ancestor.encodeText(a)].join("")).toBe(JSON.stringify(Ancestor.encode(a)))
+      // and what the store wrote reads back as the same ancestor
+      expect(fs.readFileSync(base(w), "utf8")).toBe(
+        JSON.stringify(Ancestor.encode(a, loaded.value.generation))
+      )
+    }))
+
   it.scoped("a torn last line is ignored and the next save compacts", () =>
     Effect.gen(function*() {
       const w = yield* world(T0)
