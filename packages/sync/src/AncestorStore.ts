@@ -27,6 +27,27 @@ import type { CacheEntry } from "./DigestCache.js"
 import { type Entry, parentOf, SAME_AS_ANCESTOR, unsafePathReason } from "./Manifest.js"
 
 /**
+ * Removes the sync state of a session from `stateDir`: the ancestor (base and journal), their temporary files and
+ * the engine's staging leftovers (`.sandbox-sync-*`). Other files there are left alone.
+ *
+ * @since 0.1.0
+ * @category persistence
+ */
+export const forget = Effect.fn("AncestorStore.forget")(function*(stateDir: string) {
+  const fs = yield* FileSystem.FileSystem
+  const path = yield* Path.Path
+  const names = yield* fs.readDirectory(stateDir).pipe(Effect.orElseSucceed(() => [] as Array<string>))
+  for (const name of names) {
+    if (
+      name === FILE_NAME || name === JOURNAL_NAME || name.startsWith(`${FILE_NAME}.tmp-`) ||
+      name.startsWith(".sandbox-sync-")
+    ) {
+      yield* fs.remove(path.join(stateDir, name), { recursive: true }).pipe(Effect.ignore)
+    }
+  }
+})
+
+/**
  * The journal size above which the next save writes a new base instead of appending.
  *
  * @since 0.1.0

@@ -57,3 +57,33 @@ export const isProtected = (protectedPaths: ReadonlyArray<string> = []) => {
     path.slice(path.lastIndexOf("/") + 1) === CONFIG_NAME ||
     roots.some((r) => path === r || (path.startsWith(r) && path.charCodeAt(r.length) === 47))
 }
+
+/**
+ * The workspace-relative paths a config's hook commands name (every word of every command, at any depth of
+ * `hooks`, that is a path inside `hostRoot`, relative to it or absolute): what a caller passes as
+ * `SyncRequest.protected_paths`, so that a runtime edit to a hook script is held back. A word that names nothing
+ * is harmless: holding a path that never changes does nothing.
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const hookFiles = (hostRoot: string, hooks: unknown): Array<string> => {
+  const root = hostRoot.replace(/\/+$/, "")
+  const out = new Set<string>()
+  const visit = (value: unknown): void => {
+    if (typeof value === "string") {
+      for (const word of value.split(/\s+/)) {
+        const w = word.replace(/^['"]|['"]$/g, "")
+        if (w === "" || w.startsWith("-")) continue
+        const rel = w.startsWith("/")
+          ? (w.startsWith(`${root}/`) ? w.slice(root.length + 1) : undefined)
+          : w.replace(/^(\.\/)+/, "")
+        if (rel === undefined || rel === "" || rel.split("/").some((part) => part === ".." || part === "")) continue
+        out.add(rel)
+      }
+    } else if (Array.isArray(value)) value.forEach(visit)
+    else if (typeof value === "object" && value !== null) Object.values(value).forEach(visit)
+  }
+  visit(hooks)
+  return [...out].sort()
+}

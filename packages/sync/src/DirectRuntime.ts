@@ -212,9 +212,13 @@ export const scanInProcess = Effect.fn("DirectRuntime.scanInProcess")(function*(
       hashed++
     }
     if (digest === undefined) {
-      // it vanished or stopped being a regular file between the walk and the hash
+      // it cannot be read, or it vanished or stopped being a regular file between the walk and the hash
       entries.delete(p)
-      problems.push({ path: p, reason: "changed while being scanned" })
+      const still = hostFs.lstat(`${root}/${p}`)
+      problems.push({
+        path: p,
+        reason: still?.kind === "file" ? "unreadable file (cannot be read by the sync)" : "changed while being scanned"
+      })
       continue
     }
     entries.set(p, new Entry(p, e.kind, e.size, e.mtime_ns, e.mode, e.ino, digest, e.link_target))
@@ -276,7 +280,7 @@ export const applyToRuntime = (options: {
   readonly children: ReadonlyMap<string, ReadonlyArray<string>>
   /** Where the apply records its temporary names (see `internal/temps.ts`). */
   readonly stateDir?: string
-}): Effect.Effect<{ applied: Applied; raced: Set<string>; bytes: number }, SyncError> =>
+}): Effect.Effect<Outcome, SyncError> =>
   Effect.gen(function*() {
     const { host, hostRoot, runtimeRoot: root, steps } = options
     const changed = (detail: string) => new SyncError({ direction: "to_runtime", reason: "Changed", detail })
@@ -298,6 +302,10 @@ export const applyToRuntime = (options: {
 
     const final = new Map<string, Entry>()
     const raced = new Set<string>()
+    const unreadable: Array<{ path: string; reason: string }> = []
+    const broken: Array<{ path: string; reason: string }> = []
+    const notices: Array<{ path: string; reason: string }> = []
+    const modes: Array<{ readonly abs: string; readonly path: string; readonly mode: number }> = []
     let bytes = 0
     const nonce = temps.nonce()
     const tempDirs = new Set<string>()
@@ -323,9 +331,14 @@ export const applyToRuntime = (options: {
           jobs.push({ build: builds.length - 1, path: q, job })
           continue
         }
+        // a directory is built writable by its owner (a mode-555 one could not be filled otherwise), and gets its
+        // own mode once filled (`modes` below)
         const made = e.kind === "dir"
-          ? hostFs.ops.mkdir(abs, e.mode & 0o777)
+          ? hostFs.ops.mkdir(abs, (e.mode & 0o777) | 0o700)
           : hostFs.ops.symlink(e.link_target!, abs)
+        if (made === undefined && e.kind === "dir" && (e.mode & 0o700) !== 0o700) {
+          modes.push({ abs, path: q, mode: e.mode & 0o777 })
+        }
         const st = made === undefined ? hostFs.lstat(abs) : undefined
         const fin = st === undefined ? undefined : entryOf(q, st, e.link_target)
         if (fin === undefined) {
@@ -356,9 +369,18 @@ export const applyToRuntime = (options: {
     }
     if (chunk.length > 0) chunks.push(chunk)
     const record = (j: (typeof runnable)[number], result: copyFile.CopyResult) => {
-      if (result.status === "failed") builds[j.build]!.ok = false
+      if (result.status === "failed") {
+        builds[j.build]!.ok = false
+        broken.push({ path: j.path, reason: `cannot copy it into the runtime (${result.code})` })
+      }
+      if (result.status === "unreadable") {
+        // only this file stays out (the host user cannot read it): the rest of its directory goes
+        unreadable.push({ path: j.path, reason: `unreadable on the host (${result.code}): not sent to the runtime` })
+        failed.add(j.path)
+      }
       tracker?.add(1, result.status === "copied" ? j.job.size : 0)
       if (result.status !== "copied") return
+      if (result.loss !== undefined) notices.push({ path: j.path, reason: result.loss })
       bytes += j.job.size
       if (result.raced) raced.add(j.path)
       const fin = result.stat === undefined ? undefined : entryOf(j.path, result.stat, undefined)
@@ -410,6 +432,15 @@ export const applyToRuntime = (options: {
         }).pipe(Effect.andThen(() => builds.forEach((b) => hostFs.ops.removeTree(b.temp))))
       )
     )
+    // the directories built writable get their own modes, deepest first
+    for (let i = modes.length - 1; i >= 0; i--) {
+      const m = modes[i]!
+      if (!builds.some((b) => b.ok && m.abs.startsWith(b.temp))) continue
+      hostFs.ops.chmod(m.abs, m.mode)
+      const st = hostFs.lstat(m.abs)
+      const fin = st === undefined ? undefined : entryOf(m.path, st, undefined)
+      if (fin !== undefined) final.set(m.path, fin)
+    }
     // 3. each put into place with one rename, unless it failed or a create found its target taken
     for (const build of builds) {
       const p = build.put
@@ -434,5 +465,22 @@ export const applyToRuntime = (options: {
       if (fin !== undefined) final.set(p, fin)
     }
     temps.end(marker)
-    return { applied: { begin_ns, failed, final, errors: "" }, raced, bytes }
+    return { applied: { begin_ns, failed, final, errors: "" }, raced, bytes, unreadable, broken, notices }
   })
+
+/**
+ * What a direct host → runtime apply did: the apply's outcome, the host files that changed while they were copied,
+ * the bytes sent, the host files left out because they cannot be read (reported, nothing else is left out for
+ * them), the writes that failed (an error: what was planned did not land), and what the copies did not keep.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Outcome {
+  readonly applied: Applied
+  readonly raced: Set<string>
+  readonly bytes: number
+  readonly unreadable: Array<{ readonly path: string; readonly reason: string }>
+  readonly broken: Array<{ readonly path: string; readonly reason: string }>
+  readonly notices: Array<{ readonly path: string; readonly reason: string }>
+}

@@ -51,6 +51,11 @@ export interface Spec {
   readonly anchored?: ReadonlyArray<string>
   /** Leave out the default excludes (tests and benchmarks only). */
   readonly noDefaults?: boolean
+  /**
+   * `"report"`: a name reserved for the engine's copies ({@link isReservedName}) is a problem, not silently
+   * excluded (the runtime side: such a file there would never come home). Not part of `key`.
+   */
+  readonly reserved?: "report"
 }
 
 /**
@@ -61,6 +66,24 @@ export interface Spec {
  */
 export const isInternalName = (name: string): boolean =>
   name.startsWith(".sandbox-sync-") || name.includes(".sandbox-conflict-") || name.includes(".sandbox-held-")
+
+/**
+ * Whether a name is one the engine gives its conflict and held copies on the host (`*.sandbox-conflict-*`,
+ * `*.sandbox-held-*`).
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const isReservedName = (name: string): boolean =>
+  name.includes(".sandbox-conflict-") || name.includes(".sandbox-held-")
+
+/**
+ * Why a reserved name in the runtime is left there.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const RESERVED_REASON = "name reserved for the sync's conflict and held copies"
 
 /**
  * The prefix of the engine's staging and temporary names.

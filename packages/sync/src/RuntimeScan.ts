@@ -20,7 +20,7 @@
 import type { Instance, Service as ProviderService } from "@org/sandbox-core/SandboxProvider"
 import { Effect } from "effect"
 import * as DigestCache from "./DigestCache.js"
-import { type Filter, filterPreorder, INTERNAL_PREFIX } from "./Filter.js"
+import { type Filter, filterPreorder, INTERNAL_PREFIX, isReservedName, RESERVED_REASON } from "./Filter.js"
 import { findStamp, parseFindStamp, pruneExpression, quote } from "./internal/shell.js"
 import { Entry, type Kind, type Manifest, type Problem, unsafeLinkReason, unsafePathReason } from "./Manifest.js"
 
@@ -282,7 +282,7 @@ export const parse = (stdout: string, filter: Filter, snapshot: Snapshot): Runti
     changes++
     const target = lines[++i] ?? ""
     const key = parseKey(line.slice(2))
-    if (key === undefined || key.kind === undefined) continue
+    if (key === undefined) continue
     const { kind, path: p } = key
     unsent.delete(p)
     const slash = p.lastIndexOf("/")
@@ -290,6 +290,18 @@ export const parse = (stdout: string, filter: Filter, snapshot: Snapshot): Runti
     const isDir = kind === "dir"
     if (parent !== "" && (skipped.has(parent) || (!entries.has(parent) && !phantoms.has(parent)))) {
       if (isDir) skipped.add(p)
+      continue
+    }
+    if (filter.spec.reserved === "report" && !phantoms.has(parent) && isReservedName(p.slice(slash + 1))) {
+      problems.push({ path: p, reason: RESERVED_REASON })
+      if (isDir) skipped.add(p)
+      continue
+    }
+    if (kind === undefined) {
+      // a FIFO, socket or device: never synced, and said so
+      const y = line.charAt(2)
+      const what = y === "p" ? "FIFO" : y === "s" ? "socket" : "device"
+      if (!filter.excluded(p, false)) problems.push({ path: p, reason: `special file (${what}) is not synced` })
       continue
     }
     const excluded = filter.excluded(p, isDir)

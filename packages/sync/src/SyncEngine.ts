@@ -145,6 +145,8 @@ export const make = (options: Options = {}) =>
         extra: request.extra_excludes ?? [],
         anchored
       })
+      // the same rules; a name reserved for the engine's copies is reported there, never silently skipped
+      const runtimeFilter = Filter.make({ ...filter.spec, reserved: "report" })
       const identity: Ancestor.Identity = {
         session_id: request.session_id,
         sandbox_id: request.sandbox_id,
@@ -174,12 +176,12 @@ export const make = (options: Options = {}) =>
       )
       const scanRuntimeWith = (alone: boolean) =>
         direct !== undefined
-          ? DirectRuntime.scan({ root: direct, filter, snapshot: ancestor.runtime, alone })
+          ? DirectRuntime.scan({ root: direct, filter: runtimeFilter, snapshot: ancestor.runtime, alone })
           : RuntimeScan.scan({
             provider,
             instance: request.instance,
             root: runtimeRoot,
-            filter,
+            filter: runtimeFilter,
             snapshot: ancestor.runtime
           }).pipe(
             Effect.flatMap((r) =>
@@ -333,7 +335,7 @@ export const make = (options: Options = {}) =>
           return yield* fail("Changed", `the runtime directory moved during the sync (${direct} → ${again ?? "none"})`)
         }
       }
-      let toRuntime: Fold.ToRuntimeOutcome | undefined
+      let toRuntime: (Fold.ToRuntimeOutcome & Partial<DirectRuntime.Outcome>) | undefined
       if (plan.toRuntime.length > 0 && direct !== undefined) {
         const { steps } = TransferToRuntime.buildSteps({
           roots: plan.toRuntime,
@@ -431,8 +433,35 @@ export const make = (options: Options = {}) =>
           })
         }
       }
+      const unreadable = toRuntime?.unreadable ?? []
       for (const p of toRuntime?.applied.failed ?? []) {
+        if (unreadable.some((u) => u.path === p)) continue
         refused.push({ path: p, reason: "changed in the runtime during the sync; retried at the next sync" })
+      }
+      refused.push(...unreadable)
+      if (toRuntime !== undefined) {
+        // what landed is what was sent: anything else the apply did not account for is an error, never success
+        const landed = report.notLanded({
+          roots: plan.toRuntime,
+          host: host.entries,
+          children: plan.children,
+          final: toRuntime.applied.final,
+          failed: toRuntime.applied.failed,
+          raced: toRuntime.raced,
+          skipped: new Set(unreadable.map((u) => u.path))
+        })
+        const broken = toRuntime.broken ?? []
+        if (landed.missing.length > 0 || broken.length > 0) {
+          const paths = [...new Set([...broken.map((b) => b.path), ...landed.missing])]
+          return yield* new SyncError({
+            direction: "to_runtime",
+            reason: "Io",
+            path: paths[0]!,
+            detail: `${paths.length} of ${landed.planned} entries sent to the runtime did not land ` +
+              `(${paths.slice(0, 5).join(", ")}${paths.length > 5 ? ", …" : ""})` +
+              (broken.length > 0 ? `: ${broken[0]!.reason}` : "")
+          })
+        }
       }
       const allRefused = [...refused, ...(fromRuntime?.refused ?? [])]
       const left_behind = report.leftBehind({
@@ -452,7 +481,9 @@ export const make = (options: Options = {}) =>
         refused: allRefused,
         held: fromRuntime?.held ?? [],
         left_behind,
-        notices: [],
+        notices: [...(toRuntime?.notices ?? []), ...(fromRuntime?.notices ?? [])].sort((a, b) =>
+          a.path < b.path ? -1 : 1
+        ),
         duration_ms: Date.now() - started
       }
       return result
@@ -486,9 +517,19 @@ export const make = (options: Options = {}) =>
       return yield* provideAll(Progress.track(operation, request.session_id, cycle(request, policy), moved))
     })
 
+    // the session ended for good: its sync state goes, on disk and in memory
+    const forget = Effect.fn("SyncEngine.forget")(function*(state_dir: string) {
+      const stateDir = path.resolve(state_dir)
+      warm.delete(stateDir)
+      lastHost.delete(stateDir)
+      temps.sweep(stateDir)
+      yield* provideAll(AncestorStore.forget(stateDir))
+    })
+
     return WorkspaceSync.of({
       seed: seed as (request: SyncRequest) => Effect.Effect<SyncResult, SyncError | ProviderError>,
-      sync: sync as (request: SyncRequest) => Effect.Effect<SyncResult, SyncError | ProviderError>
+      sync: sync as (request: SyncRequest) => Effect.Effect<SyncResult, SyncError | ProviderError>,
+      forget
     })
   })
 

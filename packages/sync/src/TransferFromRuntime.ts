@@ -205,6 +205,8 @@ export interface Applied {
   readonly refused: Array<{ readonly path: string; readonly reason: string }>
   /** Runtime entries whose write failed on the host (an error code): not brought home. */
   readonly errors: Array<{ readonly path: string; readonly reason: string }>
+  /** What the transfer did not keep (a sparse file written in full, a hard link split). */
+  readonly notices: Array<{ readonly path: string; readonly reason: string }>
   readonly files: number
   readonly bytes: number
   readonly deleted: number
@@ -378,6 +380,7 @@ const apply = (
   const errors: Array<{ path: string; reason: string }> = []
   const safeDirs = new Set<string>([""])
   const stagedDirs = new Set<string>([""])
+  const notices: Array<{ path: string; reason: string }> = []
   let files = 0
   let bytes = 0
   let deleted = 0
@@ -418,6 +421,9 @@ const apply = (
     if (st === undefined || st.kind !== source.kind) {
       return void refuse(p, `missing or of another kind in ${from}`)
     }
+    // a file that shares its inode, or a sparse one, comes home as a plain file: said so
+    const loss = direct && source.kind === "file" ? hostFs.lossOf(st) : undefined
+    if (loss !== undefined) notices.push({ path: p, reason: loss })
     if (source.kind === "symlink") {
       const target = hostFs.ops.readlink(abs)
       if (target === undefined || target !== source.link_target) {
@@ -650,7 +656,7 @@ const apply = (
       final.set(p, entryFrom(p, now, target))
     }
   }
-  return { final, failed, conflicts, held, refused, errors, files, bytes, deleted }
+  return { final, failed, conflicts, held, refused, errors, notices, files, bytes, deleted }
 }
 
 /** What a write expects at its target: the scanned entry, `undefined` (absent), or no check (a conflict copy). */

@@ -3,10 +3,11 @@
  * held back; the runtime side of a conflict (a whole directory included) is kept beside the host's; an earlier
  * copy, edited since, is never written over.
  */
-import { expect, layer } from "@effect/vitest"
+import { describe, expect, it as plainIt, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { hookFiles } from "../src/Conflicts.js"
 import { EngineLayer, readTree, seed, SESSION, sync, transports, world } from "./fixtures/harness.js"
 
 const CONFIG = `[sandboxes.default]\nbackend = "local"\nisolation = "bubblewrap"\n`
@@ -109,3 +110,14 @@ for (const transport of transports) {
       }))
   })
 }
+
+describe("hookFiles", () => {
+  plainIt("names the files inside the workspace that hook commands run", () => {
+    expect(hookFiles("/w/ws", {
+      sandbox: {
+        prepare: ["./scripts/prep.sh", "--flag"],
+        sync: { before: "sh hooks/before.sh /w/ws/abs.sh /etc/passwd ../up.sh" }
+      }
+    })).toEqual(["abs.sh", "hooks/before.sh", "scripts/prep.sh", "sh"])
+  })
+})

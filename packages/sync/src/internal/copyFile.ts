@@ -6,7 +6,7 @@
  * @internal
  */
 import * as fs from "node:fs"
-import { type HostStat, kindOf, lstat, NS_PER_S, ops, READ_FLAGS } from "./hostFs.js"
+import { type HostStat, kindOf, lossOf, lstat, NS_PER_S, ops, READ_FLAGS } from "./hostFs.js"
 
 /** One file to copy into the runtime: the host file as scanned, and its new name. */
 export interface CopyJob {
@@ -23,8 +23,15 @@ export interface CopyJob {
  * with an error code.
  */
 export type CopyResult =
-  | { readonly status: "copied"; readonly raced: boolean; readonly stat: HostStat | undefined }
+  | {
+    readonly status: "copied"
+    readonly raced: boolean
+    readonly stat: HostStat | undefined
+    /** What the copy did not keep (a sparse file written in full, a hard link split), see `hostFs.lossOf`. */
+    readonly loss?: string
+  }
   | { readonly status: "skipped" }
+  | { readonly status: "unreadable"; readonly code: string }
   | { readonly status: "failed"; readonly code: string }
 
 // files up to this size are copied through two descriptors; larger ones by `copyFileSync`, where the kernel
@@ -39,7 +46,9 @@ const statOf = (st: fs.BigIntStats): HostStat => ({
   mtime_ns: st.mtimeNs.toString(),
   ino: Number(st.ino),
   mode: Number(st.mode) & 0o7777,
-  dev: Number(st.dev)
+  dev: Number(st.dev),
+  nlink: Number(st.nlink),
+  blocks: Number(st.blocks)
 })
 
 const setTimes = (fd: number, mtime_ns: string) => {
@@ -63,6 +72,8 @@ const copySmall = (job: CopyJob): CopyResult => {
     // gone, or a symlink (ELOOP) or a path through a non-directory now: not the workspace's file any more
     return code === "ENOENT" || code === "ELOOP" || code === "ENOTDIR"
       ? { status: "skipped" }
+      : code === "EACCES" || code === "EPERM"
+      ? { status: "unreadable", code }
       : { status: "failed", code }
   }
   try {
@@ -108,7 +119,8 @@ const copySmall = (job: CopyJob): CopyResult => {
     const raced = Number(before.size) !== job.size || before.mtimeNs.toString() !== job.mtime_ns ||
       Number(before.ino) !== job.ino || after.size !== before.size || after.mtimeNs !== before.mtimeNs ||
       after.ctimeNs !== before.ctimeNs
-    return { status: "copied", raced, stat: statOf(copy) }
+    const loss = lossOf(statOf(before))
+    return { status: "copied", raced, stat: statOf(copy), ...(loss !== undefined ? { loss } : {}) }
   } finally {
     fs.closeSync(src)
   }
@@ -119,6 +131,10 @@ export const copyJob = (job: CopyJob): CopyResult => {
   if (job.size <= SMALL_FILE) return copySmall(job)
   const copied = ops.copyNew(job.from, job.to)
   if (copied === "ENOENT" && lstat(job.from) === undefined) return { status: "skipped" }
+  if ((copied === "EACCES" || copied === "EPERM") && !readable(job.from)) {
+    ops.unlink(job.to)
+    return { status: "unreadable", code: copied }
+  }
   if (copied !== undefined) return { status: "failed", code: copied }
   ops.setMtime(job.to, job.mtime_ns)
   const now = lstat(job.from)
@@ -128,5 +144,15 @@ export const copyJob = (job: CopyJob): CopyResult => {
     return { status: "skipped" }
   }
   const raced = now.size !== job.size || now.mtime_ns !== job.mtime_ns || now.ino !== job.ino
-  return { status: "copied", raced, stat: lstat(job.to) }
+  const loss = lossOf(now)
+  return { status: "copied", raced, stat: lstat(job.to), ...(loss !== undefined ? { loss } : {}) }
+}
+
+const readable = (abs: string): boolean => {
+  try {
+    fs.closeSync(fs.openSync(abs, READ_FLAGS))
+    return true
+  } catch {
+    return false
+  }
 }

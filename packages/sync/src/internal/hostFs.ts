@@ -14,7 +14,7 @@
  */
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
-import type { Filter } from "../Filter.js"
+import { type Filter, isReservedName, RESERVED_REASON } from "../Filter.js"
 import { Entry, type Kind, type Problem, unsafeLinkReason } from "../Manifest.js"
 
 /** What `lstat` says about a host path. */
@@ -25,6 +25,9 @@ export interface HostStat {
   readonly ino: number
   readonly mode: number
   readonly dev: number
+  /** Hard links to the inode, and 512-byte blocks allocated (a sparse file holds fewer than its size). */
+  readonly nlink: number
+  readonly blocks: number
 }
 
 /** The kind of entry a stat describes. */
@@ -51,9 +54,23 @@ export const lstat = (abs: string): HostStat | undefined => {
     mtime_ns: st.mtimeNs.toString(),
     ino: Number(st.ino),
     mode: Number(st.mode) & 0o7777,
-    dev: Number(st.dev)
+    dev: Number(st.dev),
+    nlink: Number(st.nlink),
+    blocks: Number(st.blocks)
   }
 }
+
+/**
+ * What a copy of a file with this stat does not keep, or `undefined`: a sparse file is written out in full, and a
+ * file with other hard links becomes a file of its own.
+ */
+export const lossOf = (st: { readonly size: number; readonly nlink: number; readonly blocks: number }) =>
+  st.nlink > 1
+    ? "hard link split: copied as a separate file"
+    : st.size >= SPARSE_MIN && st.blocks * 512 + SPARSE_MIN <= st.size
+    ? "sparse file written out in full"
+    : undefined
+const SPARSE_MIN = 64 << 10
 
 /** The current wall-clock time in nanoseconds (the racy-clean reference of a scan). */
 export const nowNs = (): bigint => BigInt(Date.now()) * 1_000_000n
@@ -67,6 +84,10 @@ export const problemName = (name: string): string | undefined => {
   if (/[^\x00-\x7f]/.test(name) && name !== name.normalize("NFC")) return "name is not NFC-normalized"
   return undefined
 }
+
+/** Why a FIFO, socket or device is not synced. */
+export const specialReason = (dirent: { isFIFO(): boolean; isSocket(): boolean }): string =>
+  `special file (${dirent.isFIFO() ? "FIFO" : dirent.isSocket() ? "socket" : "device"}) is not synced`
 
 /** Which half of a split walk lists the files of a directory (a stable hash of its relative path). */
 export const halfOf = (name: string): 0 | 1 => {
@@ -158,7 +179,15 @@ export class Walker {
         const rel = prefix + name
         const isDir = dirent.isDirectory()
         if (!isDir && !filesHere) continue
-        if (!isDir && !dirent.isFile() && !dirent.isSymbolicLink()) continue // fifo, socket, device: untracked
+        const reserved = filter.spec.reserved === "report" && frame.phantom === undefined && isReservedName(name)
+        if (reserved || (!isDir && !dirent.isFile() && !dirent.isSymbolicLink())) {
+          // a FIFO, socket or device is never synced, nor is a reserved name: said, never silently skipped
+          if (!isDir || reportDirs) {
+            if (reserved) this.problems.push({ path: rel, reason: RESERVED_REASON })
+            else if (!filter.excluded(rel, false)) this.problems.push({ path: rel, reason: specialReason(dirent) })
+          }
+          continue
+        }
         const excluded = filter.excluded(rel, isDir)
         if (excluded && !(isDir && filter.mayIncludeBelow(rel))) continue
         const bad = problemName(name)

@@ -5,6 +5,9 @@
  * @internal
  */
 import type { Conflict, LeftBehind } from "@org/sandbox-core/WorkspaceSync"
+import type { Entry } from "../Manifest.js"
+import { parentOf } from "../Manifest.js"
+import { subtree } from "../SyncPlan.js"
 
 type Kind = LeftBehind["kind"]
 
@@ -52,4 +55,42 @@ export const leftBehind = (input: {
     }
   }
   return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
+}
+
+/**
+ * Verification of a host → runtime transfer: the planned entries (the host's, under the transfer roots) that did
+ * not land as sent, leaving out those the apply reported (a runtime path that changed meanwhile, retried at the
+ * next sync; a host file the sync cannot read). Returns the count planned and the paths missing.
+ */
+export const notLanded = (input: {
+  readonly roots: ReadonlyArray<string>
+  readonly host: ReadonlyMap<string, Entry>
+  readonly children: ReadonlyMap<string, ReadonlyArray<string>>
+  readonly final: ReadonlyMap<string, Entry>
+  readonly failed: ReadonlySet<string>
+  readonly raced: ReadonlySet<string>
+  readonly skipped: ReadonlySet<string>
+}): { readonly planned: number; readonly missing: Array<string> } => {
+  let planned = 0
+  const missing: Array<string> = []
+  const failedWithin = (root: string, q: string): boolean => {
+    for (let p = q;; p = parentOf(p)) {
+      if (input.failed.has(p)) return true
+      if (p === root || p === "") return false
+    }
+  }
+  for (const root of input.roots) {
+    for (const q of subtree(root, input.host, input.children)) {
+      planned++
+      if (input.skipped.has(q) || (input.failed.size > 0 && failedWithin(root, q))) continue
+      const t = input.host.get(q)!
+      const fin = input.final.get(q)
+      if (
+        fin === undefined || fin.kind !== t.kind || (t.kind === "file" && !input.raced.has(q) && fin.size !== t.size)
+      ) {
+        missing.push(q)
+      }
+    }
+  }
+  return { planned, missing }
 }
