@@ -5,9 +5,12 @@
  *
  *   say TEXT             an agent message
  *   read PATH            fs/read_text_file, then says what it read
+ *   exists PATH          fs/read_text_file, deciding as Gemini CLI does: a resource-not-found error whose message
+ *                        says "Resource not found" means a new file; anything else is an error (code and message)
  *   write PATH TEXT      asks permission (kind edit), then fs/write_text_file
  *   run COMMAND          terminal/create (a shell command), wait_for_exit, output, release
  *   ask TITLE            session/request_permission, then says the outcome
+ *   twice TITLE          announces one tool call twice under the same id (as Claude Code does), then completes it
  *   garbage              writes a line that is not JSON to stdout, then goes on
  *   bad-response         answers the prompt with a malformed result and stops reading
  *   crash                exits with code 3 in the middle of the turn
@@ -92,6 +95,18 @@ const step = async (client, session, sessionId, line, requestId) => {
       if (result) await text(client, sessionId, `read ${rest[0]}: ${result.content}`)
       return
     }
+    case "exists": {
+      const path = absolute(session.cwd, rest[0] ?? "")
+      try {
+        await client.request(acp.methods.client.fs.readTextFile, { sessionId, path })
+        return text(client, sessionId, `${rest[0]}: exists`)
+      } catch (error) {
+        const code = error && typeof error === "object" && "code" in error ? error.code : null
+        const message = errorText(error)
+        if (code === -32002 && /Resource not found/.test(message)) return text(client, sessionId, `${rest[0]}: new file`)
+        return text(client, sessionId, `${rest[0]}: error ${code}: ${message}`)
+      }
+    }
     case "write": {
       const path = absolute(session.cwd, rest[0] ?? "")
       const content = rest.slice(1).join(" ")
@@ -128,6 +143,19 @@ const step = async (client, session, sessionId, line, requestId) => {
       const decision = await permission(client, sessionId, arg, "other")
       const outcome = decision.outcome.outcome === "selected" ? decision.outcome.optionId : decision.outcome.outcome
       return text(client, sessionId, `permission ${arg}: ${outcome}`)
+    }
+    case "twice": {
+      const toolCallId = `call-${++counter}`
+      await toolCall(client, sessionId, { sessionUpdate: "tool_call", toolCallId, title: arg, kind: "read", rawInput: {} })
+      await toolCall(client, sessionId, {
+        sessionUpdate: "tool_call",
+        toolCallId,
+        title: arg,
+        kind: "read",
+        status: "in_progress",
+        rawInput: { pattern: arg }
+      })
+      return toolCall(client, sessionId, { sessionUpdate: "tool_call_update", toolCallId, status: "completed" })
     }
     case "garbage":
       process.stdout.write("this is not json {\n")

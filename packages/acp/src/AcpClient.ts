@@ -122,15 +122,22 @@ const contentText = (content: unknown): string => {
 const errorText = (cause: unknown): string =>
   cause instanceof Error ? cause.message : typeof cause === "string" ? cause : JSON.stringify(cause)
 
-/** A tool error as the JSON-RPC error the agent receives. */
+/**
+ * A tool error as the JSON-RPC error the agent receives, with the spec's codes. A missing file is the spec's
+ * resource-not-found error (code -32002, "Resource not found: <path>"): agents such as Gemini CLI decide from it
+ * that a file is new, so its wording is the SDK's own.
+ */
 const toRequestError = (e: ToolHost.ToolError): acp.RequestError => {
   const data = { reason: e.reason, ...(e.path !== undefined ? { path: e.path } : {}) }
   switch (e.reason) {
     case "OutsideRoot":
       return new acp.RequestError(-32602, e.message, data)
-    case "NotFound":
+    case "NotFound": {
+      const error = acp.RequestError.resourceNotFound(e.path)
+      return new acp.RequestError(error.code, error.message, { ...data, ...(e.path !== undefined ? { uri: e.path } : {}) })
+    }
     case "UnknownTerminal":
-      return new acp.RequestError(-32002, e.message, data)
+      return acp.RequestError.resourceNotFound(e.detail)
     case "Provider":
       return new acp.RequestError(-32603, e.message, data)
   }
@@ -201,14 +208,19 @@ export const start = Effect.fn("AcpClient.start")(function*(options: StartOption
     if (timer === undefined) timer = setTimeout(flushPending, CHUNK_WINDOW_MS)
   }
 
-  const onUpdate = (update: { readonly sessionUpdate: string; readonly [key: string]: unknown }) => {
+  const toolCalls = new Set<string>()
+  const onUpdate = (update: { readonly sessionUpdate: string; readonly [key: string]: unknown }): void => {
     const u = update as Record<string, unknown>
     switch (update.sessionUpdate) {
       case "agent_message_chunk":
         return chunk("message", contentText(u["content"]))
       case "agent_thought_chunk":
         return chunk("thought", contentText(u["content"]))
-      case "tool_call":
+      case "tool_call": {
+        // Some agents (Claude Code) announce a call again once its input is complete: one call, one entry.
+        const id = typeof u["toolCallId"] === "string" ? u["toolCallId"] : undefined
+        if (id !== undefined && toolCalls.has(id)) return onUpdate({ ...update, sessionUpdate: "tool_call_update" })
+        if (id !== undefined) toolCalls.add(id)
         return record("tool_call", String(u["title"] ?? u["toolCallId"]), {
           tool_call_id: u["toolCallId"] ?? null,
           title: u["title"] ?? null,
@@ -217,6 +229,7 @@ export const start = Effect.fn("AcpClient.start")(function*(options: StartOption
           input: clip(u["rawInput"]),
           ...(u["locations"] !== undefined ? { locations: clip(u["locations"]) } : {})
         })
+      }
       case "tool_call_update":
         return record("tool_call_update", `${String(u["toolCallId"])} ${String(u["status"] ?? "updated")}`, {
           tool_call_id: u["toolCallId"] ?? null,

@@ -30,6 +30,31 @@ const startAgent = (
   })
 
 describe("AcpClient on the local provider", () => {
+  live("a tool call announced twice under one id is one tool call in the history", () =>
+    Effect.gen(function*() {
+      const sandbox = yield* localSandbox
+      const rec = recorder()
+      const session = yield* startAgent(sandbox, rec)
+      yield* session.prompt("twice Grep secret; say done")
+      const calls = rec.history.filter((e) => e.kind === "tool_call")
+      expect(calls.map((e) => e.text)).toEqual(["Grep secret"])
+      const updates = rec.history.filter((e) => e.kind === "tool_call_update")
+      expect(updates[0]?.data).toMatchObject({ status: "in_progress", input: { pattern: "Grep secret" } })
+      expect(updates.at(-1)?.data).toMatchObject({ status: "completed" })
+    }))
+
+  live("a missing file is the spec's resource-not-found error, so an agent knows it may create it", () =>
+    Effect.gen(function*() {
+      const sandbox = yield* localSandbox
+      yield* sandbox.provider.writeFile(sandbox.instance, "there.txt", bytes("here"))
+      const rec = recorder()
+      const session = yield* startAgent(sandbox, rec)
+      yield* session.prompt("exists there.txt; exists missing.txt")
+      expect(messages(rec.history)).toEqual(["there.txt: exists", "missing.txt: new file"])
+      const failed = rec.history.find((e) => e.kind === "tool" && e.data?.["error"] !== undefined)
+      expect(failed?.data?.["error"]).toMatchObject({ reason: "NotFound" })
+    }))
+
   live("routes reads, writes and terminals into the sandbox, not the host", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
