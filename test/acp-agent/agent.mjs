@@ -11,6 +11,7 @@
  *   run COMMAND          terminal/create (a shell command), wait_for_exit, output, release
  *   ask TITLE            session/request_permission, then says the outcome
  *   twice TITLE          announces one tool call twice under the same id (as Claude Code does), then completes it
+ *   fail TEXT            answers the prompt with JSON-RPC "Internal error" whose data carries TEXT (as Claude Code does)
  *   garbage              writes a line that is not JSON to stdout, then goes on
  *   bad-response         answers the prompt with a malformed result and stops reading
  *   crash                exits with code 3 in the middle of the turn
@@ -157,6 +158,8 @@ const step = async (client, session, sessionId, line, requestId) => {
       })
       return toolCall(client, sessionId, { sessionUpdate: "tool_call_update", toolCallId, status: "completed" })
     }
+    case "fail":
+      throw acp.RequestError.internalError({ details: arg })
     case "garbage":
       process.stdout.write("this is not json {\n")
       return

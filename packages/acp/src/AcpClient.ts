@@ -119,8 +119,20 @@ const contentText = (content: unknown): string => {
   return ""
 }
 
-const errorText = (cause: unknown): string =>
-  cause instanceof Error ? cause.message : typeof cause === "string" ? cause : JSON.stringify(cause)
+/** An error's text; a JSON-RPC error keeps its `data`, where agents put the detail ("Internal error" says nothing). */
+const errorText = (cause: unknown): string => {
+  const text = cause instanceof Error ? cause.message : typeof cause === "string" ? cause : JSON.stringify(cause)
+  if (!(cause instanceof acp.RequestError) || cause.data === undefined || cause.data === null) return text
+  const data = cause.data as Record<string, unknown> | string
+  const detail = typeof data === "string"
+    ? data
+    : typeof data["details"] === "string"
+    ? data["details"]
+    : typeof data["message"] === "string"
+    ? data["message"]
+    : JSON.stringify(data)
+  return text.includes(detail) ? text : `${text}: ${excerpt(detail, 1000)}`
+}
 
 /**
  * A tool error as the JSON-RPC error the agent receives, with the spec's codes. A missing file is the spec's

@@ -30,6 +30,16 @@ const startAgent = (
   })
 
 describe("AcpClient on the local provider", () => {
+  live("an agent's error keeps its detail, not only \"Internal error\"", () =>
+    Effect.gen(function*() {
+      const sandbox = yield* localSandbox
+      const rec = recorder()
+      const session = yield* startAgent(sandbox, rec)
+      const failed = yield* Effect.flip(session.prompt("fail the model API answered 401: invalid x-api-key"))
+      expect(failed.message).toContain("Internal error")
+      expect(failed.message).toContain("the model API answered 401: invalid x-api-key")
+    }))
+
   live("a tool call announced twice under one id is one tool call in the history", () =>
     Effect.gen(function*() {
       const sandbox = yield* localSandbox
