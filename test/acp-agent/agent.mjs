@@ -104,7 +104,9 @@ const step = async (client, session, sessionId, line, requestId) => {
       } catch (error) {
         const code = error && typeof error === "object" && "code" in error ? error.code : null
         const message = errorText(error)
-        if (code === -32002 && /Resource not found/.test(message)) return text(client, sessionId, `${rest[0]}: new file`)
+        if (code === -32002 && /Resource not found/.test(message)) {
+          return text(client, sessionId, `${rest[0]}: new file`)
+        }
         return text(client, sessionId, `${rest[0]}: error ${code}: ${message}`)
       }
     }
@@ -147,7 +149,13 @@ const step = async (client, session, sessionId, line, requestId) => {
     }
     case "twice": {
       const toolCallId = `call-${++counter}`
-      await toolCall(client, sessionId, { sessionUpdate: "tool_call", toolCallId, title: arg, kind: "read", rawInput: {} })
+      await toolCall(client, sessionId, {
+        sessionUpdate: "tool_call",
+        toolCallId,
+        title: arg,
+        kind: "read",
+        rawInput: {}
+      })
       await toolCall(client, sessionId, {
         sessionUpdate: "tool_call",
         toolCallId,

@@ -4,6 +4,7 @@
  */
 import * as CommandExecutor from "@effect/platform/CommandExecutor"
 import * as FileSystem from "@effect/platform/FileSystem"
+import * as Agent from "@org/sandbox-core/Agent"
 import type * as AgentDriver from "@org/sandbox-core/AgentDriver"
 import { HistoryEntry } from "@org/sandbox-core/History"
 import { ExecError, UsageError } from "@org/sandbox-core/SandboxError"
@@ -38,12 +39,18 @@ export const make = (ask?: Ask) =>
                 `profile ${profile.name} has permissions = "ask", which needs a terminal attached: start the session with \`session new --attach\` from a terminal, or use "allow-in-sandbox" or "deny"`
             })
           }
-          let location = profile.agent_location ?? "host"
+          const location = Agent.locationOf(profile)
           if (location === "sandbox" && !AgentProcess.canRunInSandbox(provider)) {
-            location = "host"
-            const note =
-              `the ${provider.name} backend cannot carry an agent's stdio both ways; the agent runs on the host, its tools in the sandbox`
-            yield* options.onHistory(HistoryEntry.make({ at: yield* DateTime.now, kind: "note", text: note }))
+            // Never a silent fallback to the host: that would run the agent's own tools uncontained.
+            return yield* new UsageError({
+              detail:
+                `the ${provider.name} backend cannot run agent ${agent.name} inside the sandbox (it offers no stdio stream both ways); set agent_location = "host" in profile ${profile.name} to run it unsandboxed on the host`
+            })
+          }
+          if (location === "host") {
+            yield* options.onHistory(
+              HistoryEntry.make({ at: yield* DateTime.now, kind: "note", text: Agent.hostWarning(agent.name) })
+            )
           }
           // A host-side agent of a remote sandbox gets an empty directory, never the host workspace.
           const hostCwd = profile.backend === "local"

@@ -106,8 +106,9 @@ layer(NodeContext.layer)("sandbox-cli with an ACP agent (local provider)", (it) 
         const events = json<ReadonlyArray<EventJson>>(yield* cli.run(["session", "events", id, "-o", "json"]))
         const types = events.map((e) => e.type)
         expect(types).toEqual(expect.arrayContaining(["sandbox.transport.open", "sandbox.transport.close"]))
+        // By default the agent process itself runs inside the sandbox.
         expect(events.find((e) => e.type === "sandbox.transport.open")?.attrs).toMatchObject({
-          location: "host",
+          location: "sandbox",
           protocol_version: 1
         })
         expect(types.indexOf("sandbox.transport.open")).toBeLessThan(types.indexOf("sandbox.transport.close"))
@@ -189,6 +190,48 @@ layer(NodeContext.layer)("sandbox-cli with an ACP agent (local provider)", (it) 
   )
 
   it.scoped(
+    "agent_location = host is said in one line at start, and no permission decision claims containment",
+    () =>
+      Effect.gen(function*() {
+        const { cli } = yield* setup
+        yield* cli.write(
+          "cwd/.sandbox-cli.toml",
+          `${readFileSync(join(cli.cwd, ".sandbox-cli.toml"), "utf8")}\n[sandboxes.outside]\nbackend = "local"\n` +
+            `agent_location = "host"\n`
+        )
+        const created = yield* cli.run(
+          [
+            "session",
+            "new",
+            "--workspace",
+            "proj",
+            "--sandbox",
+            "outside",
+            "--agent",
+            "scripted",
+            "--prompt",
+            "where; write x.txt y",
+            "-o",
+            "json"
+          ]
+        )
+        expect(created.stderr).toBe(
+          `warning: agent scripted runs on the host (agent_location = "host"): its own tools (search, edits, shell) run unsandboxed\n`
+        )
+        const { id } = JSON.parse(created.stdout) as { id: string }
+        const h = yield* poll(history(cli, id), (h) => h.some((e) => e.kind === "turn_end"))
+        const permission = h.find((e) => e.kind === "permission")
+        expect(permission?.data).toMatchObject({ policy: "allow-in-sandbox", contained: false })
+        expect(permission?.text).toContain("the agent runs on the host, its own tools unsandboxed")
+        expectOk(yield* cli.run(["session", "stop", id]))
+        const events = json<ReadonlyArray<EventJson>>(yield* cli.run(["session", "events", id, "-o", "json"]))
+        expect(events.find((e) => e.type === "sandbox.launch.start")?.attrs).toMatchObject({ location: "host" })
+        expect(events.find((e) => e.type === "sandbox.transport.open")?.attrs).toMatchObject({ location: "host" })
+      }),
+    TIMEOUT
+  )
+
+  it.scoped(
     "session stop during a turn cancels the turn, stops the session and syncs back",
     () =>
       Effect.gen(function*() {
@@ -249,7 +292,22 @@ layer(NodeContext.layer)("sandbox-cli with an ACP agent (local provider)", (it) 
           `[sandboxes.asking]\nbackend = "local"\npermissions = "ask"\n\n[agents.scripted]\nprotocol = "acp"\n` +
             `command = [${JSON.stringify(process.execPath)}, ${JSON.stringify(agentScript)}]\n`
         )
-        // Detached (no terminal): refused with the way out.
+        // Without --attach: refused up front (usage error), no session started.
+        const bare = yield* cli.run([
+          "session",
+          "new",
+          "--workspace",
+          "proj",
+          "--sandbox",
+          "asking",
+          "--agent",
+          "scripted",
+          "--prompt",
+          "say hi"
+        ])
+        expect(expectError(bare, 2)).toContain(`permissions = "ask", which needs a terminal`)
+        expect(json<ReadonlyArray<unknown>>(yield* cli.run(["session", "list", "-o", "json"]))).toEqual([])
+        // Attached without a terminal: refused the same way.
         const detached = yield* cli.run([
           "session",
           "new",
@@ -263,7 +321,7 @@ layer(NodeContext.layer)("sandbox-cli with an ACP agent (local provider)", (it) 
           "say hi",
           "--attach"
         ])
-        expect(detached.stderr).toContain("needs a terminal attached")
+        expect(expectError(detached, 2)).toContain("--attach from a terminal")
         // On a terminal (a pseudo-terminal from script(1)): asked, answered 1 (allow) then 2 (reject).
         const argv = [
           paths.launcher,

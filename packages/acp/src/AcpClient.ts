@@ -38,7 +38,10 @@ export interface StartOptions {
   readonly env?: Readonly<Record<string, string>>
   readonly provider: ProviderService
   readonly instance: Instance
-  /** `host` (default) or `sandbox`; `sandbox` needs the provider's `execInteractive`. */
+  /**
+   * `sandbox` (default: the agent process and its own tools run in the runtime, through the provider's
+   * `execInteractive`) or `host` (only its `fs/*` and `terminal/*` requests do; its own tools run unsandboxed).
+   */
   readonly location?: AgentProcess.Location
   /** Where a host-side agent process runs. Defaults to the sandbox's workdir (right for the local backend). */
   readonly hostCwd?: string
@@ -146,7 +149,10 @@ const toRequestError = (e: ToolHost.ToolError): acp.RequestError => {
       return new acp.RequestError(-32602, e.message, data)
     case "NotFound": {
       const error = acp.RequestError.resourceNotFound(e.path)
-      return new acp.RequestError(error.code, error.message, { ...data, ...(e.path !== undefined ? { uri: e.path } : {}) })
+      return new acp.RequestError(error.code, error.message, {
+        ...data,
+        ...(e.path !== undefined ? { uri: e.path } : {})
+      })
     }
     case "UnknownTerminal":
       return acp.RequestError.resourceNotFound(e.detail)
@@ -263,7 +269,7 @@ export const start = Effect.fn("AcpClient.start")(function*(options: StartOption
   }
 
   // ---- The agent process.
-  const location = options.location ?? "host"
+  const location = options.location ?? "sandbox"
   const launch: AgentProcess.LaunchOptions = {
     agent,
     command: options.command,
@@ -411,9 +417,13 @@ export const start = Effect.fn("AcpClient.start")(function*(options: StartOption
         options: params.options.map((o) => ({ option_id: o.optionId, name: o.name, kind: o.kind }))
       }
       return runPromise(Permission.decide(policy, request, options.ask)).then((decision) => {
+        // A host-side agent's own tools run on the host: the record never says they are contained.
+        const uncontained = location === "host" ? "; the agent runs on the host, its own tools unsandboxed" : ""
         const text = decision.outcome === "selected"
-          ? `${request.title}: ${decision.option_kind} (${decision.by === "user" ? "by the user" : `policy ${policy}`})`
-          : `${request.title}: cancelled (${decision.note})`
+          ? `${request.title}: ${decision.option_kind} (${
+            decision.by === "user" ? "by the user" : `policy ${policy}`
+          }${uncontained})`
+          : `${request.title}: cancelled (${decision.note}${uncontained})`
         record("permission", text, {
           tool_call_id: request.tool_call_id,
           title: request.title,
@@ -421,6 +431,7 @@ export const start = Effect.fn("AcpClient.start")(function*(options: StartOption
           input: clip(request.input),
           options: request.options,
           policy,
+          contained: location === "sandbox",
           decision: decision.outcome === "selected" ? decision.option_id : "cancelled",
           decided_by: decision.by
         })
@@ -465,6 +476,21 @@ export const start = Effect.fn("AcpClient.start")(function*(options: StartOption
       }
       const exit = yield* Effect.interruptible(process.exited).pipe(Effect.timeout(Duration.seconds(5)), Effect.option)
       const stderr = yield* process.stderrTail
+      const code = Option.getOrNull(exit)
+      if (location === "sandbox" && (code === 126 || code === 127)) {
+        // Inside the sandbox the command is looked up as a shell would: 127 not found, 126 not executable.
+        const error = new AcpError({
+          agent,
+          reason: "Spawn",
+          detail: `cannot start ${options.command.join(" ")} in the sandbox: ${
+            code === 127 ? "command not found" : "permission denied"
+          }`,
+          exit_code: code,
+          stderr
+        })
+        event("sandbox.transport.error", { agent, error: error.message, exit_code: code })
+        return error
+      }
       const how = Option.match(exit, {
         onNone: () => "closed its connection",
         onSome: (code) => (code === null ? "was killed" : `exited with code ${code}`)

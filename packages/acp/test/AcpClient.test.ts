@@ -53,17 +53,20 @@ describe("AcpClient on the local provider", () => {
       expect(updates.at(-1)?.data).toMatchObject({ status: "completed" })
     }))
 
-  live("a missing file is the spec's resource-not-found error, so an agent knows it may create it", () =>
-    Effect.gen(function*() {
-      const sandbox = yield* localSandbox
-      yield* sandbox.provider.writeFile(sandbox.instance, "there.txt", bytes("here"))
-      const rec = recorder()
-      const session = yield* startAgent(sandbox, rec)
-      yield* session.prompt("exists there.txt; exists missing.txt")
-      expect(messages(rec.history)).toEqual(["there.txt: exists", "missing.txt: new file"])
-      const failed = rec.history.find((e) => e.kind === "tool" && e.data?.["error"] !== undefined)
-      expect(failed?.data?.["error"]).toMatchObject({ reason: "NotFound" })
-    }))
+  live(
+    "a missing file is the spec's resource-not-found error, so an agent knows it may create it",
+    () =>
+      Effect.gen(function*() {
+        const sandbox = yield* localSandbox
+        yield* sandbox.provider.writeFile(sandbox.instance, "there.txt", bytes("here"))
+        const rec = recorder()
+        const session = yield* startAgent(sandbox, rec)
+        yield* session.prompt("exists there.txt; exists missing.txt")
+        expect(messages(rec.history)).toEqual(["there.txt: exists", "missing.txt: new file"])
+        const failed = rec.history.find((e) => e.kind === "tool" && e.data?.["error"] !== undefined)
+        expect(failed?.data?.["error"]).toMatchObject({ reason: "NotFound" })
+      })
+  )
 
   live("routes reads, writes and terminals into the sandbox, not the host", () =>
     Effect.gen(function*() {
@@ -112,7 +115,7 @@ describe("AcpClient on the local provider", () => {
       expect(messages(rec.history).at(-1)).toBe("again")
 
       const open = rec.events.find((e) => e.type === "sandbox.transport.open")
-      expect(open?.attrs).toMatchObject({ location: "host", protocol_version: 1, cwd: sandbox.instance.workdir })
+      expect(open?.attrs).toMatchObject({ location: "sandbox", protocol_version: 1, cwd: sandbox.instance.workdir })
       yield* S.close(scope, Exit.void)
       const close = rec.events.find((e) => e.type === "sandbox.transport.close")
       expect(close?.attrs).toMatchObject({ agent: "scripted", malformed: 0 })

@@ -4,6 +4,7 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
+import type { Profile } from "./Profile.js"
 import { EnvMap } from "./Profile.js"
 
 /**
@@ -34,3 +35,21 @@ export class Agent extends Schema.Class<Agent>("@org/sandbox-core/Agent")({
   protocol: Protocol,
   env: EnvMap
 }) {}
+
+/**
+ * Where a profile runs its protocol agents: inside the sandbox unless the profile says `agent_location = "host"`.
+ *
+ * @since 0.1.0
+ * @category resolution
+ */
+export const locationOf = (profile: Pick<Profile, "agent_location">): "host" | "sandbox" =>
+  profile.agent_location ?? "sandbox"
+
+/**
+ * The one line said at the start of a session whose agent runs on the host, where nothing contains its own tools.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const hostWarning = (agent: string): string =>
+  `agent ${agent} runs on the host (agent_location = "host"): its own tools (search, edits, shell) run unsandboxed`

@@ -147,7 +147,7 @@ export class Profile extends Schema.Class<Profile>("@org/sandbox-core/Profile")(
   network: Schema.Boolean,
   /** ACP agents: how permission requests are answered (default `allow-in-sandbox`). */
   permissions: Schema.optional(Permissions),
-  /** ACP agents: where the agent process runs (default `host`). */
+  /** ACP agents: where the agent process runs (default `sandbox`; see `Agent.locationOf`). */
   agent_location: Schema.optional(AgentLocation),
   /** The backend table, as decoded by the backend's schema. */
   backend_config: Schema.Record({ key: Schema.String, value: Schema.Unknown }),

@@ -7,7 +7,7 @@
  */
 import type { Scope } from "effect"
 import { Cause, DateTime, Deferred, Effect, Either, Exit, Option, Queue, Stream } from "effect"
-import type { Agent } from "./Agent.js"
+import { type Agent, locationOf } from "./Agent.js"
 import type * as AgentDriver from "./AgentDriver.js"
 import * as EndOfSession from "./EndOfSession.js"
 import type { EventType } from "./Event.js"
@@ -415,7 +415,7 @@ export const run = Effect.fn("Session.run")(function*(options: StartOptions) {
       // ---- Launch an ACP agent: one turn per prompt; between turns the session stays live for more.
       const launchAcp = (instance: Instance, env: Record<string, string>, agent: Agent) =>
         Effect.gen(function*() {
-          const location = profile.agent_location ?? "host"
+          const location = locationOf(profile)
           yield* emit("sandbox.launch.start", { command: agent.command, agent: agent.name, protocol: "acp", location })
           if (options.driver === undefined) {
             return yield* new UsageError({ detail: `agent ${agent.name} speaks ACP, and no ACP client is available` })

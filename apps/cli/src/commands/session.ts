@@ -6,6 +6,7 @@ import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
+import * as Agent from "@org/sandbox-core/Agent"
 import * as ConfigFile from "@org/sandbox-core/ConfigFile"
 import { SandboxEvent } from "@org/sandbox-core/Event"
 import { HistoryEntry } from "@org/sandbox-core/History"
@@ -221,7 +222,7 @@ const newSession = Command.make(
     Effect.gen(function*() {
       const loaded = yield* AppConfig.load(config)
       const workspace = yield* Sessions.workspaceByName(name)
-      yield* ConfigFile.selectProfile(loaded.config, {
+      const profile = yield* ConfigFile.selectProfile(loaded.config, {
         flag: Option.getOrUndefined(sandbox),
         workspace: workspace.sandbox
       })
@@ -244,6 +245,16 @@ const newSession = Command.make(
       const id = makeSessionId()
       // Attached from a terminal: permission questions of an ACP agent (`permissions = "ask"`) come here.
       const askViaTerminal = stay && process.stdin.isTTY === true
+      if (isAcp && profile.permissions === "ask" && !askViaTerminal) {
+        return yield* new UsageError({
+          detail: `profile ${profile.name} has permissions = "ask", which needs a terminal: start the session with ${
+            stay ? "--attach from a terminal" : "--attach"
+          }, or use "allow-in-sandbox" or "deny"`
+        })
+      }
+      if (isAcp && Option.isSome(chosen) && Agent.locationOf(profile) === "host") {
+        yield* Render.warn(Agent.hostWarning(chosen.value.name))
+      }
       const supervisor = yield* Supervisor.spawnSupervisor({
         session_id: id,
         workspace: workspace.name,
