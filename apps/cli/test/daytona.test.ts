@@ -240,6 +240,13 @@ layer(NodeContext.layer)("sandbox-cli with a daytona profile (emulator)", (it) =
         expect(existsSync(join(ws, "made.txt"))).toBe(false)
         const [box] = live(emu)
         expect(readFileSync(join(box!.homeDir, "workspace", "made.txt"), "utf8")).toBe("made by the agent")
+        // The agent process itself runs inside the Daytona sandbox (over the session input and log stream).
+        const cwd = /agent cwd: (.*)\n/.exec(said)?.[1]
+        expect([join(box!.homeDir, "workspace"), "/home/daytona/workspace"]).toContain(cwd)
+        const events = json<ReadonlyArray<{ type: string; attrs: Record<string, unknown> }>>(
+          yield* cli.run(["session", "events", id, "-o", "json"], { env })
+        )
+        expect(events.find((e) => e.type === "sandbox.transport.open")?.attrs).toMatchObject({ location: "sandbox" })
         const stopped = json<{ state: string }>(yield* cli.run(["session", "stop", id, "-o", "json"], { env }))
         expect(stopped.state).toBe("stopped")
         expect(readFileSync(join(ws, "made.txt"), "utf8")).toBe("made by the agent")

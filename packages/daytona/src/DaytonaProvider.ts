@@ -399,6 +399,8 @@ export const make = Effect.fn("DaytonaProvider.make")(function*(options: MakeOpt
     }),
     exec: (instance, request) => exec(toolbox, instance, request),
     execStream: (instance, request) => execStream(toolbox, instance, request),
+    // An agent inside the sandbox: a session command whose stdin is the API's session input, output followed.
+    execInteractive: (instance, { stdin, ...request }) => execStream(toolbox, instance, request, stdin),
     readFile: Effect.fn("DaytonaProvider.readFile")(function*(instance, p) {
       const sb = yield* toolbox.sandboxFor("readFile", instance)
       const path = resolvePosix(instance.workdir, p)

@@ -31,6 +31,8 @@ export interface CommandRecord {
   child: ChildProcess | undefined
   /** Input sent before the command's process exists (it may still be queued behind another command). */
   readonly pendingInput: Array<string>
+  /** `suppressInputEcho`: without it the daemon copies each input into the command's stdout log. */
+  readonly suppressInputEcho: boolean
   done: boolean
   readonly listeners: Set<(event: LogEvent) => void>
   readonly finished: Promise<void>
@@ -149,14 +151,22 @@ export class SessionManager {
   }
 
   /** Writes to a command's stdin; 410 once it has completed, as the daemon answers. */
-  input(cmd: CommandRecord, data: string): void {
+  input(cmd: CommandRecord, input: string): void {
     if (cmd.done) throw new HttpError(410, `command ${cmd.id} has already completed`, "COMMAND_ALREADY_COMPLETED")
+    // As the daemon does (apps/daemon/pkg/session/input.go): a newline is added when missing, and the input is
+    // echoed into the stdout log unless the command was started with suppressInputEcho.
+    const data = input.endsWith("\n") ? input : `${input}\n`
+    if (!cmd.suppressInputEcho) {
+      const chunk = { stream: 1 as const, data: Buffer.from(data) }
+      cmd.chunks.push(chunk)
+      for (const l of cmd.listeners) l(chunk)
+    }
     if (cmd.child) cmd.child.stdin?.write(data)
     else cmd.pendingInput.push(data)
   }
 
   /** Queues a command; the record is returned at once, `finished` settles when it has exited and drained. */
-  exec(sb: SandboxRecord, sessionId: string, command: string): CommandRecord {
+  exec(sb: SandboxRecord, sessionId: string, command: string, suppressInputEcho = false): CommandRecord {
     const session = this.get(sb, sessionId)
     if (command.trim() === "") throw new HttpError(400, "command is required")
     let finish!: () => void
@@ -170,6 +180,7 @@ export class SessionManager {
       chunks: [],
       child: undefined,
       pendingInput: [],
+      suppressInputEcho,
       done: false,
       listeners: new Set(),
       finished

@@ -134,7 +134,9 @@ const encoder = new TextEncoder()
 export const execStream = (
   tb: Toolbox,
   instance: Instance,
-  request: ExecRequest
+  request: ExecRequest,
+  /** `execInteractive`: what the command reads, sent in order through the API's session input while it runs. */
+  input?: Stream.Stream<Uint8Array>
 ): Stream.Stream<ExecOutput, ProviderError> =>
   Stream.unwrapScoped(Effect.gen(function*() {
     const operation = "execStream"
@@ -147,7 +149,9 @@ export const execStream = (
     }
     const sb = yield* tb.sandboxFor(operation, instance)
     const cwd = resolvePosix(instance.workdir, request.cwd ?? ".")
-    const stdin = yield* planStdin(tb, sb, instance, operation, request.stdin, cwd)
+    const stdin: StdinPlan = input !== undefined
+      ? { _tag: "Session" }
+      : yield* planStdin(tb, sb, instance, operation, request.stdin, cwd)
     const script = sessionScript({ command, cwdFromHome: relativePosix(homeDirOf(instance), cwd), env, stdin })
     const sessionId = `sandbox-cli-${nonce()}`
     // A retried create whose first reply was lost finds its session made: 409 is success for a fresh id.
@@ -160,9 +164,29 @@ export const execStream = (
     const started = yield* tb.retryRejected(tb.call(
       operation,
       id,
-      () => sb.process.executeSessionCommand(sessionId, { command: script, runAsync: true })
+      () =>
+        sb.process.executeSessionCommand(sessionId, {
+          command: script,
+          runAsync: true,
+          // The daemon would otherwise copy every input line into the command's stdout.
+          ...(input !== undefined ? { suppressInputEcho: true } : {})
+        })
     ))
     const cmdId = started.cmdId
+    if (input !== undefined) {
+      // One input request at a time, in order; the daemon ends each with a newline (ours already do).
+      const decoder = new TextDecoder()
+      yield* input.pipe(
+        Stream.runForEach((bytes) => {
+          const data = decoder.decode(bytes, { stream: true })
+          return data === ""
+            ? Effect.void
+            : tb.retryRejected(tb.call(operation, id, () => sb.process.sendSessionCommandInput(sessionId, cmdId, data)))
+        }),
+        Effect.ignore,
+        Effect.forkScoped
+      )
+    }
     const outputs = Stream.async<ExecOutput, ProviderError>((emit) => {
       const chunk = (tag: "Stdout" | "Stderr") => (s: string) => {
         if (s.length > 0) void emit.single({ _tag: tag, data: encoder.encode(s) })

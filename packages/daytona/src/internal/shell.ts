@@ -32,6 +32,8 @@ export const INLINE_STDIN_LIMIT = 48 * 1024
 /** How a command gets its stdin. `file` is relative to the directory the script starts in. */
 export type StdinPlan =
   | { readonly _tag: "None" }
+  /** The session command's own stdin, which the API's session input writes to (an interactive command). */
+  | { readonly _tag: "Session" }
   | { readonly _tag: "Inline"; readonly base64: string }
   | { readonly _tag: "File"; readonly path: string }
 
@@ -46,6 +48,8 @@ const stdinSetup = (
   switch (plan._tag) {
     case "None":
       return { setup: [], from: "/dev/null", cleanup: "" }
+    case "Session":
+      return { setup: [], from: "", cleanup: "" }
     case "Inline":
       return {
         setup: [`printf '%s' ${quote(plan.base64)} | base64 -d > "$t/in" || exit 125`],
@@ -102,7 +106,7 @@ export const sessionScript = (options: {
     ...stdin.setup,
     `cd "$HOME" && cd -- ${quote(options.cwdFromHome)} || exit 126`,
     ...exports,
-    `( ${options.command} ) < ${stdin.from}`,
+    stdin.from === "" ? `( ${options.command} )` : `( ${options.command} ) < ${stdin.from}`,
     `c=$?`,
     ...(options.stdin._tag === "Inline" ? [`rm -rf "$t"`] : []),
     ...(stdin.cleanup !== "" ? [`rm -f${stdin.cleanup}`] : []),

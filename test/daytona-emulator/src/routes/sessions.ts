@@ -85,7 +85,7 @@ export const sessionRoutes = (app: App): ReadonlyArray<readonly [HttpMethod, str
     const body = await readJsonObject(ctx)
     const command = optString(body, "command") ?? ""
     const runAsync = (optBoolean(body, "runAsync") ?? false) || (optBoolean(body, "async") ?? false)
-    const cmd = app.sessions.exec(sb, ctx.params["sessionId"]!, command)
+    const cmd = app.sessions.exec(sb, ctx.params["sessionId"]!, command, optBoolean(body, "suppressInputEcho") ?? false)
     if (runAsync) {
       sendJson(ctx.res, 202, { cmdId: cmd.id })
       return
