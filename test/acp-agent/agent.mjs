@@ -12,6 +12,8 @@
  *   ask TITLE            session/request_permission, then says the outcome
  *   twice TITLE          announces one tool call twice under the same id (as Claude Code does), then completes it
  *   fail TEXT            answers the prompt with JSON-RPC "Internal error" whose data carries TEXT (as Claude Code does)
+ *   env NAME             says whether the agent process has NAME set, and a digest of its value (never the value)
+ *   child                starts a child process of its own (sleep) and says both pids
  *   garbage              writes a line that is not JSON to stdout, then goes on
  *   bad-response         answers the prompt with a malformed result and stops reading
  *   crash                exits with code 3 in the middle of the turn
@@ -23,6 +25,8 @@
  * (`error: ...`), and the turn goes on. Each step is announced as a tool call with its input and result.
  */
 import * as acp from "@agentclientprotocol/sdk"
+import { spawn } from "node:child_process"
+import { createHash } from "node:crypto"
 import { Readable, Writable } from "node:stream"
 
 const sessions = new Map()
@@ -168,6 +172,16 @@ const step = async (client, session, sessionId, line, requestId) => {
     }
     case "fail":
       throw acp.RequestError.internalError({ details: arg })
+    case "env": {
+      const value = process.env[arg]
+      if (value === undefined) return text(client, sessionId, `env ${arg}: unset`)
+      const digest = createHash("sha256").update(value).digest("hex").slice(0, 12)
+      return text(client, sessionId, `env ${arg}: set, sha256 ${digest}`)
+    }
+    case "child": {
+      const child = spawn("sleep", ["600"], { stdio: "ignore" })
+      return text(client, sessionId, `agent pid ${process.pid} child pid ${child.pid}`)
+    }
     case "garbage":
       process.stdout.write("this is not json {\n")
       return

@@ -8,7 +8,9 @@ import * as Agent from "@org/sandbox-core/Agent"
 import type * as AgentDriver from "@org/sandbox-core/AgentDriver"
 import { HistoryEntry } from "@org/sandbox-core/History"
 import { ExecError, UsageError } from "@org/sandbox-core/SandboxError"
+import { Label } from "@org/sandbox-core/SandboxProvider"
 import { DateTime, Effect, Option } from "effect"
+import * as AgentReaper from "./AgentReaper.js"
 
 /** A permission question as the relay carries it, and the chosen option id (none: cancelled). */
 export type Ask = (request: {
@@ -52,6 +54,15 @@ export const make = (ask?: Ask) =>
               HistoryEntry.make({ at: yield* DateTime.now, kind: "note", text: Agent.hostWarning(agent.name) })
             )
           }
+          // Credentials named by pass_env: read from this process's environment now, handed to the agent process only.
+          const passed = Agent.passedEnv(agent, (name) => process.env[name])
+          if (passed._tag === "Left") {
+            return yield* new UsageError({
+              detail: `agent ${agent.name} has pass_env = [${
+                agent.pass_env.map((n) => JSON.stringify(n)).join(", ")
+              }], and ${passed.missing} is not set in the environment that started the session`
+            })
+          }
           // A host-side agent of a remote sandbox gets an empty directory, never the host workspace.
           const hostCwd = profile.backend === "local"
             ? instance.workdir
@@ -59,7 +70,7 @@ export const make = (ask?: Ask) =>
           const session = yield* AcpClient.start({
             agent: agent.name,
             command: agent.command,
-            env: agent.env,
+            env: { ...agent.env, ...passed.env },
             provider,
             instance,
             location,
@@ -70,6 +81,10 @@ export const make = (ask?: Ask) =>
             onHistory: options.onHistory,
             onEvent: options.onEvent
           }).pipe(Effect.mapError(toExecError(agent.name)))
+          const sessionId = instance.labels[Label.sessionId]
+          if (session.pid !== null && sessionId !== undefined) {
+            yield* AgentReaper.record(sessionId, agent.name, session.pid)
+          }
           const connection: AgentDriver.AgentConnection = {
             location: session.location,
             prompt: (text) => Effect.mapError(session.prompt(text), toExecError(agent.name)),

@@ -1,7 +1,8 @@
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { expect, layer } from "@effect/vitest"
 import { Effect, Schedule, TestServices } from "effect"
-import { spawn } from "node:child_process"
+import { spawn, spawnSync } from "node:child_process"
+import { createHash } from "node:crypto"
 import { existsSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -227,6 +228,128 @@ layer(NodeContext.layer)("sandbox-cli with an ACP agent (local provider)", (it) 
         const events = json<ReadonlyArray<EventJson>>(yield* cli.run(["session", "events", id, "-o", "json"]))
         expect(events.find((e) => e.type === "sandbox.launch.start")?.attrs).toMatchObject({ location: "host" })
         expect(events.find((e) => e.type === "sandbox.transport.open")?.attrs).toMatchObject({ location: "host" })
+      }),
+    TIMEOUT
+  )
+
+  it.scoped(
+    "pass_env: the key reaches the agent process alone and is written nowhere",
+    () =>
+      Effect.gen(function*() {
+        const { cli } = yield* setup
+        const secret = `sk-test-${Math.random().toString(36).slice(2)}${Date.now()}`
+        const digest = createHash("sha256").update(secret).digest("hex").slice(0, 12)
+        yield* cli.write(
+          "cwd/.sandbox-cli.toml",
+          `[agents.scripted]\nprotocol = "acp"\npass_env = ["SCRIPTED_KEY"]\ncommand = [${
+            JSON.stringify(process.execPath)
+          }, ${JSON.stringify(agentScript)}]\n`
+        )
+        // Not set: refused with the name, before any turn.
+        const unset = yield* cli.run([
+          "session",
+          "new",
+          "--workspace",
+          "proj",
+          "--agent",
+          "scripted",
+          "--prompt",
+          "say hi",
+          "-o",
+          "json"
+        ])
+        const failedId = json<{ id: string }>(unset).id
+        const failed = yield* poll(
+          Effect.map(cli.run(["session", "status", failedId, "-o", "json"]), (r) => json<StatusJson>(r)),
+          (s) => s.state === "failed"
+        )
+        expect(failed.last_error).toContain("SCRIPTED_KEY is not set")
+        const env = { SCRIPTED_KEY: secret }
+        const created = yield* cli.run(
+          [
+            "session",
+            "new",
+            "--workspace",
+            "proj",
+            "--agent",
+            "scripted",
+            "--prompt",
+            "env SCRIPTED_KEY; run printenv SCRIPTED_KEY || echo unset-in-terminal",
+            "-o",
+            "json"
+          ],
+          { env }
+        )
+        const { id } = json<{ id: string }>(created)
+        const h = yield* poll(history(cli, id), (h) => h.some((e) => e.kind === "turn_end"))
+        const said = h.filter((e) => e.kind === "message").map((e) => e.text).join("")
+        expect(said).toContain(`env SCRIPTED_KEY: set, sha256 ${digest}`)
+        // A command the client runs for the agent (its terminal) does not get it.
+        expect(said).toContain("unset-in-terminal")
+        const outputs = [
+          created.stdout,
+          (yield* cli.run(["session", "status", id, "-o", "json"], { env })).stdout,
+          (yield* cli.run(["session", "events", id, "-o", "json"], { env })).stdout,
+          (yield* cli.run(["session", "history", id, "-o", "json"], { env })).stdout,
+          (yield* cli.run(["profile", "show", "local", "-o", "json"], { env })).stdout
+        ]
+        expectOk(yield* cli.run(["session", "stop", id], { env }))
+        for (const out of outputs) expect(out).not.toContain(secret)
+        // Nothing under the state directory (store, events, history, supervisor logs, runtimes) holds it.
+        const holders = spawnSync("grep", ["-rlF", secret, cli.home, cli.cwd], { encoding: "utf8" }).stdout
+        expect(holders).toBe("")
+      }),
+    TIMEOUT
+  )
+
+  it.scoped(
+    "a host-side agent and its children do not outlive a crashed supervisor: reconcile kills them",
+    () =>
+      Effect.gen(function*() {
+        const { cli } = yield* setup
+        yield* cli.write(
+          "cwd/.sandbox-cli.toml",
+          `${readFileSync(join(cli.cwd, ".sandbox-cli.toml"), "utf8")}\n[sandboxes.outside]\nbackend = "local"\n` +
+            `agent_location = "host"\n`
+        )
+        const created = yield* cli.run(
+          [
+            "session",
+            "new",
+            "--workspace",
+            "proj",
+            "--sandbox",
+            "outside",
+            "--agent",
+            "scripted",
+            "--prompt",
+            "child; hang",
+            "-o",
+            "json"
+          ]
+        )
+        const { id } = JSON.parse(created.stdout) as { id: string }
+        const h = yield* poll(history(cli, id), (h) =>
+          h.some((e) => e.kind === "message" && e.text.includes("child pid")))
+        const said = h.filter((e) =>
+          e.kind === "message"
+        ).map((e) => e.text).join("")
+        const [, agentPid, childPid] = /agent pid (\d+) child pid (\d+)/.exec(said)!.map(Number)
+        const lock = JSON.parse(readFileSync(join(cli.home, "supervisors", `${id}.json`), "utf8")) as { pid: number }
+        // A zombie (exited, not yet reaped by whatever adopted it) counts as gone.
+        const alive = (pid: number) => {
+          try {
+            const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+            return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z"
+          } catch {
+            return false
+          }
+        }
+        expect([alive(agentPid!), alive(childPid!)]).toEqual([true, true])
+        process.kill(lock.pid, "SIGKILL")
+        yield* poll(Effect.sync(() => alive(lock.pid)), (a) => !a)
+        expectOk(yield* cli.run(["reconcile"]))
+        yield* poll(Effect.sync(() => [alive(agentPid!), alive(childPid!)]), (a) => !a[0] && !a[1])
       }),
     TIMEOUT
   )

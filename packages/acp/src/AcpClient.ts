@@ -80,6 +80,8 @@ export interface AcpSession {
   readonly session_id: string
   readonly agent_info: { readonly name: string; readonly version: string } | null
   readonly location: AgentProcess.Location
+  /** A host-side agent's pid (and process group id), so a crash of this process can be cleaned up after. */
+  readonly pid: number | null
   /** Send one prompt and run until the turn ends. Interrupting it cancels the turn. */
   readonly prompt: (text: string) => Effect.Effect<TurnResult, AcpError>
   /** Completes when the agent process has exited, with its exit code. */
@@ -629,6 +631,7 @@ export const start = Effect.fn("AcpClient.start")(function*(options: StartOption
     session_id: opened.sessionId,
     agent_info,
     location,
+    pid: process.pid,
     prompt,
     exited: process.exited
   }

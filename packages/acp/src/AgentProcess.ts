@@ -29,6 +29,8 @@ export type Location = "host" | "sandbox"
 export interface AgentProcess {
   readonly location: Location
   readonly command: ReadonlyArray<string>
+  /** A host-side agent's pid, which is also its process group's id; `null` inside the sandbox. */
+  readonly pid: number | null
   /** What the client writes to the agent. */
   readonly stdin: WritableStream<Uint8Array>
   /** What the agent writes to the client. */
@@ -72,6 +74,7 @@ const KILL_GRACE = Duration.seconds(5)
 const wire = (
   options: LaunchOptions,
   location: Location,
+  pid: number | null,
   stdinQueue: Queue.Queue<Uint8Array>,
   output: Stream.Stream<Output, AcpError>
 ): Effect.Effect<AgentProcess, never, Scope.Scope> =>
@@ -125,6 +128,7 @@ const wire = (
     const process: AgentProcess = {
       location,
       command: options.command,
+      pid,
       stdin,
       stdout,
       exited: Deferred.await(exit),
@@ -176,7 +180,7 @@ export const onHost = Effect.fn("AgentProcess.onHost")(function*(options: Launch
     Stream.orElse(() => Stream.empty),
     Stream.concat(Stream.fromEffect(Effect.map(exitCode, (exit_code): Output => ({ _tag: "Exit", exit_code }))))
   )
-  const agentProcess = yield* wire(options, "host", stdinQueue, output)
+  const agentProcess = yield* wire(options, "host", process.pid, stdinQueue, output)
   // Runs before the executor's own release (which would wait forever for an agent that ignores SIGTERM).
   yield* Effect.addFinalizer(() =>
     Effect.gen(function*() {
@@ -237,7 +241,7 @@ export const inSandbox = Effect.fn("AgentProcess.inSandbox")(function*(
     )
   )
   yield* Effect.addFinalizer(() => Queue.shutdown(stdinQueue))
-  return yield* wire(options, "sandbox", stdinQueue, output)
+  return yield* wire(options, "sandbox", null, stdinQueue, output)
 }) satisfies (
   provider: ProviderService,
   instance: Instance,

@@ -391,7 +391,10 @@ export const resolve = (
     const agents = new Map<string, Agent>()
     for (const [name, table] of Object.entries((merged["agents"] ?? {}) as Record<string, unknown>)) {
       const input = Schema.decodeUnknownSync(AgentInput)(table)
-      agents.set(name, Agent.make({ name, command: input.command, protocol: input.protocol, env: input.env }))
+      agents.set(
+        name,
+        Agent.make({ name, command: input.command, protocol: input.protocol, env: input.env, pass_env: input.pass_env })
+      )
     }
     const defaultsTable = Schema.decodeUnknownSync(Defaults)(merged["defaults"] ?? {})
     if (defaultsTable.sandbox !== undefined && !profiles.has(defaultsTable.sandbox)) {

@@ -16,6 +16,7 @@ import * as Supervision from "@org/sandbox-core/Supervision"
 import type * as ReconcilePlan from "@org/sandbox-reconciler/ReconcilePlan"
 import type * as Reconciler from "@org/sandbox-reconciler/Reconciler"
 import { Effect, Layer, Option } from "effect"
+import * as AgentReaper from "../AgentReaper.js"
 import * as AppConfig from "../AppConfig.js"
 import { common, type Output } from "../CommonOptions.js"
 import { ExitWith } from "../Failure.js"
@@ -101,6 +102,8 @@ const run = (
 ) =>
   Effect.gen(function*() {
     const loaded = yield* AppConfig.load(options.config)
+    // Host-side agents of crashed supervisors first: nothing else ends them.
+    if (!options.dryRun) yield* AgentReaper.reapOrphans
     const { Report } = yield* Effect.promise(() => import("@org/sandbox-reconciler/ReconcilePlan"))
     const report = yield* withReconciler(loaded, { concurrency: options.concurrency }, (reconciler) =>
       Effect.flatMap(
@@ -174,6 +177,7 @@ const configFlag = (argv: ReadonlyArray<string>): Option.Option<string> => {
 export const startupCheck = (argv: ReadonlyArray<string>) => {
   if (!CHECKED.has(argv[2] ?? "") || argv.includes("--help") || argv.includes("-h")) return Effect.void
   return Effect.gen(function*() {
+    yield* AgentReaper.reapOrphans
     const supervision = yield* Supervision.Supervision
     const stale = yield* supervision.stale
     if (stale.length === 0) return
