@@ -3,11 +3,9 @@
  * it stops. It holds a lock file with its pid and a heartbeat; SIGTERM/SIGINT/SIGHUP ask it to stop, SIGUSR1
  * tells it to look for sync requests in its control directory and answer each in a result file.
  */
-import * as CommandExecutor from "@effect/platform/CommandExecutor"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import * as ConfigFile from "@org/sandbox-core/ConfigFile"
-import * as Hooks from "@org/sandbox-core/Hooks"
 import { SessionId } from "@org/sandbox-core/Ids"
 import { Label } from "@org/sandbox-core/SandboxProvider"
 import * as SessionLifecycle from "@org/sandbox-core/SessionLifecycle"
@@ -16,6 +14,7 @@ import { spawn } from "node:child_process"
 import { openSync } from "node:fs"
 import * as AcpDriver from "./AcpDriver.js"
 import * as AppConfig from "./AppConfig.js"
+import * as ConfigHooks from "./ConfigHooks.js"
 import * as Sessions from "./Sessions.js"
 
 export const SupervisorSpec = Schema.Struct({
@@ -29,7 +28,9 @@ export const SupervisorSpec = Schema.Struct({
   config: Schema.optional(Schema.String),
   cwd: Schema.String,
   /** `session new --attach` from a terminal: permission questions (`permissions = "ask"`) go to that terminal. */
-  ask_via_terminal: Schema.optional(Schema.Boolean)
+  ask_via_terminal: Schema.optional(Schema.Boolean),
+  /** `session new --trust-hooks`: config hooks that changed since the user last ran them run, and are trusted. */
+  trust_hooks: Schema.optional(Schema.Boolean)
 })
 export type SupervisorSpec = typeof SupervisorSpec.Type
 
@@ -201,7 +202,6 @@ export const supervise = (encoded: string) =>
     const profile = yield* ConfigFile.selectProfile(loaded.config, { flag: spec.profile, workspace: workspace.sandbox })
     const agent = yield* Sessions.agentFor(loaded.config, spec.agent)
     const provider = yield* Sessions.providerFor(loaded.registry, profile)
-    const executor = yield* CommandExecutor.CommandExecutor
     const outcome = yield* SessionLifecycle.run({
       sessionId: SessionId.make(spec.session_id),
       workspace,
@@ -211,7 +211,7 @@ export const supervise = (encoded: string) =>
       command: spec.command,
       owner: Sessions.owner(),
       labels: { [Label.stateDir]: yield* Sessions.stateDirLabel },
-      hooks: Hooks.fromConfig(loaded.config.hooks, workspace.path, executor),
+      hooks: yield* ConfigHooks.fromConfig(loaded.config.hooks, workspace.path, spec.trust_hooks === true),
       syncStateDir: paths.syncState,
       control,
       driver: yield* AcpDriver.make(spec.ask_via_terminal === true ? askThrough(fs, path, paths.control) : undefined),

@@ -21,6 +21,10 @@ export * as Event from "./Event.js"
 /**
  * @since 0.1.0
  */
+export * as HookTrust from "./HookTrust.js"
+/**
+ * @since 0.1.0
+ */
 export * as Ids from "./Ids.js"
 /**
  * @since 0.1.0

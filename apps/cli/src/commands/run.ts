@@ -5,9 +5,7 @@
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import * as CommandExecutor from "@effect/platform/CommandExecutor"
 import * as ConfigFile from "@org/sandbox-core/ConfigFile"
-import * as Hooks from "@org/sandbox-core/Hooks"
 import { makeSessionId } from "@org/sandbox-core/Ids"
 import { UsageError } from "@org/sandbox-core/SandboxError"
 import { Label } from "@org/sandbox-core/SandboxProvider"
@@ -16,6 +14,7 @@ import * as Supervision from "@org/sandbox-core/Supervision"
 import { Effect, Layer, Option, Schema } from "effect"
 import * as AppConfig from "../AppConfig.js"
 import { common } from "../CommonOptions.js"
+import * as ConfigHooks from "../ConfigHooks.js"
 import { ExitWith } from "../Failure.js"
 import * as Render from "../Render.js"
 import * as Sessions from "../Sessions.js"
@@ -47,9 +46,10 @@ export const command = Command.make(
     force: Options.boolean("force").pipe(
       Options.withDescription("Allow a sync-back that would delete most of the host tree")
     ),
+    trustHooks: ConfigHooks.trustHooksOption,
     cmd: Args.text({ name: "CMD" }).pipe(Args.repeated, Args.withDescription("The command to run, after --"))
   },
-  ({ cmd, config, force, keep, output, profile: profileFlag, workspace: dir }) =>
+  ({ cmd, config, force, keep, output, profile: profileFlag, trustHooks, workspace: dir }) =>
     Effect.gen(function*() {
       if (cmd.length === 0) return yield* new UsageError({ detail: "nothing to run: sandbox-cli run -- CMD [ARGS…]" })
       const loaded = yield* AppConfig.load(config)
@@ -59,7 +59,7 @@ export const command = Command.make(
         workspace: workspace.sandbox
       })
       const provider = yield* Sessions.providerFor(loaded.registry, profile)
-      const executor = yield* CommandExecutor.CommandExecutor
+      const hooks = yield* ConfigHooks.fromConfig(loaded.config.hooks, workspace.path, trustHooks)
       const paths = yield* Sessions.supervisorPaths("run")
       // Hold the session's lock like a supervisor does, so that other commands do not take it for crashed.
       const sessionId = makeSessionId()
@@ -74,7 +74,7 @@ export const command = Command.make(
         command: cmd,
         owner: Sessions.owner(),
         labels: { [Label.stateDir]: yield* Sessions.stateDirLabel },
-        hooks: Hooks.fromConfig(loaded.config.hooks, workspace.path, executor),
+        hooks,
         syncStateDir: paths.syncState,
         keep,
         force,

@@ -18,6 +18,7 @@ import { DateTime, Duration, Effect, Option, Schedule, Schema } from "effect"
 import { createInterface } from "node:readline"
 import * as AppConfig from "../AppConfig.js"
 import { common } from "../CommonOptions.js"
+import * as ConfigHooks from "../ConfigHooks.js"
 import { CommandFailed, ExitWith } from "../Failure.js"
 import * as Render from "../Render.js"
 import * as Sessions from "../Sessions.js"
@@ -216,9 +217,10 @@ const newSession = Command.make(
     attach: Options.boolean("attach").pipe(
       Options.withDescription("Stay attached: stream the session's output until it ends")
     ),
+    trustHooks: ConfigHooks.trustHooksOption,
     cmd: cmdArgs
   },
-  ({ agent, attach: stay, cmd, config, output, prompt: promptFlag, sandbox, workspace: name }) =>
+  ({ agent, attach: stay, cmd, config, output, prompt: promptFlag, sandbox, trustHooks, workspace: name }) =>
     Effect.gen(function*() {
       const loaded = yield* AppConfig.load(config)
       const workspace = yield* Sessions.workspaceByName(name)
@@ -264,7 +266,8 @@ const newSession = Command.make(
         ...(prompt !== undefined ? { prompt } : {}),
         ...(Option.isSome(config) ? { config: config.value } : {}),
         cwd: process.cwd(),
-        ...(askViaTerminal ? { ask_via_terminal: true } : {})
+        ...(askViaTerminal ? { ask_via_terminal: true } : {}),
+        ...(trustHooks ? { trust_hooks: true } : {})
       })
       const store = yield* Store.Store
       const fs = yield* FileSystem.FileSystem

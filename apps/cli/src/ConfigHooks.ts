@@ -1,0 +1,29 @@
+/**
+ * The `[hooks]` of the config as `run` and the supervisor run them: on the host, in the workspace, each only
+ * while it is what the user last ran (`--trust-hooks` approves a changed one).
+ */
+import * as Options from "@effect/cli/Options"
+import * as CommandExecutor from "@effect/platform/CommandExecutor"
+import * as Path from "@effect/platform/Path"
+import type { Hooks as ConfigHooksTable } from "@org/sandbox-core/ConfigFile"
+import * as Hooks from "@org/sandbox-core/Hooks"
+import * as HookTrust from "@org/sandbox-core/HookTrust"
+import * as Locations from "@org/sandbox-core/Locations"
+import { Effect } from "effect"
+
+/** `--trust-hooks`, on `run` and `session new`. */
+export const trustHooksOption = Options.boolean(HookTrust.APPROVE_FLAG.slice(2)).pipe(
+  Options.withDescription(
+    "Run config hooks that changed since you last ran them (their command or a script they run), and trust them " +
+      "as they are now"
+  )
+)
+
+/** The hook set for a workspace, guarded by the trust store in `<stateDir>/trusted-hooks`. */
+export const fromConfig = (hooks: ConfigHooksTable, workspacePath: string, approve: boolean) =>
+  Effect.gen(function*() {
+    const path = yield* Path.Path
+    const executor = yield* CommandExecutor.CommandExecutor
+    const trust = yield* HookTrust.make({ dir: path.join(yield* Locations.stateDir, "trusted-hooks"), approve })
+    return Hooks.fromConfig(hooks, workspacePath, executor, trust)
+  })
