@@ -113,15 +113,18 @@ const median = (xs) => {
 /** Run a command to completion; wall time in ms and peak RSS in KiB (from /usr/bin/time -v when present). */
 const measure = (argv, options) => {
   const rssFile = path.join(scratch, "rss.txt")
-  const [cmd, ...rest] = timeBin ? [timeBin, "-f", "%M", "-o", rssFile, ...argv] : argv
+  const [cmd, ...rest] = timeBin ? [timeBin, "-f", "%M %U %S", "-o", rssFile, ...argv] : argv
   const start = process.hrtime.bigint()
   const r = spawnSync(cmd, rest, { stdio: ["ignore", "pipe", "pipe"], maxBuffer: 1 << 28, ...options })
   const ms = Number(process.hrtime.bigint() - start) / 1e6
   if (r.status !== 0) {
     throw new Error(`${argv.join(" ")} exited ${r.status ?? r.signal}: ${String(r.stderr).slice(-2000)}`)
   }
-  const rss = timeBin ? Number(fs.readFileSync(rssFile, "utf8").trim().split("\n").at(-1)) : NaN
-  return { ms, rss, stdout: String(r.stdout) }
+  // peak RSS (KiB) and CPU time (user + system, ms) of the command and its children
+  const [rss, user, sys] = timeBin
+    ? fs.readFileSync(rssFile, "utf8").trim().split("\n").at(-1).split(" ").map(Number)
+    : [NaN, NaN, NaN]
+  return { ms, rss, cpu: (user + sys) * 1000, stdout: String(r.stdout) }
 }
 const results = []
 const record = (group, name, samples, extra = {}) => {
@@ -129,6 +132,7 @@ const record = (group, name, samples, extra = {}) => {
     group,
     name,
     ms: median(samples.map((s) => s.ms)),
+    cpu: median(samples.map((s) => s.cpu)),
     rss: Math.max(...samples.map((s) => s.rss)),
     ...extra
   }
@@ -170,7 +174,7 @@ const benchOne = (size, lists) => {
     fs.rmSync(rsyncDest, { recursive: true, force: true })
     const a = measure(["rsync", "-a", `${ws}/`, `${rsyncDest}/`], { env })
     const b = measure(["rsync", "-a", `${rsyncDest}/`, `${ws}/`], { env })
-    return { ms: a.ms + b.ms, rss: Math.max(a.rss, b.rss) }
+    return { ms: a.ms + b.ms, rss: Math.max(a.rss, b.rss), cpu: a.cpu + b.cpu }
   }
   // Warm-up: the code cache, the page cache, the first session record.
   cli("run", "--", "true")
@@ -299,8 +303,17 @@ if (small && big) {
       `at most linear: ${verdict(t <= 5.5 && m <= 5.5)}`
   )
 }
-console.log(`\n${"workspace".padEnd(26)}${"command".padEnd(44)}${"median".padStart(10)}${"peak RSS".padStart(10)}`)
+// CPU time (user + system) is printed beside wall time: on a loaded machine it moves much less
+console.log(
+  `\n${"workspace".padEnd(26)}${"command".padEnd(44)}${"median".padStart(10)}${"CPU".padStart(10)}${
+    "peak RSS".padStart(10)
+  }`
+)
 for (const r of results) {
-  console.log(`${r.group.padEnd(26)}${r.name.padEnd(44)}${fmtMs(r.ms).padStart(10)}${fmtRss(r.rss).padStart(10)}`)
+  console.log(
+    `${r.group.padEnd(26)}${r.name.padEnd(44)}${fmtMs(r.ms).padStart(10)}${
+      (Number.isFinite(r.cpu) ? fmtMs(r.cpu) : "-").padStart(10)
+    }${fmtRss(r.rss).padStart(10)}`
+  )
 }
 console.log(`load average before ${loadBefore}, after ${load()}`)
