@@ -48,8 +48,13 @@ const load = () => os.loadavg().map((x) => x.toFixed(2)).join(" ")
 const loadBefore = load()
 
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "cli-bench-"))
-process.on("exit", () => keep || fs.rmSync(scratch, { recursive: true, force: true }))
+let stopSession = () => {}
+process.on("exit", () => {
+  stopSession()
+  if (!keep) fs.rmSync(scratch, { recursive: true, force: true })
+})
 process.on("SIGINT", () => process.exit(130))
+process.on("SIGTERM", () => process.exit(143))
 
 // ---------------------------------------------------------------------------------------------- workspaces
 // n text files of 64 B - 16 KiB, skewed small (mean ~4 KiB), ~100 per directory in a tree of depth <= 4.
@@ -216,15 +221,21 @@ const benchOne = (size, lists) => {
     void created
     const started = cli("session", "new", "--workspace", "bench", "-o", "json", "--", "sleep", "3600")
     const id = JSON.parse(started.stdout).id
+    // stopped however the benchmark ends: its supervisor would otherwise outlive it
+    stopSession = () => spawnSync(process.execPath, [bin, "session", "stop", id], { cwd: ws, env, stdio: "ignore" })
     const deadline = Date.now() + 600_000
+    let status
     for (;;) {
-      const s = JSON.parse(cli("session", "status", id, "-o", "json").stdout)
-      if (s.state === "running") break
-      if (Date.now() > deadline || ["failed", "stopped"].includes(s.state)) throw new Error(`session ${id}: ${s.state}`)
+      status = JSON.parse(cli("session", "status", id, "-o", "json").stdout)
+      if (status.state === "running") break
+      if (Date.now() > deadline || ["failed", "stopped"].includes(status.state)) {
+        throw new Error(`session ${id}: ${status.state}`)
+      }
       spawnSync("sleep", ["0.2"])
     }
-    const runtimes = path.join(env.SANDBOX_CLI_HOME, "runtimes")
-    const runtime = path.join(runtimes, fs.readdirSync(runtimes)[0], "workspace")
+    // the local provider's runtime directory: runtimes/<instance id>/workspace
+    const runtime = path.join(env.SANDBOX_CLI_HOME, "runtimes", status.sandbox.instance_id, "workspace")
+    if (!fs.existsSync(runtime)) throw new Error(`no runtime directory at ${runtime}`)
     // Unison syncs its own pair: a copy of the workspace and an empty replica.
     const uniHost = path.join(base, "unison-host")
     const replica = path.join(base, "unison-replica")
@@ -265,7 +276,8 @@ const benchOne = (size, lists) => {
       )
     }
     if (lists) benchLists(label, cli, node0)
-    cli("session", "stop", id)
+    stopSession()
+    stopSession = () => {}
   } else if (lists) benchLists(label, cli, node0)
   fs.rmSync(base, { recursive: true, force: true })
 }
