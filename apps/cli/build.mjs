@@ -3,6 +3,7 @@
 // CommonJS so that bin/sandbox-cli.cjs can run it through a V8 code cache (see there).
 import { build } from "esbuild"
 import { readFileSync } from "node:fs"
+import { readFile } from "node:fs/promises"
 
 const pkg = JSON.parse(readFileSync(new URL("./package.json", import.meta.url), "utf8"))
 
@@ -24,8 +25,30 @@ const lazyVendors = {
   }
 }
 
+// The Daytona SDK loads the modules behind file transfer through an aliased require (`__esmRequire("form-data")`)
+// that esbuild cannot follow, so an installed CLI failed on "Cannot find module 'form-data'" (then 'busboy').
+// Rewrite those calls into plain requires, which esbuild bundles; the other optional modules of that loader
+// (OpenTelemetry, tar, fast-glob, object storage) serve features we do not use and stay unbundled.
+const sdkRequired = ["form-data", "busboy"]
+const sdkLoader = /[\\/]@daytonaio[\\/]sdk[\\/]esm[\\/]utils[\\/]Import\.js$/
+const bundleSdkRequires = {
+  name: "bundle-sdk-requires",
+  setup(b) {
+    b.onLoad({ filter: sdkLoader }, async (args) => {
+      let contents = await readFile(args.path, "utf8")
+      for (const name of sdkRequired) {
+        const aliased = `__esmRequire('${name}')`
+        if (!contents.includes(aliased)) throw new Error(`${args.path} no longer loads ${name} as ${aliased}`)
+        contents = contents.replaceAll(aliased, `require('${name}')`)
+      }
+      return { contents, loader: "js" }
+    })
+  }
+}
+
 for (const [specifier, file] of Object.entries(vendors)) {
   await build({
+    plugins: [bundleSdkRequires],
     stdin: { contents: `export * from ${JSON.stringify(specifier)}`, resolveDir: process.cwd(), loader: "js" },
     outfile: `dist/${file}`,
     bundle: true,
