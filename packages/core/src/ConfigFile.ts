@@ -65,8 +65,17 @@ export interface ConfigFileDoc {
  */
 export interface ConfigSource {
   readonly files: ReadonlyArray<ConfigFileDoc>
-  /** `[providers]` merged: backend name → package name or path, with the directory to resolve it from. */
-  readonly providers: ReadonlyArray<{ readonly backend: string; readonly spec: string; readonly baseDir: string }>
+  /**
+   * `[providers]` merged: backend name → package name or path, with the directory to resolve it from and the file
+   * and line that name it (for load errors).
+   */
+  readonly providers: ReadonlyArray<{
+    readonly backend: string
+    readonly spec: string
+    readonly baseDir: string
+    readonly file?: string
+    readonly line?: number | undefined
+  }>
 }
 
 /**
@@ -245,11 +254,12 @@ export const readSource = (options: {
         ),
         Effect.flatMap((text) => parseFile(file, text))
       ))
-    const providers = new Map<string, { backend: string; spec: string; baseDir: string }>()
+    const providers = new Map<string, ConfigSource["providers"][number]>()
     for (const doc of files) {
       const table = (doc.data["providers"] ?? {}) as Record<string, string>
       for (const [backend, spec] of Object.entries(table)) {
-        providers.set(backend, { backend, spec, baseDir: path.dirname(doc.file) })
+        const line = lineOf(doc.text, ["providers", backend])
+        providers.set(backend, { backend, spec, baseDir: path.dirname(doc.file), file: doc.file, line })
       }
     }
     return { files, providers: [...providers.values()] }

@@ -1,112 +1,48 @@
 /**
- * Write a provider with Promises instead of Effect. `fromPromiseProvider` adapts it to the contract, maps
- * thrown errors into `ProviderError` and enforces the declared capabilities.
+ * Adapts a Promise-form provider (`PromiseProvider`, plain TypeScript) to the Effect contract: maps thrown
+ * errors into `ProviderError`, enforces the declared capabilities, validates what the provider returns, and turns
+ * interruption into an aborted `AbortSignal` (a stream the consumer stops early included).
  *
  * @since 0.1.0
  */
-import { Duration, Effect, Stream } from "effect"
-import { Schema } from "effect"
+import { Duration, Effect, Option, Schema, Stream } from "effect"
 import * as Capabilities from "./Capabilities.js"
+import { Profile } from "./Profile.js"
+import type {
+  CallOptions,
+  PromiseCreateSpec,
+  PromiseErrorReason,
+  PromiseExecOutput,
+  PromiseExecRequest,
+  PromiseExecResult,
+  PromiseFileStat,
+  PromiseInstance,
+  PromiseProfile,
+  PromiseProvider
+} from "./PromiseProvider.js"
 import type { ProviderErrorReason } from "./SandboxError.js"
 import { ProviderError, ProviderErrorReason as ReasonSchema } from "./SandboxError.js"
-import type {
-  CreateSpec,
-  ExecOutput,
-  ExecRequest,
-  ExecResult,
-  FileStat,
-  GetArchiveRequest,
-  PutArchiveRequest,
-  Service
-} from "./SandboxProvider.js"
+import type { CreateSpec, ExecOutput, ExecRequest, ExecResult, FileStat, Service } from "./SandboxProvider.js"
 import { Instance } from "./SandboxProvider.js"
 
-/**
- * An instance as a Promise-form provider returns it (plain JSON).
- *
- * @since 0.1.0
- * @category models
- */
-export type PromiseInstance = typeof Instance.Encoded
+// The plain interfaces and the schemas describe the same JSON: these fail to compile when they drift apart.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
+const _reasons: Same<PromiseErrorReason, ProviderErrorReason> = true
+const _instance: Same<PromiseInstance["state"], Instance["state"]> = true
+const _instanceIn = (i: typeof Instance.Encoded): PromiseInstance => i
+const _instanceOut = (i: PromiseInstance): typeof Instance.Encoded => ({ ...i, labels: { ...i.labels } })
+const _profile = (p: typeof Profile.Encoded): PromiseProfile => p
+const _output = (o: PromiseExecOutput): ExecOutput => o
+const _result = (r: PromiseExecResult): ExecResult => r
+const _stat = (s: PromiseFileStat): FileStat => s
+void [_reasons, _instance, _instanceIn, _instanceOut, _profile, _output, _result, _stat]
 
-/**
- * An exec request in Promise form: the same fields as the contract's, with the timeout as plain milliseconds.
- *
- * @since 0.1.0
- * @category models
- */
-export type PromiseExecRequest = Omit<ExecRequest, "timeout"> & {
-  /** Kill the command (its whole process group) after this many milliseconds; absent: no timeout. */
-  readonly timeout_ms?: number | undefined
-}
-
-const toPromiseExec = ({ timeout, ...rest }: ExecRequest): PromiseExecRequest => {
-  if (timeout === undefined) return rest
+const toPromiseExec = ({ timeout, ...rest }: ExecRequest, signal: AbortSignal): PromiseExecRequest => {
+  if (timeout === undefined) return { ...rest, signal }
   const duration = Duration.decode(timeout)
-  return Duration.isFinite(duration) ? { ...rest, timeout_ms: Duration.toMillis(duration) } : rest
-}
-
-/**
- * The contract in Promise form. Throw `PromiseProviderError` (or any error with a `reason` from the
- * taxonomy) to report a classified failure; anything else becomes `Unknown`.
- *
- * @since 0.1.0
- * @category models
- */
-export interface PromiseProvider {
-  readonly name: string
-  readonly contract_version: number
-  readonly capabilities: Partial<typeof Capabilities.Capabilities.Type>
-  create(spec: CreateSpec): Promise<PromiseInstance>
-  get(instance_id: string): Promise<PromiseInstance>
-  list(
-    filter: { readonly labels: Readonly<Record<string, string>> }
-  ): AsyncIterable<PromiseInstance> | Promise<ReadonlyArray<PromiseInstance>>
-  start(instance: PromiseInstance): Promise<PromiseInstance>
-  stop(instance: PromiseInstance): Promise<PromiseInstance>
-  archive?(instance: PromiseInstance): Promise<PromiseInstance>
-  destroy(instance: PromiseInstance): Promise<void>
-  exec(instance: PromiseInstance, request: PromiseExecRequest): Promise<ExecResult>
-  execStream?(instance: PromiseInstance, request: PromiseExecRequest): AsyncIterable<ExecOutput>
-  readFile(instance: PromiseInstance, path: string): Promise<Uint8Array>
-  writeFile(
-    instance: PromiseInstance,
-    path: string,
-    data: Uint8Array,
-    options?: { readonly mode?: number }
-  ): Promise<void>
-  stat(instance: PromiseInstance, path: string): Promise<FileStat>
-  listDir(instance: PromiseInstance, path: string): Promise<ReadonlyArray<FileStat>>
-  remove(instance: PromiseInstance, path: string, options?: { readonly recursive?: boolean }): Promise<void>
-  mkdir(instance: PromiseInstance, path: string): Promise<void>
-  putArchive?(instance: PromiseInstance, request: PutArchiveRequest): Promise<void>
-  getArchive?(instance: PromiseInstance, request: GetArchiveRequest): Promise<void>
-  previewUrl?(instance: PromiseInstance, port: number): Promise<string>
-  /**
-   * Only for a runtime that is a directory on this machine: its workdir as a host path the caller may read and
-   * write directly (see `SandboxProvider.Service.hostPath`); the sync engine then skips exec and archives.
-   */
-  hostPath?(instance: PromiseInstance): Promise<string>
-  snapshot?(instance: PromiseInstance, name: string): Promise<string>
-  /** Called once when the CLI or library is done with the provider. */
-  close?(): Promise<void>
-}
-
-/**
- * A classified failure thrown by a Promise-form provider.
- *
- * @since 0.1.0
- * @category errors
- */
-export class PromiseProviderError extends Error {
-  constructor(
-    readonly reason: ProviderErrorReason,
-    message: string,
-    readonly retry_after_ms?: number
-  ) {
-    super(message)
-    this.name = "PromiseProviderError"
-  }
+  return Duration.isFinite(duration)
+    ? { ...rest, timeout_ms: Duration.toMillis(duration), signal }
+    : { ...rest, signal }
 }
 
 const isReason = Schema.is(ReasonSchema)
@@ -120,45 +56,113 @@ const toProviderError = (provider: string, operation: string, instance_id?: stri
 }
 
 const decodeInstance = Schema.decodeUnknown(Instance)
+const encodeInstance = Schema.encodeSync(Instance)
+const encodeProfile = (p: Profile): PromiseProfile => Schema.encodeSync(Profile)(p)
+
+/** How long a stopped stream waits for the provider's generator to finish after its signal aborted. */
+const STREAM_CLOSE_GRACE = Duration.seconds(5)
 
 /**
- * Adapt a Promise-form provider to the Effect contract.
+ * The spec in Promise form: plain JSON, the profile with its backend table as the backend decoded it.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const fromPromiseProvider = (provider: PromiseProvider): Service => {
-  const name = provider.name
-  const capabilities = Capabilities.make(provider.capabilities)
-  const call = <A>(operation: string, f: () => Promise<A>, instance_id?: string) =>
-    Effect.tryPromise({ try: f, catch: toProviderError(name, operation, instance_id) }).pipe(
-      Effect.withSpan(`${name}.${operation}`)
+export const toPromiseSpec = (spec: CreateSpec, profile?: PromiseProfile): PromiseCreateSpec => ({
+  sandbox_id: spec.sandbox_id,
+  session_id: spec.session_id,
+  workspace: spec.workspace,
+  owner: spec.owner,
+  labels: spec.labels,
+  env: spec.env,
+  profile: profile ?? encodeProfile(spec.profile)
+})
+
+/**
+ * A stream over a provider's async iterable. When the consumer stops early (or is interrupted) the signal aborts
+ * first, so a provider blocked waiting for output can kill its command; the iterator is then closed, waiting a
+ * bounded time for a generator that ignores the signal.
+ */
+const streamFrom = <A>(
+  open: (signal: AbortSignal) => AsyncIterable<A>,
+  onError: (cause: unknown) => ProviderError
+): Stream.Stream<A, ProviderError> =>
+  Stream.unwrapScoped(Effect.gen(function*() {
+    const controller = yield* Effect.acquireRelease(
+      Effect.sync(() => new AbortController()),
+      (c) => Effect.sync(() => c.abort())
     )
-  const callInstance = (operation: string, f: () => Promise<PromiseInstance>, instance_id?: string) =>
-    call(operation, f, instance_id).pipe(
-      Effect.flatMap((raw) =>
-        decodeInstance(raw).pipe(
-          Effect.mapError((e) =>
-            ProviderError.of({
-              provider: name,
-              operation,
-              reason: "Unknown",
-              detail: `returned an invalid instance: ${e.message}`
-            })
+    const iterator = yield* Effect.acquireRelease(
+      Effect.try({ try: () => open(controller.signal)[Symbol.asyncIterator](), catch: onError }),
+      (it, exit) =>
+        Effect.sync(() => controller.abort()).pipe(
+          Effect.zipRight(
+            exit._tag === "Success" ? Effect.void : Effect.promise(async () => {
+              await it.return?.()
+            }).pipe(Effect.timeoutOption(STREAM_CLOSE_GRACE), Effect.ignore)
           )
+        )
+    )
+    let done = false
+    return Stream.repeatEffectOption(
+      Effect.suspend(() =>
+        done ? Effect.fail(Option.none()) : Effect.tryPromise({
+          try: () => iterator.next(),
+          catch: (cause) => Option.some(onError(cause))
+        }).pipe(
+          Effect.flatMap((r) => {
+            if (r.done) {
+              done = true
+              return Effect.fail(Option.none())
+            }
+            return Effect.succeed(r.value)
+          })
         )
       )
     )
+  }))
+
+/**
+ * Adapt a Promise-form provider to the Effect contract. `profile`, when given, is what `create` hands the
+ * provider as `spec.profile` (the registry passes the profile as the backend decoded it).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromPromiseProvider = (provider: PromiseProvider, profile?: PromiseProfile): Service => {
+  const name = provider.name
+  const capabilities = Capabilities.make(provider.capabilities)
+  const call = <A>(operation: string, f: (signal: AbortSignal) => Promise<A>, instance_id?: string) =>
+    Effect.tryPromise({ try: f, catch: toProviderError(name, operation, instance_id) }).pipe(
+      Effect.withSpan(`${name}.${operation}`)
+    )
+  const validInstance = (operation: string) => (raw: unknown) =>
+    decodeInstance(raw).pipe(
+      Effect.mapError((e) =>
+        ProviderError.of({
+          provider: name,
+          operation,
+          reason: "Unknown",
+          detail: `returned an invalid instance: ${e.message}`
+        })
+      )
+    )
+  const callInstance = (
+    operation: string,
+    f: (signal: AbortSignal) => Promise<PromiseInstance>,
+    instance_id?: string
+  ) => call(operation, f, instance_id).pipe(Effect.flatMap(validInstance(operation)))
   const unsupported = (operation: string) =>
     Effect.fail(
       ProviderError.of({ provider: name, operation, reason: "Unsupported", detail: "not supported by this provider" })
     )
-  const enc = (i: Instance): PromiseInstance => Schema.encodeSync(Instance)(i)
+  const enc = (i: Instance): PromiseInstance => encodeInstance(i)
+  const opts = (signal: AbortSignal): CallOptions => ({ signal })
   return {
     name,
     contract_version: provider.contract_version,
     capabilities,
-    create: (spec) => callInstance("create", () => provider.create(spec)),
+    create: (spec) => callInstance("create", (signal) => provider.create(toPromiseSpec(spec, profile), opts(signal))),
     get: (id) => callInstance("get", () => provider.get(id), id),
     list: (filter) =>
       Stream.unwrap(
@@ -171,22 +175,22 @@ export const fromPromiseProvider = (provider: PromiseProvider): Service => {
           }
           return await result
         }).pipe(
-          Effect.flatMap((items) => Effect.forEach(items, (raw) => callInstance("list", () => Promise.resolve(raw)))),
+          Effect.flatMap((items) => Effect.forEach(items, validInstance("list"))),
           Effect.map(Stream.fromIterable)
         )
       ),
-    start: (i) => callInstance("start", () => provider.start(enc(i)), i.instance_id),
-    stop: (i) => callInstance("stop", () => provider.stop(enc(i)), i.instance_id),
+    start: (i) => callInstance("start", (signal) => provider.start(enc(i), opts(signal)), i.instance_id),
+    stop: (i) => callInstance("stop", (signal) => provider.stop(enc(i), opts(signal)), i.instance_id),
     archive: (i) =>
       provider.archive && capabilities.archive
-        ? callInstance("archive", () => provider.archive!(enc(i)), i.instance_id)
+        ? callInstance("archive", (signal) => provider.archive!(enc(i), opts(signal)), i.instance_id)
         : unsupported("archive"),
-    destroy: (i) => call("destroy", () => provider.destroy(enc(i)), i.instance_id),
-    exec: (i, req) => call("exec", () => provider.exec(enc(i), toPromiseExec(req)), i.instance_id),
+    destroy: (i) => call("destroy", (signal) => provider.destroy(enc(i), opts(signal)), i.instance_id),
+    exec: (i, req) => call("exec", (signal) => provider.exec(enc(i), toPromiseExec(req, signal)), i.instance_id),
     execStream: (i, req) =>
       provider.execStream && capabilities.exec_stream
-        ? Stream.fromAsyncIterable(
-          provider.execStream(enc(i), toPromiseExec(req)),
+        ? streamFrom(
+          (signal) => provider.execStream!(enc(i), toPromiseExec(req, signal)),
           toProviderError(name, "execStream", i.instance_id)
         )
         : Stream.fromEffect(unsupported("execStream")),
@@ -199,11 +203,11 @@ export const fromPromiseProvider = (provider: PromiseProvider): Service => {
     mkdir: (i, path) => call("mkdir", () => provider.mkdir(enc(i), path), i.instance_id),
     putArchive: (i, req) =>
       provider.putArchive && capabilities.archive_transfer
-        ? call("putArchive", () => provider.putArchive!(enc(i), req), i.instance_id)
+        ? call("putArchive", (signal) => provider.putArchive!(enc(i), req, opts(signal)), i.instance_id)
         : unsupported("putArchive"),
     getArchive: (i, req) =>
       provider.getArchive && capabilities.archive_transfer
-        ? call("getArchive", () => provider.getArchive!(enc(i), req), i.instance_id)
+        ? call("getArchive", (signal) => provider.getArchive!(enc(i), req, opts(signal)), i.instance_id)
         : unsupported("getArchive"),
     ...(provider.previewUrl
       ? {
@@ -215,7 +219,10 @@ export const fromPromiseProvider = (provider: PromiseProvider): Service => {
       ? { hostPath: (i: Instance) => call("hostPath", () => provider.hostPath!(enc(i)), i.instance_id) }
       : {}),
     ...(provider.snapshot
-      ? { snapshot: (i: Instance, n: string) => call("snapshot", () => provider.snapshot!(enc(i), n), i.instance_id) }
+      ? {
+        snapshot: (i: Instance, n: string) =>
+          call("snapshot", (signal) => provider.snapshot!(enc(i), n, opts(signal)), i.instance_id)
+      }
       : {})
   }
 }

@@ -10,7 +10,8 @@ import type * as Path from "@effect/platform/Path"
 import type { Scope } from "effect"
 import { Context, Effect, Layer, ParseResult, Schema, SchemaAST } from "effect"
 import { Profile } from "./Profile.js"
-import { fromPromiseProvider, type PromiseProvider } from "./PromiseProvider.js"
+import { fromPromiseProvider } from "./PromiseAdapter.js"
+import type { PromiseProfile, PromiseProviderModule } from "./PromiseProvider.js"
 import { ConfigError, ProviderError, UsageError } from "./SandboxError.js"
 import { CONTRACT_VERSION, type Service } from "./SandboxProvider.js"
 
@@ -62,6 +63,9 @@ export interface LazyBackend {
   /** `built-in`, or the package or path it comes from. */
   readonly source: string
   readonly load: () => Promise<unknown>
+  /** The config file and line that name it under `[providers]`, for load errors. */
+  readonly file?: string
+  readonly line?: number
 }
 
 /**
@@ -80,28 +84,22 @@ export interface Registry {
 export class ProviderRegistry extends Context.Tag("@org/sandbox-core/ProviderRegistry")<ProviderRegistry, Registry>() {}
 
 /**
- * What a third-party package exports in Promise form (as its default export or as `provider`).
+ * What a third-party package exports in Promise form (see `PromiseProvider`).
  *
  * @since 0.1.0
  * @category models
  */
-export interface PromiseProviderModule {
-  readonly backend: string
-  readonly contract_version: number
-  /** An Effect Schema or any Standard Schema (zod, valibot, arktype) for the backend table. */
-  readonly configSchema?: unknown
-  readonly provider: (options: { readonly profile: typeof Profile.Encoded }) => Promise<PromiseProvider>
+export type { PromiseProviderModule }
+
+interface StandardIssue {
+  readonly message: string
+  readonly path?: ReadonlyArray<unknown>
 }
 
+type StandardResult = { readonly value?: unknown; readonly issues?: ReadonlyArray<StandardIssue> }
+
 interface StandardSchemaLike {
-  readonly "~standard": {
-    readonly validate: (value: unknown) =>
-      | {
-        readonly value?: unknown
-        readonly issues?: ReadonlyArray<{ message: string; path?: ReadonlyArray<unknown> }>
-      }
-      | Promise<unknown>
-  }
+  readonly "~standard": { readonly validate: (value: unknown) => StandardResult | Promise<StandardResult> }
 }
 
 const isStandardSchema = (u: unknown): u is StandardSchemaLike =>
@@ -110,31 +108,108 @@ const isStandardSchema = (u: unknown): u is StandardSchemaLike =>
 
 const anyTable = Schema.Record({ key: Schema.String, value: Schema.Unknown })
 
-const fromStandardSchema = (schema: StandardSchemaLike): Schema.Schema<any, any, never> => {
-  // Report the validator's own first issue, at its own path, so a config error names the key and says why.
-  const check = (u: unknown, ast: SchemaAST.AST): Effect.Effect<unknown, ParseResult.ParseIssue> => {
+/**
+ * What a validator's message says was expected, in the words of a config error ("expected X, got Y"): zod's
+ * "Invalid input: expected string, received number" becomes "string"; a message without "expected" is kept whole.
+ */
+const expectedFrom = (message: string): string => {
+  const m = /^(?:[^:]*:\s*)?expected\s+(.*?)(?:,\s*received\s+.*)?$/i.exec(message.trim())
+  return m?.[1] ? m[1] : message.trim()
+}
+
+/** Validate with a Standard Schema, awaiting an async validator; a validator that throws is a failed check. */
+const validateStandard = (schema: StandardSchemaLike, u: unknown): Effect.Effect<StandardResult> =>
+  Effect.suspend(() => {
     const result = schema["~standard"].validate(u)
-    const issue = result instanceof Promise
-      ? { message: "a config schema that validates synchronously" }
-      : (result as { issues?: ReadonlyArray<{ message: string; path?: ReadonlyArray<unknown> }> }).issues?.[0]
-    if (!issue) return ParseResult.succeed(u)
-    const path = ("path" in issue ? issue.path ?? [] : []).map((p) =>
-      (typeof p === "object" && p !== null && "key" in p ? (p as { key: PropertyKey }).key : p) as PropertyKey
+    return result instanceof Promise ? Effect.promise(() => result) : Effect.succeed(result)
+  }).pipe(
+    Effect.catchAllDefect((cause) =>
+      Effect.succeed({ issues: [{ message: cause instanceof Error ? cause.message : String(cause) }] })
     )
-    const actual = path.reduce<unknown>((node, key) => (node as Record<PropertyKey, unknown> | undefined)?.[key], u)
-    const described = SchemaAST.annotations(ast, { [SchemaAST.DescriptionAnnotationId]: issue.message })
-    const leaf = new ParseResult.Type(described, actual, issue.message)
-    const [head, ...rest] = path
-    return ParseResult.fail(head !== undefined ? new ParseResult.Pointer([head, ...rest], u, leaf) : leaf)
-  }
+  )
+
+const fromStandardSchema = (schema: StandardSchemaLike): Schema.Schema<any, any, never> => {
+  // Report the validator's own first issue, at its own path, so a config error names the key and says why. The
+  // decoded value is the validator's output (zod's .default() and .transform() included); a Standard Schema has no
+  // encoder, so encoding gives back the table that output was decoded from: the profile keeps the table as written.
+  const written = new WeakMap<object, unknown>()
+  const decode = (u: unknown, ast: SchemaAST.AST): Effect.Effect<unknown, ParseResult.ParseIssue> =>
+    Effect.flatMap(validateStandard(schema, u), (result) => {
+      const issue = result.issues?.[0]
+      if (!issue) {
+        const value = "value" in result ? result.value : u
+        if (typeof value === "object" && value !== null) written.set(value, u)
+        return ParseResult.succeed(value)
+      }
+      const path = (issue.path ?? []).map((p) =>
+        (typeof p === "object" && p !== null && "key" in p ? (p as { key: PropertyKey }).key : p) as PropertyKey
+      )
+      const actual = path.reduce<unknown>((node, key) => (node as Record<PropertyKey, unknown> | undefined)?.[key], u)
+      const expected = expectedFrom(issue.message)
+      const described = SchemaAST.annotations(ast, { [SchemaAST.DescriptionAnnotationId]: expected })
+      const leaf = new ParseResult.Type(described, actual, expected)
+      const [head, ...rest] = path
+      return ParseResult.fail(head !== undefined ? new ParseResult.Pointer([head, ...rest], u, leaf) : leaf)
+    })
   return Schema.declare([], {
-    decode: () => (u, _, ast) => check(u, ast),
-    encode: () => (u, _, ast) => check(u, ast)
+    decode: () => (u, _, ast) => decode(u, ast),
+    encode: () => (u) => ParseResult.succeed(typeof u === "object" && u !== null && written.has(u) ? written.get(u) : u)
   })
 }
 
-const badModule = (source: string, detail: string) =>
-  new ConfigError({ file: "<providers>", key_path: source, expected: "a sandbox-cli provider module", got: detail })
+const badModule = (backend: LazyBackend, detail: string, hint?: string) =>
+  new ConfigError({
+    file: backend.file ?? "<providers>",
+    key_path: `providers.${backend.name}`,
+    expected: `a sandbox-cli provider module at ${JSON.stringify(backend.source)}`,
+    got: detail,
+    ...(backend.line !== undefined ? { line: backend.line } : {}),
+    ...(hint !== undefined ? { hint } : {})
+  })
+
+/** The first line of an error's message: Node's module errors add lines (and stacks) that belong in --verbose. */
+const firstLine = (cause: unknown): string =>
+  (cause instanceof Error ? cause.message : String(cause)).split("\n")[0]!.trim()
+
+const isPackageName = (spec: string): boolean => !spec.startsWith(".") && !spec.startsWith("/")
+
+const loadFailure = (backend: LazyBackend, cause: unknown): ConfigError => {
+  const code = (cause as { code?: unknown } | null)?.code
+  const missing = (cause as { notInstalled?: unknown } | null)?.notInstalled === true ||
+    code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND"
+  const hint = !missing
+    ? undefined
+    : isPackageName(backend.source)
+    ? `install it beside the config file: npm install ${backend.source}`
+    : "check the path; it is relative to the config file"
+  return badModule(backend, `a module that failed to load: ${firstLine(cause)}`, hint)
+}
+
+/**
+ * The profile a Promise-form provider sees: plain JSON, with its backend table as the backend's schema decodes it
+ * (defaults filled in, transforms applied), the same in the module's factory and in every `create`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const promiseProfile = (
+  configSchema: Schema.Schema<any, any, never>,
+  profile: Profile
+): Effect.Effect<PromiseProfile, ConfigError> =>
+  ParseResult.decodeUnknown(configSchema)(profile.backend_config).pipe(
+    Effect.mapError((issue) =>
+      new ConfigError({
+        file: profile.source,
+        key_path: `sandboxes.${profile.name}.${profile.backend}`,
+        expected: `a table the ${profile.backend} backend accepts`,
+        got: ParseResult.TreeFormatter.formatIssueSync(issue).split("\n")[0]!
+      })
+    ),
+    Effect.map((decoded) => ({
+      ...(Schema.encodeSync(Profile)(profile) as PromiseProfile),
+      backend_config: decoded as Readonly<Record<string, unknown>>
+    }))
+  )
 
 /**
  * Turn what a provider module exports into a backend definition: Effect form (`definition`, or a default
@@ -143,27 +218,32 @@ const badModule = (source: string, detail: string) =>
  * @since 0.1.0
  * @category constructors
  */
-export const definitionFromModule = (mod: unknown, source: string): Effect.Effect<BackendDefinition, ConfigError> =>
+export const definitionFromModule = (
+  mod: unknown,
+  source: string | LazyBackend
+): Effect.Effect<BackendDefinition, ConfigError> =>
   Effect.gen(function*() {
+    const origin: LazyBackend = typeof source === "string"
+      ? { name: source, source, load: () => Promise.resolve(mod) }
+      : source
     const m = mod as Record<string, unknown> | null
     const candidate = (m?.["definition"] ?? m?.["default"] ?? m) as Record<string, unknown> | null
-    if (!candidate || typeof candidate !== "object") return yield* badModule(source, "a module with no provider export")
+    if (!candidate || typeof candidate !== "object") return yield* badModule(origin, "a module with no provider export")
     const name = candidate["name"] ?? candidate["backend"]
-    if (typeof name !== "string") return yield* badModule(source, "an export without a backend name")
+    if (typeof name !== "string") return yield* badModule(origin, "an export without a backend name")
     const version = candidate["contract_version"]
     if (version !== CONTRACT_VERSION) {
-      return yield* new ConfigError({
-        file: "<providers>",
-        key_path: source,
-        expected: `a provider for contract version ${CONTRACT_VERSION}`,
-        got: `contract version ${String(version)}`
-      })
+      return yield* badModule(
+        origin,
+        `a provider for contract version ${String(version)}`,
+        `this sandbox-cli speaks contract version ${CONTRACT_VERSION}`
+      )
     }
     if (typeof candidate["make"] === "function") return candidate as unknown as BackendDefinition
-    if (typeof candidate["provider"] !== "function") return yield* badModule(source, "neither make nor provider")
+    if (typeof candidate["provider"] !== "function") return yield* badModule(origin, "neither make nor provider")
     const promiseModule = candidate as unknown as PromiseProviderModule
     const configSchema = Schema.isSchema(promiseModule.configSchema)
-      ? (promiseModule.configSchema as Schema.Schema<any, any, never>)
+      ? (promiseModule.configSchema as unknown as Schema.Schema<any, any, never>)
       : isStandardSchema(promiseModule.configSchema)
       ? fromStandardSchema(promiseModule.configSchema)
       : anyTable
@@ -172,17 +252,27 @@ export const definitionFromModule = (mod: unknown, source: string): Effect.Effec
       contract_version: CONTRACT_VERSION,
       configSchema,
       make: ({ profile }) =>
-        Effect.acquireRelease(
-          Effect.tryPromise({
-            try: () => promiseModule.provider({ profile: Schema.encodeSync(Profile)(profile) }),
-            catch: (cause) =>
-              ProviderError.of({ provider: name, operation: "init", reason: "Unknown", detail: String(cause), cause })
-          }),
-          (p) =>
-            Effect.tryPromise(async () => {
-              await p.close?.()
-            }).pipe(Effect.ignore)
-        ).pipe(Effect.map(fromPromiseProvider))
+        Effect.gen(function*() {
+          const plain = yield* promiseProfile(configSchema, profile)
+          const provider = yield* Effect.acquireRelease(
+            Effect.tryPromise({
+              try: () => promiseModule.provider({ profile: plain }),
+              catch: (cause) =>
+                ProviderError.of({
+                  provider: name,
+                  operation: "init",
+                  reason: "Unknown",
+                  detail: firstLine(cause),
+                  cause
+                })
+            }),
+            (p) =>
+              Effect.tryPromise(async () => {
+                await p.close?.()
+              }).pipe(Effect.ignore)
+          )
+          return fromPromiseProvider(provider, plain)
+        })
     }
     return definition
   })
@@ -210,13 +300,9 @@ export const make = (backends: ReadonlyArray<LazyBackend>): Registry => {
       if (!loaded) {
         loaded = Effect.tryPromise({
           try: entry.load,
-          catch: (cause) =>
-            badModule(
-              entry.source,
-              `a module that failed to load: ${cause instanceof Error ? cause.message : String(cause)}`
-            )
+          catch: (cause) => loadFailure(entry, cause)
         }).pipe(
-          Effect.flatMap((mod) => definitionFromModule(mod, entry.source)),
+          Effect.flatMap((mod) => definitionFromModule(mod, entry)),
           Effect.cached,
           Effect.runSync
         )

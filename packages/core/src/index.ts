@@ -45,6 +45,10 @@ export * as PromiseProvider from "./PromiseProvider.js"
 /**
  * @since 0.1.0
  */
+export * as PromiseAdapter from "./PromiseAdapter.js"
+/**
+ * @since 0.1.0
+ */
 export * as ProviderRegistry from "./ProviderRegistry.js"
 /**
  * @since 0.1.0

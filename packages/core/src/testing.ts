@@ -199,6 +199,20 @@ const awaitGone = (ctx: ConformanceContext, instance: Instance, pidFile: string)
     return yield* Effect.fail(fail("a background child of the timed-out command is still running"))
   })
 
+/** Poll (bounded) until a counter file a command bumps every 0.1 s stops changing: the command is gone. */
+const awaitStill = (ctx: ConformanceContext, instance: Instance, tickFile: string) =>
+  Effect.gen(function*() {
+    const read = Effect.map(execOk(ctx, instance, `cat ${tickFile} 2>/dev/null || echo none`), (r) => r.stdout)
+    let last = yield* read
+    for (let attempt = 0; attempt < 20; attempt++) {
+      yield* Effect.sleep("500 millis")
+      const now = yield* read
+      if (now === last) return
+      last = now
+    }
+    return yield* Effect.fail(fail("the command of the stopped stream is still running"))
+  })
+
 const ourLabels = (spec: CreateSpec) => labelsFor(spec)
 
 // ---- cases
@@ -376,6 +390,53 @@ const execStreamCases: ReadonlyArray<ConformanceCase> = [
         const exits = chunks.filter((c) => c._tag === "Exit")
         yield* equal(exits.length, 1, "number of Exit chunks")
         yield* equal(chunks[chunks.length - 1], { _tag: "Exit", exit_code: 3 }, "last chunk")
+      })
+  },
+  {
+    name: "execStream runs in the workdir by default, resolves a relative cwd against it and passes env",
+    capability: "exec_stream",
+    run: (ctx) =>
+      Effect.gen(function*() {
+        const instance = yield* ctx.sandbox()
+        const env = { CONFORMANCE_WORKDIR: instance.workdir, CONFORMANCE_VAR: "a b=c" }
+        yield* execOk(ctx, instance, "mkdir -p sub/dir")
+        const check = (cwd: string | undefined, dir: string) =>
+          Effect.gen(function*() {
+            const chunks = Chunk.toReadonlyArray(
+              yield* Stream.runCollect(ctx.provider.execStream(instance, {
+                shell:
+                  `test "$(pwd -P)" = "$(cd "$CONFORMANCE_WORKDIR${dir}" && pwd -P)" && printf %s "$CONFORMANCE_VAR"`,
+                env,
+                ...(cwd !== undefined ? { cwd } : {})
+              }))
+            )
+            const stdout = text(Uint8Array.from(chunks.flatMap((c) => (c._tag === "Stdout" ? Array.from(c.data) : []))))
+            const exit = chunks.find((c) => c._tag === "Exit")
+            yield* equal(exit, { _tag: "Exit", exit_code: 0 }, `exit of a cwd check in ${cwd ?? "the workdir"}`)
+            yield* equal(stdout, "a b=c", "env var seen by the streamed command")
+          })
+        yield* check(undefined, "")
+        yield* check("sub/dir", "/sub/dir")
+      })
+  },
+  {
+    name: "execStream stopped by its consumer kills the command (one that never ends by itself)",
+    capability: "exec_stream",
+    run: (ctx) =>
+      Effect.gen(function*() {
+        const instance = yield* ctx.sandbox()
+        const started = yield* Clock.currentTimeMillis
+        // A counter file that the command bumps for as long as it lives: pids do not cross a PID namespace (a
+        // sandbox may give every exec its own), files do.
+        const first = yield* Stream.runHead(
+          ctx.provider.execStream(instance, {
+            shell: "i=0; echo started; while :; do i=$((i+1)); echo $i > .conformance-stream.tick; sleep 0.1; done"
+          }).pipe(Stream.filter((c) => c._tag === "Stdout"))
+        )
+        yield* check(first._tag === "Some", "the stream ended before any output")
+        const elapsed = (yield* Clock.currentTimeMillis) - started
+        yield* check(elapsed < 15_000, `stopping the stream took ${elapsed} ms`)
+        yield* awaitStill(ctx, instance, ".conformance-stream.tick")
       })
   }
 ]

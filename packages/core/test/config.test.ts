@@ -463,7 +463,13 @@ layer(TestLayer)("ConfigFile loading", (it) => {
     Effect.gen(function*() {
       const dir = yield* project({ "sub/.sandbox-cli.toml": `[providers]\ne2b = "@acme/sandbox-e2b"\n` })
       const source = yield* ConfigFile.readSource({ cwd: dir.file("sub") })
-      expect(source.providers).toEqual([{ backend: "e2b", spec: "@acme/sandbox-e2b", baseDir: dir.file("sub") }])
+      expect(source.providers).toEqual([{
+        backend: "e2b",
+        spec: "@acme/sandbox-e2b",
+        baseDir: dir.file("sub"),
+        file: dir.file("sub/.sandbox-cli.toml"),
+        line: 2
+      }])
     }))
 })
 

@@ -3,12 +3,8 @@ import { describe, expect, it, layer } from "@effect/vitest"
 import { Chunk, Effect, Either, Exit, Schema, Scope, Stream } from "effect"
 import * as Ids from "../src/Ids.js"
 import * as Profile from "../src/Profile.js"
-import {
-  fromPromiseProvider,
-  type PromiseInstance,
-  type PromiseProvider,
-  PromiseProviderError
-} from "../src/PromiseProvider.js"
+import { fromPromiseProvider } from "../src/PromiseAdapter.js"
+import { type PromiseInstance, type PromiseProvider, PromiseProviderError } from "../src/PromiseProvider.js"
 import * as ProviderRegistry from "../src/ProviderRegistry.js"
 import { ConfigError, ProviderError, UsageError } from "../src/SandboxError.js"
 import { type CreateSpec, Instance } from "../src/SandboxProvider.js"
@@ -213,9 +209,9 @@ describe("ProviderRegistry.definitionFromModule", () => {
       expect(error).toBeInstanceOf(ConfigError)
       expect(error).toMatchObject({
         file: "<providers>",
-        key_path: "@acme/sandbox-memory",
-        expected: "a provider for contract version 1",
-        got: "contract version 2"
+        key_path: "providers.@acme/sandbox-memory",
+        got: "a provider for contract version 2",
+        hint: "this sandbox-cli speaks contract version 1"
       })
     }))
 
@@ -224,7 +220,7 @@ describe("ProviderRegistry.definitionFromModule", () => {
       const error = yield* Effect.flip(
         ProviderRegistry.definitionFromModule({ default: { backend: "x", contract_version: 1 } }, "./x.js")
       )
-      expect(error).toMatchObject({ key_path: "./x.js", got: "neither make nor provider" })
+      expect(error).toMatchObject({ key_path: "providers../x.js", got: "neither make nor provider" })
     }))
 
   it.effect("accepts an Effect-form module as is", () =>
@@ -332,12 +328,35 @@ describe("ProviderRegistry.make", () => {
       ])
       expect(yield* Effect.flip(registry.get("broken"))).toMatchObject({
         _tag: "ConfigError",
-        key_path: "@acme/broken",
+        key_path: "providers.broken",
         got: "a module that failed to load: Cannot find module"
       })
       expect(yield* Effect.flip(registry.get("future"))).toMatchObject({
         _tag: "ConfigError",
-        got: "contract version 2"
+        got: "a provider for contract version 2"
       })
+    }))
+
+  it.effect("a load error is one line naming the config file and line, and a missing package says to install it", () =>
+    Effect.gen(function*() {
+      const missing = Object.assign(new Error("Cannot find package '@acme/gone'\nRequire stack:\n- /x/noop.js"), {
+        code: "ERR_MODULE_NOT_FOUND"
+      })
+      const registry = ProviderRegistry.make([
+        {
+          name: "gone",
+          source: "@acme/gone",
+          file: "/p/.sandbox-cli.toml",
+          line: 7,
+          load: () => Promise.reject(missing)
+        }
+      ])
+      const error = yield* Effect.flip(registry.get("gone"))
+      expect(error.message).toBe(
+        "/p/.sandbox-cli.toml:7: key providers.gone: expected a sandbox-cli provider module at \"@acme/gone\", " +
+          "got a module that failed to load: Cannot find package '@acme/gone' " +
+          "(install it beside the config file: npm install @acme/gone)"
+      )
+      expect(error.message).not.toContain("\n")
     }))
 })

@@ -5,8 +5,7 @@
  *
  * @since 0.0.0
  */
-import type { PromiseProvider } from "@org/sandbox-core/PromiseProvider"
-import type { PromiseProviderModule } from "@org/sandbox-core/ProviderRegistry"
+import type { PromiseProfile, PromiseProvider, PromiseProviderModule } from "@org/sandbox-core/PromiseProvider"
 import { tmpdir } from "node:os"
 import * as nodePath from "node:path"
 import { makeTmpdirProvider } from "./TmpdirProvider.js"
@@ -25,7 +24,7 @@ export const backend = "tmpdir"
  * @since 0.0.0
  * @category constants
  */
-export const contract_version = 1
+export const contract_version = 1 as const
 
 /**
  * The decoded `[sandboxes.<profile>.tmpdir]` table.
@@ -79,9 +78,7 @@ export const defaultRoot = (): string => nodePath.join(tmpdir(), "sandbox-tmpdir
  * @since 0.0.0
  * @category constructors
  */
-export const provider = (
-  options: { readonly profile: { readonly backend_config: Readonly<Record<string, unknown>> } }
-): Promise<PromiseProvider> => {
+export const provider = (options: { readonly profile: PromiseProfile }): Promise<PromiseProvider> => {
   const root = options.profile.backend_config["root"]
   return makeTmpdirProvider({ root: typeof root === "string" ? root : defaultRoot() })
 }

@@ -11,9 +11,13 @@
  *
  * @since 0.0.0
  */
-import type { PromiseInstance, PromiseProvider } from "@org/sandbox-core/PromiseProvider"
-import type { PromiseExecRequest } from "@org/sandbox-core/PromiseProvider"
-import type { CreateSpec, FileStat } from "@org/sandbox-core/SandboxProvider"
+import type {
+  PromiseCreateSpec,
+  PromiseExecRequest,
+  PromiseFileStat,
+  PromiseInstance,
+  PromiseProvider
+} from "@org/sandbox-core/PromiseProvider"
 import { randomUUID } from "node:crypto"
 import type { Stats } from "node:fs"
 import { promises as fsp } from "node:fs"
@@ -50,7 +54,7 @@ const PACKED = "work.tar.gz"
 const matches = (labels: Readonly<Record<string, string>>, wanted: Readonly<Record<string, string>>): boolean =>
   Object.entries(wanted).every(([k, v]) => labels[k] === v)
 
-const kindOf = (st: Stats): FileStat["kind"] =>
+const kindOf = (st: Stats): PromiseFileStat["kind"] =>
   st.isSymbolicLink() ? "symlink" : st.isDirectory() ? "directory" : st.isFile() ? "file" : "other"
 
 /** Runs the system `tar`; a non-zero exit is an error carrying its stderr. */
@@ -143,7 +147,8 @@ export const makeTmpdirProvider = async (options: TmpdirOptions): Promise<Promis
     cwd: request.cwd === undefined ? instance.workdir : resolvePath(instance, request.cwd),
     env: { ...process.env, ...meta.env, ...request.env },
     stdin: request.stdin,
-    timeoutMs: request.timeout_ms
+    timeoutMs: request.timeout_ms,
+    signal: request.signal
   })
 
   const start = async (instance: PromiseInstance): Promise<PromiseInstance> => {
@@ -184,7 +189,7 @@ export const makeTmpdirProvider = async (options: TmpdirOptions): Promise<Promis
       idle_model: "none"
     },
 
-    async create(spec: CreateSpec) {
+    async create(spec: PromiseCreateSpec) {
       // Idempotent: a sandbox carrying all of the spec's labels is the one an earlier attempt made.
       const existing = (await allMeta()).find((m) => matches(m.labels, spec.labels))
       if (existing) return start(toInstance(existing))

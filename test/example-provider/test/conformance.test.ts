@@ -5,7 +5,7 @@
 import { NodeContext } from "@effect/platform-node"
 import * as FileSystem from "@effect/platform/FileSystem"
 import { describe, expect, it } from "@effect/vitest"
-import { fromPromiseProvider } from "@org/sandbox-core/PromiseProvider"
+import { fromPromiseProvider } from "@org/sandbox-core/PromiseAdapter"
 import { conformanceSuite } from "@org/sandbox-core/testing"
 import { Effect } from "effect"
 import { makeTmpdirProvider } from "../src/index.js"

@@ -2,7 +2,7 @@
  * Classified failures. Core's adapter reads `reason` (and `retry_after_ms`) from any thrown error, so the package
  * needs no runtime import from core to report `NotFound`, `Timeout` and the rest.
  */
-import type { ProviderErrorReason } from "@org/sandbox-core/SandboxError"
+import type { PromiseErrorReason as ProviderErrorReason } from "@org/sandbox-core/PromiseProvider"
 
 export class TmpdirError extends Error {
   constructor(readonly reason: ProviderErrorReason, message: string) {

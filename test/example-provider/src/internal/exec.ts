@@ -2,7 +2,7 @@
  * Commands as host processes, each in its own process group so a timeout, `stop` or `destroy` kills everything a
  * command started, not just the shell.
  */
-import type { ExecOutput } from "@org/sandbox-core/SandboxProvider"
+import type { PromiseExecOutput as ExecOutput } from "@org/sandbox-core/PromiseProvider"
 import { type ChildProcess, spawn } from "node:child_process"
 import { constants } from "node:os"
 import { TextDecoder, TextEncoder } from "node:util"
@@ -15,6 +15,8 @@ export interface RunRequest {
   readonly env: Readonly<Record<string, string | undefined>>
   readonly stdin?: Uint8Array | string | undefined
   readonly timeoutMs?: number | undefined
+  /** Aborted when the caller stops waiting or reading: the process group is killed. */
+  readonly signal?: AbortSignal | undefined
 }
 
 /** After the command exits, how long to wait for its output pipes to close (a background child may hold them). */
@@ -94,6 +96,11 @@ export async function* runStream(
     killGroup(child)
   }, request.timeoutMs)
   let grace: NodeJS.Timeout | undefined
+  // A consumer that stops reading cannot close this generator while it waits for output: the signal is how it
+  // tells us, so the command dies and the wait below ends.
+  const onAbort = (): void => killGroup(child)
+  if (request.signal?.aborted) onAbort()
+  else request.signal?.addEventListener("abort", onAbort, { once: true })
 
   child.stdout.on("data", (d: Buffer) => push({ _tag: "Stdout", data: new Uint8Array(d) }))
   child.stderr.on("data", (d: Buffer) => push({ _tag: "Stderr", data: new Uint8Array(d) }))
@@ -136,6 +143,7 @@ export async function* runStream(
     }
   } finally {
     if (timer) clearTimeout(timer)
+    request.signal?.removeEventListener("abort", onAbort)
     killGroup(child)
   }
 }
