@@ -9,9 +9,8 @@ import * as Locations from "@org/sandbox-core/Locations"
 import * as ProviderRegistry from "@org/sandbox-core/ProviderRegistry"
 import { ConfigError } from "@org/sandbox-core/SandboxError"
 import { Effect, Option } from "effect"
-import { createRequire } from "node:module"
-import { isAbsolute, resolve as resolvePath } from "node:path"
 import { pathToFileURL } from "node:url"
+import { resolveProvider } from "./ProviderModule.js"
 
 export const builtinBackends: ReadonlyArray<ProviderRegistry.LazyBackend> = [
   { name: "local", source: "built-in", load: () => import("@org/sandbox-local/LocalBackend") },
@@ -20,9 +19,7 @@ export const builtinBackends: ReadonlyArray<ProviderRegistry.LazyBackend> = [
 
 /** Import a provider package by name (resolved from the config file's directory) or by relative path. */
 const importProvider = (spec: string, baseDir: string) => async (): Promise<unknown> => {
-  const target = spec.startsWith(".") || isAbsolute(spec)
-    ? resolvePath(baseDir, spec)
-    : createRequire(resolvePath(baseDir, "noop.js")).resolve(spec)
+  const target = resolveProvider(spec, baseDir)
   // The launcher hands over its own import(): code compiled through the V8 code cache cannot import().
   const importer = (globalThis as { __sandboxCliImport?: (specifier: string) => Promise<unknown> }).__sandboxCliImport
   const url = pathToFileURL(target).href
@@ -37,7 +34,13 @@ export interface Loaded {
 export const registryFor = (source: ConfigFile.ConfigSource): ProviderRegistry.Registry =>
   ProviderRegistry.make([
     ...builtinBackends.filter((b) => !source.providers.some((p) => p.backend === b.name)),
-    ...source.providers.map((p) => ({ name: p.backend, source: p.spec, load: importProvider(p.spec, p.baseDir) }))
+    ...source.providers.map((p) => ({
+      name: p.backend,
+      source: p.spec,
+      load: importProvider(p.spec, p.baseDir),
+      ...(p.file !== undefined ? { file: p.file } : {}),
+      ...(p.line !== undefined ? { line: p.line } : {})
+    }))
   ])
 
 export const load = (configFile: Option.Option<string>) =>

@@ -82,6 +82,24 @@ export const command = Command.make("doctor", common, ({ config, output }) =>
             : check(`backend.${name}`, "fail", definition.left.message)
         )
       }
+      // A third-party provider loads fine and may still fail when built: build it once per profile that uses it.
+      for (const profile of loaded.right.config.profiles.values()) {
+        const backend = loaded.right.registry.backends.get(profile.backend)
+        if (backend === undefined || backend.source === "built-in") continue
+        const built = yield* loaded.right.registry.get(profile.backend).pipe(
+          Effect.flatMap((definition) => Effect.scoped(definition.make({ profile }))),
+          Effect.either
+        )
+        checks.push(
+          built._tag === "Right"
+            ? check(`profile.${profile.name}`, "ok", `provider ${profile.backend} starts`)
+            : check(
+              `profile.${profile.name}`,
+              "fail",
+              `provider ${profile.backend} fails to start: ${built.left.message}`
+            )
+        )
+      }
     } else {
       checks.push(check("config", "fail", loaded.left.message))
     }
