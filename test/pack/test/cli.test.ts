@@ -1,0 +1,161 @@
+/**
+ * The CLI as an outside user runs it: `npx sandbox-cli` in a directory that holds only the installed tarballs,
+ * on the built-in local profile, on a Daytona profile (the emulator on loopback, the real SDK inside the bundle),
+ * with third-party provider packages loaded by name and by relative path (one CommonJS, one ESM-only), and from a
+ * global install with its own prefix.
+ */
+import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { KEY, pack, run, scratch, withEmulator } from "./helpers.js"
+
+const AGENT = "cat in.txt; echo made in the sandbox > out.txt; exit 3"
+
+let s: ReturnType<typeof scratch>
+beforeAll(() => {
+  s = scratch()
+})
+afterAll(() => s.done())
+
+/** A workspace inside the install directory, as a project would have. */
+const workspace = (name: string) => {
+  const ws = join(pack().project, "ws", name)
+  mkdirSync(ws, { recursive: true })
+  writeFileSync(join(ws, "in.txt"), "from the host\n")
+  return ws
+}
+
+const sandboxCli = (args: ReadonlyArray<string>, cwd: string, env: Record<string, string> = {}) =>
+  run("npx", ["--no-install", "sandbox-cli", ...args], { cwd, env: { ...s.env, ...env } })
+
+const expectRan = (r: { code: number | null; stdout: string; stderr: string }, ws: string) => {
+  expect(r.stderr).not.toMatch(/Cannot find module|ERR_|provider module/)
+  expect(r.stdout, r.stderr).toContain("from the host")
+  expect(r.code).toBe(3)
+  expect(readFileSync(join(ws, "out.txt"), "utf8")).toBe("made in the sandbox\n")
+}
+
+describe("npx sandbox-cli from the installed tarballs", () => {
+  it("runs a command on the built-in local profile", async () => {
+    const ws = workspace("local")
+    expectRan(await sandboxCli(["run", "--", "sh", "-c", AGENT], ws), ws)
+  })
+
+  it("runs a command on a Daytona profile against the emulator (the SDK's upload and download included)", () =>
+    withEmulator(async (emu) => {
+      const ws = workspace("daytona")
+      writeFileSync(
+        join(ws, ".sandbox-cli.toml"),
+        `[sandboxes.cloud]\nbackend = "daytona"\n[sandboxes.cloud.daytona]\napi_url = "${emu.url}"\n`
+      )
+      const r = await sandboxCli(["run", "--profile", "cloud", "--", "sh", "-c", AGENT], ws, { DAYTONA_API_KEY: KEY })
+      expectRan(r, ws)
+      expect(emu.sandboxes().filter((x) => x.state !== "destroyed")).toEqual([])
+    }))
+
+  // The CommonJS package is also unpacked into a directory of its own and named by a relative path to it; the
+  // ESM-only one by a relative path to its installed directory.
+  const providers = [
+    ["esm-name", "tmpdir", "@example/sandbox-tmpdir"],
+    ["cjs-name", "cjs-tmpdir", "@example/sandbox-cjs"],
+    ["esm-path", "tmpdir", "./node_modules/@example/sandbox-tmpdir"],
+    ["cjs-path", "cjs-tmpdir", "./vendor/sandbox-cjs"]
+  ] as const
+  for (const [profile, backend, spec] of providers) {
+    it(`runs on a third-party provider loaded as ${spec}`, async () => {
+      const project = pack().project
+      cpSync(join(project, "node_modules/@example/sandbox-cjs"), join(project, "vendor/sandbox-cjs"), {
+        recursive: true
+      })
+      const root = join(s.dir, `root-${profile}`)
+      const config = join(project, `${profile}.toml`)
+      writeFileSync(
+        config,
+        `[providers]\n${backend} = "${spec}"\n\n[sandboxes.${profile}]\nbackend = "${backend}"\n\n` +
+          `[sandboxes.${profile}.${backend}]\nroot = ${JSON.stringify(root)}\n`
+      )
+      const ws = workspace(profile)
+      const r = await sandboxCli(["run", "--config", config, "--profile", profile, "--", "sh", "-c", AGENT], ws)
+      expectRan(r, ws)
+      expect(readdirSync(root)).toEqual([])
+    })
+  }
+})
+
+describe("provider load and start failures, from the installed CLI", () => {
+  it("a package that is not installed: one line naming the config file and line, suggesting the install", async () => {
+    const project = pack().project
+    const config = join(project, "missing.toml")
+    writeFileSync(
+      config,
+      `# a provider nobody installed\n[providers]\ngone = "@acme/sandbox-gone"\n\n` +
+        `[sandboxes.g]\nbackend = "gone"\n`
+    )
+    const r = await sandboxCli(["run", "--config", config, "--profile", "g", "--", "true"], workspace("missing"))
+    expect(r.code).toBe(2)
+    const lines = r.stderr.trim().split("\n")
+    expect(lines).toHaveLength(1)
+    expect(lines[0]).toContain(`${config}:3`)
+    expect(lines[0]).toContain("npm install @acme/sandbox-gone")
+    expect(lines[0]).not.toContain("noop.js")
+  })
+
+  it("doctor reports a provider whose factory throws as failing", async () => {
+    const project = pack().project
+    writeFileSync(
+      join(project, "boom.mjs"),
+      `export default { backend: "boom", contract_version: 1, ` +
+        `provider: async () => { throw new Error("no credentials for boom") } }\n`
+    )
+    const config = join(project, "boom.toml")
+    writeFileSync(config, `[providers]\nboom = "./boom.mjs"\n\n[sandboxes.b]\nbackend = "boom"\n`)
+    const r = await sandboxCli(["doctor", "--config", config, "-o", "json"], project)
+    expect(r.code).toBe(1)
+    const report = JSON.parse(r.stdout) as { checks: Array<{ name: string; status: string; detail: string }> }
+    expect(report.checks.find((c) => c.name === "profile.b")).toMatchObject({ status: "fail" })
+    expect(report.checks.find((c) => c.name === "profile.b")?.detail).toContain("no credentials for boom")
+  })
+})
+
+describe("sandbox-cli installed alone (npm install --global from the tarball, its own prefix)", () => {
+  let bin: string
+  beforeAll(async () => {
+    const prefix = join(s.dir, "global")
+    const cli = pack().packed.find((p) => p.name === "sandbox-cli")!
+    const installed = await run(
+      "npm",
+      ["install", "--global", "--prefix", prefix, "--no-audit", "--no-fund", join(pack().tarballs, cli.filename)],
+      { cwd: s.dir }
+    )
+    expect(installed.code, installed.stderr).toBe(0)
+    bin = join(prefix, "bin", "sandbox-cli")
+  })
+
+  /** A workspace outside the install directory: nothing but the CLI's own files can be resolved. */
+  const alone = (name: string) => {
+    const ws = join(s.dir, "alone", name)
+    mkdirSync(ws, { recursive: true })
+    writeFileSync(join(ws, "in.txt"), "from the host\n")
+    return ws
+  }
+
+  it("runs a command on the built-in local profile", async () => {
+    const ws = alone("local")
+    expectRan(await run(bin, ["run", "--", "sh", "-c", AGENT], { cwd: ws, env: s.env }), ws)
+  })
+
+  it("runs a command on a Daytona profile: the SDK's upload and download modules are in the bundle", () =>
+    withEmulator(async (emu) => {
+      const ws = alone("daytona")
+      writeFileSync(
+        join(ws, ".sandbox-cli.toml"),
+        `[sandboxes.cloud]\nbackend = "daytona"\n[sandboxes.cloud.daytona]\napi_url = "${emu.url}"\n`
+      )
+      const r = await run(bin, ["run", "--profile", "cloud", "--", "sh", "-c", AGENT], {
+        cwd: ws,
+        env: { ...s.env, DAYTONA_API_KEY: KEY }
+      })
+      expectRan(r, ws)
+      expect(emu.sandboxes().filter((x) => x.state !== "destroyed")).toEqual([])
+    }))
+})

@@ -1,0 +1,63 @@
+/**
+ * What the tarballs hold and what a plain install of them brings: built code with its types, a LICENSE, a README,
+ * a repository, real version ranges between our packages, Effect 3 as a peer (never Effect 4).
+ */
+import { existsSync, lstatSync, readFileSync } from "node:fs"
+import { join } from "node:path"
+import { describe, expect, it } from "vitest"
+import { repoRoot, shipped } from "./globalSetup.js"
+import { pack } from "./helpers.js"
+
+const manifest = (dir: string) => JSON.parse(readFileSync(join(dir, "package.json"), "utf8"))
+const libraries = shipped.filter((w) => w.startsWith("packages/"))
+
+describe("the packed packages", () => {
+  it("every tarball holds its built entry point, its types, a LICENSE and a README", () => {
+    for (const p of pack().packed) {
+      const files = new Set(p.files)
+      expect(files, p.name).toContain("LICENSE")
+      expect(files, p.name).toContain("README.md")
+      if (p.name === "sandbox-cli") {
+        expect(files).toContain("dist/sandbox-cli.cjs")
+        expect(files).toContain("bin/sandbox-cli.cjs")
+      } else if (p.name !== "@example/sandbox-cjs") {
+        expect(files, p.name).toContain("dist/index.js")
+        expect(files, p.name).toContain("dist/index.d.ts")
+      }
+    }
+  })
+
+  it("every shipped package builds on pack and names its repository, license and real ranges of ours", () => {
+    for (const w of shipped) {
+      const m = manifest(join(repoRoot, w))
+      expect(m.scripts?.prepack, `${w}: prepack`).toMatch(/\bbuild\b/)
+      expect(m.license, w).toBe("MIT")
+      if (w !== "test/example-provider") expect(m.repository?.directory, w).toBe(w)
+      for (const [name, range] of Object.entries({ ...m.dependencies, ...m.peerDependencies })) {
+        if (name.startsWith("@org/")) expect(range, `${w} → ${name}`).toMatch(/^\^\d+\.\d+\.\d+$/)
+      }
+    }
+  })
+
+  it("effect and @effect/platform are peers of every library, with Effect 3 ranges", () => {
+    for (const w of libraries) {
+      const m = manifest(join(repoRoot, w))
+      expect(m.dependencies?.effect, w).toBeUndefined()
+      expect(m.dependencies?.["@effect/platform"], w).toBeUndefined()
+      expect(m.peerDependencies?.effect, w).toMatch(/^\^3\./)
+      expect(m.peerDependencies?.["@effect/platform"], w).toMatch(/^\^0\./)
+    }
+  })
+
+  it("a plain install of the tarballs gets Effect 3 and nothing from the repository", () => {
+    const modules = join(pack().project, "node_modules")
+    expect(manifest(join(modules, "effect")).version).toMatch(/^3\./)
+    expect(manifest(join(modules, "@effect/platform")).version).toMatch(/^0\.97\./)
+    for (const p of pack().packed) {
+      // installed from the tarball, not linked: a real directory, not a symlink into the clone
+      const dir = join(modules, p.name)
+      expect(existsSync(join(dir, "package.json")), p.name).toBe(true)
+      expect(lstatSync(dir).isSymbolicLink(), `${p.name} is a link`).toBe(false)
+    }
+  })
+})
