@@ -39,7 +39,9 @@ const SpecArg = Schema.compose(Schema.StringFromBase64Url, Schema.parseJson(Supe
 /** What a `.req` control file holds. */
 export const ControlRequestBody = Schema.Union(
   Schema.Struct({ action: Schema.Literal("sync") }),
-  Schema.Struct({ action: Schema.Literal("prompt"), text: Schema.String })
+  Schema.Struct({ action: Schema.Literal("prompt"), text: Schema.String }),
+  /** `session stop --force`: stop, and let the sync-back pass the mass-deletion guard. */
+  Schema.Struct({ action: Schema.Literal("stop"), force: Schema.Boolean })
 )
 
 export const ControlReply = Schema.Struct({
@@ -160,6 +162,11 @@ export const supervise = (encoded: string) =>
           continue
         }
         yield* fs.remove(request).pipe(Effect.ignore)
+        if (requested.right.action === "stop") {
+          yield* Queue.offer(control, { _tag: "Stop", force: requested.right.force })
+          yield* answer({ ok: true, result: "stopping" })
+          continue
+        }
         const deferred = yield* Deferred.make<unknown, SessionLifecycle.LifecycleError>()
         yield* Queue.offer(
           control,

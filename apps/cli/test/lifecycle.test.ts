@@ -47,7 +47,8 @@ const actions = (result: CliResult): ReadonlyArray<ActionJson> => {
   return (JSON.parse(result.stdout) as { actions: ReadonlyArray<ActionJson> }).actions
 }
 
-const runtimes = (home: string) => (existsSync(join(home, "runtimes")) ? readdirSync(join(home, "runtimes")) : [])
+const runtimes = (home: string) =>
+  existsSync(join(home, "runtimes")) ? readdirSync(join(home, "runtimes")).filter((d) => d.startsWith("sbx_")) : []
 
 /** Ten tracked files, so that deleting them all trips the mass-deletion guard of the sync-back. */
 const tenFiles = (cli: Fixture, dir: string) =>
@@ -138,9 +139,25 @@ layer(NodeContext.layer)("sandbox-cli session lifecycle (local provider)", (it) 
         expect(pruned.map((a) => [a.decision, a.status])).toEqual([["skip", "skipped"]])
         expect(pruned[0]!.reason).toContain("prune --discard")
         expect(runtimes(cli.home)).toHaveLength(1)
+        // --force needs the session it forces
+        const usage = yield* cli.run(["reconcile", "--force"])
+        expect([usage.code, usage.stderr.split("\n").length]).toEqual([2, 2])
+        // session stop --force on the ended session finishes it past the guard: the deletions reach the host
+        const forced = yield* cli.run(["session", "stop", "--force", session!.id, "-o", "json"])
+        expect(actions(forced).map((a) => [a.decision, a.sync_back, a.status])).toEqual([["finish", true, "done"]])
+        expect(existsSync(join(cli.cwd, "f0.txt"))).toBe(false)
+        expect(readFileSync(join(cli.cwd, "agent.txt"), "utf8")).toBe("work\n")
+        expect(runtimes(cli.home)).toEqual([])
+        expect((yield* status(cli, session!.id)).sandbox.kept).toBeUndefined()
+
+        // prune --discard destroys such a sandbox, its work with it
+        yield* tenFiles(cli, "cwd")
+        expect((yield* cli.run(["run", "--", "sh", "-c", "rm -f f*.txt"])).code).toBe(1)
+        expect(runtimes(cli.home)).toHaveLength(1)
         const discarded = actions(yield* cli.run(["prune", "--discard", "-o", "json"]))
         expect(discarded.map((a) => [a.decision, a.status])).toEqual([["destroy", "done"]])
         expect(runtimes(cli.home)).toEqual([])
+        expect(existsSync(join(cli.cwd, "f0.txt"))).toBe(true)
       }),
     TIMEOUT
   )
@@ -156,6 +173,30 @@ layer(NodeContext.layer)("sandbox-cli session lifecycle (local provider)", (it) 
         expect(actions(yield* cli.run(["reconcile", "-o", "json"]))).toEqual([])
         expect(actions(yield* cli.run(["prune", "-o", "json"]))).toEqual([])
         expect(runtimes(cli.home)).toHaveLength(1)
+      }),
+    TIMEOUT
+  )
+
+  it.scoped(
+    "reconcile --force ID finishes a session whose sync-back the guard halted",
+    () =>
+      Effect.gen(function*() {
+        const cli = yield* fixture()
+        const ws = yield* cli.mkdir("ws")
+        yield* tenFiles(cli, "ws")
+        expectOk(yield* cli.run(["workspace", "add", ws, "--name", "ws"]))
+        const id = json<{ id: string }>(
+          yield* cli.run(["session", "new", "--workspace", "ws", "-o", "json", "--", "sh", "-c", "rm -f f*.txt"])
+        ).id
+        const ended = yield* waitEnded(cli, id)
+        expect([ended.state, ended.sandbox.kept]).toEqual(["failed", "unsynced"])
+        expect(existsSync(join(ws, "f0.txt"))).toBe(true)
+        const plain = actions(yield* cli.run(["reconcile", id, "-o", "json"]))
+        expect(plain.map((a) => [a.session_id, a.decision, a.status])).toEqual([[id, "finish", "failed"]])
+        const forced = actions(yield* cli.run(["reconcile", "--force", id, "-o", "json"]))
+        expect(forced.map((a) => [a.session_id, a.decision, a.status])).toEqual([[id, "finish", "done"]])
+        expect(readdirSync(ws)).toEqual([])
+        expect(runtimes(cli.home)).toEqual([])
       }),
     TIMEOUT
   )

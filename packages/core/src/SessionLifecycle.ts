@@ -34,7 +34,8 @@ import { WorkspaceSync } from "./WorkspaceSync.js"
  */
 export type ControlRequest =
   | { readonly _tag: "Sync"; readonly reply: Deferred.Deferred<SyncResult, LifecycleError> }
-  | { readonly _tag: "Stop" }
+  /** `force`: the stop's sync-back may pass the mass-deletion guard (`session stop --force`). */
+  | { readonly _tag: "Stop"; readonly force?: boolean }
   /** A further prompt turn for a live ACP session. */
   | {
     readonly _tag: "Prompt"
@@ -317,6 +318,7 @@ export const run = Effect.fn("Session.run")(function*(options: StartOptions) {
         Effect.tapError((e) => emit("sandbox.prepare.error", { error: e.message }).pipe(Effect.ignore))
       )
 
+      let forcedStop = false
       const syncRequest = (
         instance: Instance,
         reason: "start" | "checkpoint" | "stop" | "crash",
@@ -330,7 +332,7 @@ export const run = Effect.fn("Session.run")(function*(options: StartOptions) {
         profile,
         state_dir: options.syncStateDir(sandbox_id),
         reason,
-        ...(options.force ? { force: true } : {}),
+        ...(options.force || forcedStop ? { force: true } : {}),
         ...(extra.length > 0 ? { extra_excludes: extra } : {})
       })
 
@@ -460,6 +462,7 @@ export const run = Effect.fn("Session.run")(function*(options: StartOptions) {
             Effect.flatMap((request) => {
               switch (request._tag) {
                 case "Stop":
+                  if (request.force === true) forcedStop = true
                   return Effect.succeed(true)
                 case "Sync":
                   return Effect.exit(doSync(instance, "checkpoint")).pipe(
@@ -526,7 +529,10 @@ export const run = Effect.fn("Session.run")(function*(options: StartOptions) {
             ? Queue.take(control).pipe(
               Effect.flatMap((request) =>
                 request._tag === "Stop"
-                  ? Effect.interrupt
+                  ? Effect.zipRight(
+                    Effect.sync(() => void (request.force === true && (forcedStop = true))),
+                    Effect.interrupt
+                  )
                   : request._tag === "Prompt"
                   ? Deferred.fail(
                     request.reply,

@@ -196,6 +196,8 @@ export interface Planned {
   /** What concurrent reconcilers coordinate on (the sandbox id, or the session id). */
   readonly claim_key: string
   readonly workspace_path: Option.Option<string>
+  /** Sync back past the mass-deletion guard (`reconcile --force ID`). */
+  readonly force?: boolean
 }
 
 /**

@@ -38,6 +38,10 @@ export interface PlanRequest {
   readonly backend?: string
   /** `prune --discard`: also destroy sandboxes whose last sync-back left work in them. */
   readonly discard?: boolean
+  /** Only the actions on this session or sandbox (`reconcile ID`). */
+  readonly only?: string
+  /** Sync back even what the mass-deletion guard would halt (`reconcile --force ID`). */
+  readonly force?: boolean
 }
 
 /**
@@ -231,13 +235,17 @@ export const make = (options: Options) =>
         now: DateTime.toEpochMillis(planned_at),
         ...(options.stateDirLabel !== undefined ? { state_dir: options.stateDirLabel } : {})
       })
+      const items = request.only === undefined
+        ? decided.items
+        : decided.items.filter((i) => i.action.session_id === request.only || i.action.sandbox_id === request.only)
+      const chosen = request.force === true ? items.map((i) => ({ ...i, force: true })) : items
       const report = Report.make({
         dry_run: true,
         scope: scopeName,
         owner: options.owner,
         all_owners,
         planned_at,
-        actions: decided.items.map((i) =>
+        actions: chosen.map((i) =>
           ActionResult.make({
             ...i.action,
             status: "planned",
@@ -251,7 +259,7 @@ export const make = (options: Options) =>
         quarantined: [...sessionsListing.quarantined, ...workspaces.quarantined],
         warnings
       })
-      return { report, items: decided.items } satisfies Plan
+      return { report, items: chosen } satisfies Plan
     })
 
     const context: ActContext = { store, supervision, sync, claims, providerOf, syncStateDir: options.syncStateDir }

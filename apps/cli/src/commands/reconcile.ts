@@ -3,6 +3,7 @@
  * every sandbox after a crash and finish it; plus the cheap check every session command runs first (sessions
  * of this host whose supervisor died). The reconciler is imported only when there is work for it.
  */
+import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import type * as CommandExecutor from "@effect/platform/CommandExecutor"
@@ -10,6 +11,7 @@ import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import * as Locations from "@org/sandbox-core/Locations"
 import type { Profile } from "@org/sandbox-core/Profile"
+import { UsageError } from "@org/sandbox-core/SandboxError"
 import { isFinal } from "@org/sandbox-core/Session"
 import * as Store from "@org/sandbox-core/Store"
 import * as Supervision from "@org/sandbox-core/Supervision"
@@ -120,11 +122,37 @@ const run = (
     if (report.actions.some((a) => a.status === "failed")) return yield* new ExitWith({ code: 1 })
   }).pipe(Effect.scoped)
 
+/** `session stop --force ID` on an ended session whose sync-back was halted: finish it, past the guard. */
+export const forceFinish = (config: Option.Option<string>, id: string, output: Output) =>
+  run({ scope: "all", only: id, force: true }, { config, dryRun: false, output, concurrency: 1 })
+
 const reconcile = Command.make(
   "reconcile",
-  { ...common, dryRun, allOwners, concurrency },
-  ({ allOwners, concurrency, config, dryRun, output }) =>
-    run({ scope: "all", all_owners: allOwners }, { config, dryRun, output, concurrency })
+  {
+    ...common,
+    dryRun,
+    allOwners,
+    concurrency,
+    id: Args.text({ name: "ID" }).pipe(
+      Args.optional,
+      Args.withDescription("Only this session (or sandbox)")
+    ),
+    force: Options.boolean("force").pipe(
+      Options.withDescription("With ID: sync back even what the mass-deletion guard halts (deletes on the host)")
+    )
+  },
+  ({ allOwners, concurrency, config, dryRun, force, id, output }) =>
+    Effect.gen(function*() {
+      if (force && Option.isNone(id)) {
+        return yield* new UsageError({ detail: "--force needs the session to force: sandbox-cli reconcile --force ID" })
+      }
+      return yield* run({
+        scope: "all",
+        all_owners: allOwners,
+        ...Option.match(id, { onNone: () => ({}), onSome: (only) => ({ only }) }),
+        ...(force ? { force: true } : {})
+      }, { config, dryRun, output, concurrency })
+    })
 ).pipe(Command.withDescription(
   "After a crash: finish sessions whose supervisor is gone and clean up sandboxes no live session owns"
 ))

@@ -23,6 +23,7 @@ import { CommandFailed, ExitWith } from "../Failure.js"
 import * as Render from "../Render.js"
 import * as Sessions from "../Sessions.js"
 import * as Supervisor from "../Supervisor.js"
+import * as Reconcile from "./reconcile.js"
 
 const idArg = Args.text({ name: "ID" }).pipe(Args.withDescription("Session id"))
 const cmdArgs = Args.text({ name: "CMD" }).pipe(Args.repeated, Args.withDescription("Command and arguments, after --"))
@@ -423,29 +424,42 @@ const exec = Command.make(
     }).pipe(Effect.scoped)
 ).pipe(Command.withDescription("Run a command in a session's sandbox"))
 
-const stop = Command.make("stop", { ...common, id: idArg }, ({ id, output }) =>
-  Effect.gen(function*() {
-    const store = yield* Store.Store
-    const session = yield* Sessions.sessionById(id)
-    // Idempotent: stopping a session that has ended is done already.
-    if (isFinal(session.state)) {
-      if (output === "text") yield* Render.line(`session ${id} has already ended (${session.state})`)
-      return yield* Render.by(output, Status, yield* statusOf(session), renderStatus)
-    }
-    const lock = yield* Sessions.liveSupervisor(id)
-    if (Option.isNone(lock)) return yield* Sessions.notRunning(session)
-    process.kill(lock.value.pid, "SIGTERM")
-    const final = yield* waitUntil(
-      store.getSession(id).pipe(Effect.map((s) => (isFinal(s.state) ? Option.some(s) : Option.none()))),
-      "15 minutes"
-    ).pipe(Effect.mapError(() => new CommandFailed({ message: `session ${id} did not stop in time` })))
-    // The supervisor exits right after it records the final state: report once it is gone, not before.
-    yield* waitUntil(
-      Effect.sync(() => (Sessions.isAlive(lock.value.pid) ? Option.none() : Option.some(true))),
-      "30 seconds"
-    ).pipe(Effect.ignore)
-    yield* Render.by(output, Status, yield* statusOf(final), renderStatus)
-  })).pipe(Command.withDescription("Stop a session: stop its agent, sync back, apply persistence"))
+const force = Options.boolean("force").pipe(
+  Options.withDescription("Let the sync-back pass the mass-deletion guard (the runtime's deletions reach the host)")
+)
+
+const stop = Command.make(
+  "stop",
+  { ...common, id: idArg, force },
+  ({ config, force, id, output }) =>
+    Effect.gen(function*() {
+      const store = yield* Store.Store
+      const session = yield* Sessions.sessionById(id)
+      // An ended session whose sync-back was halted keeps its sandbox: --force finishes it past the guard.
+      if (isFinal(session.state) && force && session.sandbox.kept === "unsynced") {
+        return yield* Reconcile.forceFinish(config, id, output)
+      }
+      // Idempotent: stopping a session that has ended is done already.
+      if (isFinal(session.state)) {
+        if (output === "text") yield* Render.line(`session ${id} has already ended (${session.state})`)
+        return yield* Render.by(output, Status, yield* statusOf(session), renderStatus)
+      }
+      const lock = yield* Sessions.liveSupervisor(id)
+      if (Option.isNone(lock)) return yield* Sessions.notRunning(session)
+      if (force) yield* control(id, { action: "stop", force: true }, "1 minute")
+      else process.kill(lock.value.pid, "SIGTERM")
+      const final = yield* waitUntil(
+        store.getSession(id).pipe(Effect.map((s) => (isFinal(s.state) ? Option.some(s) : Option.none()))),
+        "15 minutes"
+      ).pipe(Effect.mapError(() => new CommandFailed({ message: `session ${id} did not stop in time` })))
+      // The supervisor exits right after it records the final state: report once it is gone, not before.
+      yield* waitUntil(
+        Effect.sync(() => (Sessions.isAlive(lock.value.pid) ? Option.none() : Option.some(true))),
+        "30 seconds"
+      ).pipe(Effect.ignore)
+      yield* Render.by(output, Status, yield* statusOf(final), renderStatus)
+    })
+).pipe(Command.withDescription("Stop a session: stop its agent, sync back, apply persistence"))
 
 export const command = Command.make("session").pipe(
   Command.withDescription("Durable sessions: start, inspect, sync, stop"),

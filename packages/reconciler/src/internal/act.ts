@@ -111,7 +111,9 @@ export const act = (context: ActContext, item: Planned, since: number): Effect.E
         const p = provider.right
         const back = action.sync_back && session !== undefined && profile !== undefined &&
             Option.isSome(item.workspace_path)
-          ? Option.some(syncBack(context, p, profile, session, instance, item.workspace_path.value, emit))
+          ? Option.some(
+            syncBack(context, p, profile, session, instance, item.workspace_path.value, emit, item.force === true)
+          )
           : Option.none()
         const ended = yield* EndOfSession.finish({
           provider: p,
@@ -230,7 +232,8 @@ const syncBack = (
   session: Session,
   instance: Instance,
   host_root: string,
-  emit: (type: EventType, attrs: Record<string, unknown>) => Effect.Effect<void>
+  emit: (type: EventType, attrs: Record<string, unknown>) => Effect.Effect<void>,
+  force: boolean
 ) =>
   Effect.gen(function*() {
     const ready = instance.state === "stopped" ? yield* provider.start(instance) : instance
@@ -244,7 +247,8 @@ const syncBack = (
       provider,
       profile,
       state_dir: context.syncStateDir(session.sandbox.sandbox_id),
-      reason: "crash"
+      reason: "crash",
+      ...(force ? { force: true } : {})
     }).pipe(
       Effect.tapError((e) =>
         emit("sandbox.sync.error", { direction: "from_runtime", reason: "crash", error: e.message })
