@@ -33,6 +33,10 @@ export * as GitSeed from "./GitSeed.js"
 /**
  * @since 0.1.0
  */
+export * as HostOps from "./HostOps.js"
+/**
+ * @since 0.1.0
+ */
 export * as HostScan from "./HostScan.js"
 /**
  * @since 0.1.0
