@@ -11,7 +11,7 @@ import { parse as parseToml, TomlError } from "smol-toml"
 import { Agent, AgentInput } from "./Agent.js"
 import { AgentName, ProfileName } from "./Ids.js"
 import { describe, didYouMean, findCredentialKey, firstIssue, lineOf } from "./internal/configIssues.js"
-import { builtinLocal, Command, defaults, Profile, ProfileFields, ProfileInput } from "./Profile.js"
+import { builtinLocal, Command, defaultNetwork, defaults, Profile, ProfileFields, ProfileInput } from "./Profile.js"
 import { decodeTable, ProviderRegistry } from "./ProviderRegistry.js"
 import { ConfigError, UsageError } from "./SandboxError.js"
 
@@ -375,28 +375,33 @@ export const resolve = (
       const input = Schema.decodeUnknownSync(ProfileInput)(
         Object.fromEntries(Object.entries(entry).filter(([k]) => profileKeys.includes(k)))
       )
-      profiles.set(
-        name,
-        Profile.make({
-          name: ProfileName.make(name),
-          backend,
-          sync_mode: input.sync_mode ?? defaults.sync_mode,
-          persistence: input.persistence ?? defaults.persistence,
-          ...(input.runtime_root !== undefined ? { runtime_root: input.runtime_root } : {}),
-          include: input.include ?? [],
-          exclude: input.exclude ?? [],
-          seed: input.seed ?? defaults.seed,
-          setup: input.setup ?? [],
-          env: input.env ?? {},
-          resources: input.resources ?? {},
-          isolation: input.isolation ?? defaults.isolation,
-          network: input.network ?? defaults.network,
-          ...(input.permissions !== undefined ? { permissions: input.permissions } : {}),
-          ...(input.agent_location !== undefined ? { agent_location: input.agent_location } : {}),
-          backend_config: backendConfig,
-          source: doc.file
-        })
-      )
+      const isolation = input.isolation ?? defaults.isolation
+      const profile = Profile.make({
+        name: ProfileName.make(name),
+        backend,
+        sync_mode: input.sync_mode ?? defaults.sync_mode,
+        persistence: input.persistence ?? defaults.persistence,
+        ...(input.runtime_root !== undefined ? { runtime_root: input.runtime_root } : {}),
+        include: input.include ?? [],
+        exclude: input.exclude ?? [],
+        seed: input.seed ?? defaults.seed,
+        setup: input.setup ?? [],
+        env: input.env ?? {},
+        resources: input.resources ?? {},
+        isolation,
+        // Only what the user set: the built-in local profile's value is a default, like any other.
+        network: typeof table["network"] === "boolean" ? table["network"] : defaultNetwork(isolation),
+        ...(input.permissions !== undefined ? { permissions: input.permissions } : {}),
+        ...(input.agent_location !== undefined ? { agent_location: input.agent_location } : {}),
+        backend_config: backendConfig,
+        source: doc.file
+      })
+      const issue = definition.checkProfile?.(profile)
+      if (issue !== undefined) {
+        const path = ["sandboxes", name, issue.key]
+        return yield* errorAt(docFor(path), path, issue.expected, issue.got, issue.hint)
+      }
+      profiles.set(name, profile)
     }
     const agents = new Map<string, Agent>()
     for (const [name, table] of Object.entries((merged["agents"] ?? {}) as Record<string, unknown>)) {

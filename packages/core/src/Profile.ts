@@ -165,9 +165,17 @@ export const defaults = {
   sync_mode: "session-bidirectional",
   persistence: "transient",
   seed: "tree",
-  isolation: "none",
-  network: false
+  isolation: "none"
 } as const
+
+/**
+ * Whether a profile that does not set `network` has it: without isolation a command has whatever network the
+ * host has, so anything but `true` would be a lie; under isolation the network stays off unless asked for.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultNetwork = (isolation: Profile["isolation"]): boolean => isolation === "none"
 
 /**
  * The built-in `local` profile: a throwaway copy of the workspace on the host whose changes come home.
@@ -187,7 +195,7 @@ export const builtinLocal: Profile = Profile.make({
   env: {},
   resources: {},
   isolation: "none",
-  network: false,
+  network: true,
   backend_config: {},
   source: "<built-in>"
 })

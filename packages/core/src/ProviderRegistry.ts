@@ -35,6 +35,20 @@ export interface TableIssue {
 }
 
 /**
+ * A profile key set to something a backend cannot honour.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ProfileIssue {
+  /** The profile key, e.g. `network`. */
+  readonly key: string
+  readonly expected: string
+  readonly got: string
+  readonly hint?: string
+}
+
+/**
  * A backend: its config table's schema and how to build a provider for a profile.
  *
  * @since 0.1.0
@@ -47,6 +61,11 @@ export interface BackendDefinition {
   readonly configSchema: Schema.Schema<any, any, never>
   /** Profile keys that only this backend honours (`isolation`, `network` for local). */
   readonly profileKeys?: ReadonlyArray<string>
+  /**
+   * The first profile setting this backend cannot honour (`network = false` without isolation on local), checked
+   * when config is resolved so the error names the file, line and key.
+   */
+  readonly checkProfile?: (profile: Profile) => ProfileIssue | undefined
   readonly make: (
     options: { readonly profile: Profile }
   ) => Effect.Effect<Service, ProviderError | ConfigError, Scope.Scope | ProviderEnv>

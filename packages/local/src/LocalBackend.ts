@@ -4,8 +4,10 @@
  * @since 0.1.0
  */
 import type { BackendDefinition } from "@org/sandbox-core/ProviderRegistry"
+import { ConfigError } from "@org/sandbox-core/SandboxError"
 import { CONTRACT_VERSION } from "@org/sandbox-core/SandboxProvider"
-import { LocalConfig, profileKeys } from "./LocalConfig.js"
+import { Effect } from "effect"
+import { checkProfile, LocalConfig, profileKeys } from "./LocalConfig.js"
 import * as LocalProvider from "./LocalProvider.js"
 
 /**
@@ -17,5 +19,20 @@ export const definition: BackendDefinition = {
   contract_version: CONTRACT_VERSION,
   configSchema: LocalConfig,
   profileKeys,
-  make: ({ profile }) => LocalProvider.make({ profile })
+  checkProfile,
+  make: ({ profile }) => {
+    // A profile built in code never went through config resolution: the same rule, the same error.
+    const issue = checkProfile(profile)
+    return issue === undefined
+      ? LocalProvider.make({ profile })
+      : Effect.fail(
+        new ConfigError({
+          file: profile.source,
+          key_path: `sandboxes.${profile.name}.${issue.key}`,
+          expected: issue.expected,
+          got: issue.got,
+          ...(issue.hint !== undefined ? { hint: issue.hint } : {})
+        })
+      )
+  }
 }
