@@ -30,6 +30,8 @@ import { createHash } from "node:crypto"
 import { Readable, Writable } from "node:stream"
 
 const sessions = new Map()
+const authRequired = process.env["ACP_TEST_AUTH"] === "required"
+let authenticated = false
 let counter = 0
 
 const text = (client, sessionId, message) =>
@@ -214,9 +216,24 @@ const app = acp
   .onRequest(acp.methods.agent.initialize, () => ({
     protocolVersion: acp.PROTOCOL_VERSION,
     agentCapabilities: { loadSession: false },
-    agentInfo: { name: "acp-test-agent", version: "0.0.0" }
+    agentInfo: { name: "acp-test-agent", version: "0.0.0" },
+    // ACP_TEST_AUTH=required: session/new needs `authenticate` first (an agent-handled method after a terminal one).
+    ...(authRequired
+      ? {
+        authMethods: [
+          { id: "login-tui", name: "Log in", type: "terminal", args: ["--login"] },
+          { id: "api-key", name: "API key from the environment" }
+        ]
+      }
+      : {})
   }))
+  .onRequest(acp.methods.agent.authenticate, ({ params }) => {
+    if (params.methodId !== "api-key") throw acp.RequestError.invalidParams({ methodId: params.methodId })
+    authenticated = true
+    return {}
+  })
   .onRequest(acp.methods.agent.session.new, ({ params }) => {
+    if (authRequired && !authenticated) throw acp.RequestError.authRequired()
     const sessionId = `test-session-${sessions.size + 1}`
     sessions.set(sessionId, { cwd: params.cwd })
     return { sessionId }

@@ -93,8 +93,10 @@ type Item =
   | { readonly _tag: "Event"; readonly type: TransportEvent; readonly attrs: Record<string, unknown> }
   | { readonly _tag: "Flush"; readonly done: Deferred.Deferred<void> }
 
+const AuthMethod = Schema.Struct({ id: Schema.String, name: Schema.String, type: Schema.optional(Schema.String) })
 const InitializeResponse = Schema.Struct({
   protocolVersion: Schema.Number,
+  authMethods: Schema.optional(Schema.NullOr(Schema.Array(AuthMethod))),
   agentInfo: Schema.optional(Schema.NullOr(Schema.Struct({ name: Schema.String, version: Schema.String })))
 })
 const NewSessionResponse = Schema.Struct({ sessionId: Schema.String })
@@ -109,6 +111,9 @@ const SessionUpdateMessage = Schema.Struct({
   })
 })
 const decodeUpdate = Schema.decodeUnknownOption(SessionUpdateMessage)
+
+/** The spec's auth_required error code. */
+const AUTH_REQUIRED = -32000
 
 /** How long streamed message chunks gather before they are written as one history entry. */
 const CHUNK_WINDOW_MS = 250
@@ -474,7 +479,13 @@ export const start = Effect.fn("AcpClient.start")(function*(options: StartOption
     Effect.gen(function*() {
       if (!connection.signal.aborted) {
         const code = cause instanceof acp.RequestError ? ` (${cause.code})` : ""
-        return new AcpError({ agent, reason: "Refused", detail: `${what} failed${code}: ${errorText(cause)}`, cause })
+        return new AcpError({
+          agent,
+          reason: "Refused",
+          detail: `${what} failed${code}: ${errorText(cause)}`,
+          ...(cause instanceof acp.RequestError ? { code: cause.code } : {}),
+          cause
+        })
       }
       const exit = yield* Effect.interruptible(process.exited).pipe(Effect.timeout(Duration.seconds(5)), Effect.option)
       const stderr = yield* process.stderrTail
@@ -558,12 +569,33 @@ export const start = Effect.fn("AcpClient.start")(function*(options: StartOption
           `the agent speaks ACP version ${init.protocolVersion}; sandbox-cli speaks version ${acp.PROTOCOL_VERSION}`
       })
     }
-    const opened = yield* withStartTimeout(
+    const newSession = withStartTimeout(
       "session/new",
       call(
         "session/new",
         NewSessionResponse,
         () => connection.agent.request(acp.methods.agent.session.new, { cwd: host.root, mcpServers: [] })
+      )
+    )
+    // An agent that needs authentication says so (auth_required) and lists its methods: the first one it handles
+    // itself (not a terminal login, which the client would have to run interactively) is used, then asked again.
+    const method = (init.authMethods ?? []).find((m) => m.type === undefined || m.type === "agent")
+    const opened = yield* newSession.pipe(
+      Effect.catchIf(
+        (e) => e.reason === "Refused" && e.code === AUTH_REQUIRED && method !== undefined,
+        () =>
+          withStartTimeout(
+            "authenticate",
+            call("authenticate", Schema.Unknown, () =>
+              connection.agent.request(acp.methods.agent.authenticate, { methodId: method!.id }))
+          ).pipe(
+            Effect.tap(() =>
+              Effect.sync(() =>
+                record("note", `authenticated with ${method!.name} (${method!.id})`)
+              )
+            ),
+            Effect.zipRight(newSession)
+          )
       )
     )
     return { init, opened }

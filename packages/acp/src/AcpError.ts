@@ -35,6 +35,8 @@ export class AcpError extends Schema.TaggedError<AcpError>("@org/sandbox-acp/Acp
   agent: Schema.String,
   reason: AcpErrorReason,
   detail: Schema.String,
+  /** The JSON-RPC error code the agent answered with (`Refused`). */
+  code: Schema.optional(Schema.Number),
   /** The agent's exit code, when it exited. */
   exit_code: Schema.optional(Schema.NullOr(Schema.Number)),
   /** The last lines the agent wrote to stderr, for `AgentExited` and `Spawn`. */

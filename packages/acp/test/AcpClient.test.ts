@@ -30,6 +30,20 @@ const startAgent = (
   })
 
 describe("AcpClient on the local provider", () => {
+  live(
+    "an agent that answers auth_required is authenticated with the method it handles itself",
+    () =>
+      Effect.gen(function*() {
+        const sandbox = yield* localSandbox
+        const rec = recorder()
+        const session = yield* startAgent(sandbox, rec, { env: { ACP_TEST_AUTH: "required" } })
+        expect(yield* session.prompt("say in")).toEqual({ turn: 1, stop_reason: "end_turn" })
+        expect(rec.history.find((e) => e.kind === "note")?.text).toBe(
+          "authenticated with API key from the environment (api-key)"
+        )
+      })
+  )
+
   live("an agent's error keeps its detail, not only \"Internal error\"", () =>
     Effect.gen(function*() {
       const sandbox = yield* localSandbox
