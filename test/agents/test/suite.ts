@@ -29,8 +29,8 @@ export interface Scenario {
   }>
   /** The agent's npm package (installed in this workspace's devDependencies). */
   readonly package: string
-  /** The agent's argv, given the directory holding the `node_modules` it runs from. */
-  readonly command: (modules: string) => ReadonlyArray<string>
+  /** The agent's argv, given the directory holding the `node_modules` it runs from and the model's URL. */
+  readonly command: (modules: string, url: string) => ReadonlyArray<string>
   /** The agent's `env` table for a model at `url` (`local`: under bubblewrap, where the host's HOME is read-only). */
   readonly env: (options: { readonly url: string; readonly local: boolean }) => Record<string, string>
   /** The variable that carries the API key (given through pass_env). */
@@ -137,7 +137,9 @@ export const agentSuite = (scenario: Scenario) => {
         const agentEnv = { ...scenario.env({ url: model.url, local: backend === "local" }), AGENT_TEST_MARKER: marker }
         cli.write(
           "cwd/.sandbox-cli.toml",
-          `${profile}\n[agents.agent]\nprotocol = "acp"\ncommand = ${JSON.stringify(scenario.command(modules))}\n` +
+          `${profile}\n[agents.agent]\nprotocol = "acp"\ncommand = ${
+            JSON.stringify(scenario.command(modules, model.url))
+          }\n` +
             `pass_env = [${JSON.stringify(scenario.keyVariable)}]\n[agents.agent.env]\n` +
             Object.entries(agentEnv).map(([k, v]) => `${k} = ${JSON.stringify(v)}\n`).join("")
         )
