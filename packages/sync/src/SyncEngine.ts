@@ -21,6 +21,7 @@
  * @since 0.1.0
  */
 import { CommandExecutor, FileSystem, Path } from "@effect/platform"
+import * as ConfigFile from "@org/sandbox-core/ConfigFile"
 import type { ProviderError } from "@org/sandbox-core/SandboxError"
 import { SyncError } from "@org/sandbox-core/SandboxError"
 import type { ArchiveFormat } from "@org/sandbox-core/SandboxProvider"
@@ -123,6 +124,14 @@ export const make = (options: Options = {}) =>
           Effect.map((dir): string | undefined => path.resolve(dir)),
           Effect.catchIf((e) => e.reason === "Unsupported", () => Effect.succeed(undefined))
         )
+
+    // the hook scripts the workspace's own config (the host's, never the runtime's) names: held back whoever calls
+    const hooksOfWorkspace = (hostRoot: string) =>
+      fs.readFileString(path.join(hostRoot, ConfigFile.PROJECT_FILE)).pipe(
+        Effect.flatMap((text) => ConfigFile.parseFile(path.join(hostRoot, ConfigFile.PROJECT_FILE), text)),
+        Effect.map((doc) => Conflicts.hookFiles(hostRoot, doc.data["hooks"])),
+        Effect.orElseSucceed(() => [] as Array<string>)
+      )
 
     const cycle = Effect.fn("SyncEngine.cycle")(function*(request: SyncRequest, policy: SyncPlan.Policy) {
       const started = Date.now()
@@ -309,7 +318,12 @@ export const make = (options: Options = {}) =>
         hostDigest,
         caseInsensitive,
         sessionId: request.session_id,
-        ...(request.accept_held === true ? {} : { protect: Conflicts.isProtected(request.protected_paths) })
+        ...(request.accept_held === true ? {} : {
+          protect: Conflicts.isProtected([
+            ...(request.protected_paths ?? []),
+            ...(plan.toHost.length > 0 ? yield* hooksOfWorkspace(hostRoot) : [])
+          ])
+        })
       })
       let hostFiles = 0
       for (const e of host.entries.values()) if (e.kind !== "dir") hostFiles++

