@@ -216,7 +216,14 @@ layer(NodeContext.layer)("sandbox-cli profile", (it) => {
         const asJson = expectOk(yield* cli.run(["profile", "show", "cloud", "-o", "json"]))
         expect(json<ProfileJson>(asJson).backend_config).toMatchObject({ api_url: "https://***@daytona.example/api" })
         const listed = expectOk(yield* cli.run(["profile", "list", "-o", "json"]))
-        for (const output of [shown, asJson, listed]) {
+        // A URL the backend refuses is echoed in the error, without its credentials too.
+        yield* cli.write(
+          "cwd/.sandbox-cli.toml",
+          cloud.replace("snapshot =", "api_url = \"ftp://alice:tok-s3cret@daytona.example/api\"\nsnapshot =")
+        )
+        const refused = yield* cli.run(["profile", "validate"])
+        expect(expectError(refused, 2)).toContain("ftp://***@daytona.example/api")
+        for (const output of [shown, asJson, listed, refused]) {
           expect(output.stdout + output.stderr).not.toContain("tok-s3cret")
           expect(output.stdout + output.stderr).not.toContain("alice")
         }

@@ -13,6 +13,7 @@ import { AgentName, ProfileName } from "./Ids.js"
 import { describe, didYouMean, findCredentialKey, firstIssue, lineOf } from "./internal/configIssues.js"
 import { builtinLocal, Command, defaultNetwork, defaults, Profile, ProfileFields, ProfileInput } from "./Profile.js"
 import { decodeTable, ProviderRegistry } from "./ProviderRegistry.js"
+import * as Redaction from "./Redaction.js"
 import { ConfigError, UsageError } from "./SandboxError.js"
 
 /**
@@ -100,7 +101,8 @@ const errorAt = (doc: ConfigFileDoc, path: ReadonlyArray<string>, expected: stri
     file: doc.file,
     key_path: path.join("."),
     expected,
-    got,
+    // What was found is echoed: never with the credentials a URL may carry.
+    got: Redaction.urls(got),
     ...(line !== undefined ? { line } : {}),
     ...(hint !== undefined ? { hint } : {})
   })
