@@ -11,9 +11,10 @@ import type * as CommandExecutor from "@effect/platform/CommandExecutor"
 import { HistoryEntry } from "@org/sandbox-core/History"
 import type { Instance, Service as ProviderService } from "@org/sandbox-core/SandboxProvider"
 import type { Scope } from "effect"
-import { DateTime, Deferred, Duration, Effect, Either, Option, ParseResult, Queue, Runtime, Schema } from "effect"
+import { Duration, Effect, Either, Option, ParseResult, Runtime, Schema } from "effect"
 import { AcpError } from "./AcpError.js"
 import * as AgentProcess from "./AgentProcess.js"
+import * as Recorder from "./internal/recorder.js"
 import { clip, excerpt, LineWatcher } from "./internal/text.js"
 import * as Permission from "./Permission.js"
 import * as ToolHost from "./ToolHost.js"
@@ -24,7 +25,7 @@ import * as ToolHost from "./ToolHost.js"
  * @since 0.1.0
  * @category models
  */
-export type TransportEvent = "sandbox.transport.open" | "sandbox.transport.close" | "sandbox.transport.error"
+export type TransportEvent = Recorder.TransportEvent
 
 /**
  * @since 0.1.0
@@ -88,11 +89,6 @@ export interface AcpSession {
   readonly exited: Effect.Effect<number | null>
 }
 
-type Item =
-  | { readonly _tag: "History"; readonly entry: HistoryEntry }
-  | { readonly _tag: "Event"; readonly type: TransportEvent; readonly attrs: Record<string, unknown> }
-  | { readonly _tag: "Flush"; readonly done: Deferred.Deferred<void> }
-
 const AuthMethod = Schema.Struct({ id: Schema.String, name: Schema.String, type: Schema.optional(Schema.String) })
 const InitializeResponse = Schema.Struct({
   protocolVersion: Schema.Number,
@@ -114,20 +110,6 @@ const decodeUpdate = Schema.decodeUnknownOption(SessionUpdateMessage)
 
 /** The spec's auth_required error code. */
 const AUTH_REQUIRED = -32000
-
-/** How long streamed message chunks gather before they are written as one history entry. */
-const CHUNK_WINDOW_MS = 250
-
-/** Updates that say nothing a history reader needs. */
-const QUIET_UPDATES = new Set(["available_commands_update", "usage_update", "user_message_chunk"])
-
-const contentText = (content: unknown): string => {
-  if (content !== null && typeof content === "object" && "type" in content) {
-    if (content.type === "text" && "text" in content && typeof content.text === "string") return content.text
-    return `[${String(content.type)}]`
-  }
-  return ""
-}
 
 /** An error's text; a JSON-RPC error keeps its `data`, where agents put the detail ("Internal error" says nothing). */
 const errorText = (cause: unknown): string => {
@@ -181,99 +163,8 @@ export const start = Effect.fn("AcpClient.start")(function*(options: StartOption
   const agent = options.agent
   const policy = options.permissions ?? Permission.defaultPolicy
 
-  // ---- Recording: one queue, one writer, so entries keep the order things happened in.
-  const items = yield* Queue.unbounded<Item>()
-  yield* Queue.take(items).pipe(
-    Effect.flatMap((item) => {
-      switch (item._tag) {
-        case "History":
-          return options.onHistory(item.entry)
-        case "Event":
-          return options.onEvent(item.type, item.attrs)
-        case "Flush":
-          return Deferred.succeed(item.done, undefined)
-      }
-    }),
-    Effect.forever,
-    Effect.forkScoped
-  )
-  let pending: { kind: "message" | "thought"; text: string; at: DateTime.Utc } | null = null
-  const push = (entry: HistoryEntry) => Queue.unsafeOffer(items, { _tag: "History", entry })
-  // Streamed chunks are gathered into one entry, written once something else happens or a moment passes (so a
-  // person following the history sees a message while the agent is still busy).
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const flushPending = () => {
-    if (timer !== undefined) {
-      clearTimeout(timer)
-      timer = undefined
-    }
-    if (pending === null) return
-    push(HistoryEntry.make({ at: pending.at, kind: pending.kind, text: pending.text }))
-    pending = null
-  }
-  const record = (kind: string, text: string, data?: Record<string, unknown>) => {
-    flushPending()
-    push(HistoryEntry.make({ at: DateTime.unsafeNow(), kind, text, ...(data ? { data } : {}) }))
-  }
-  const event = (type: TransportEvent, attrs: Record<string, unknown>) => {
-    flushPending()
-    Queue.unsafeOffer(items, { _tag: "Event", type, attrs })
-  }
-  const flush = Effect.gen(function*() {
-    flushPending()
-    const done = yield* Deferred.make<void>()
-    yield* Queue.offer(items, { _tag: "Flush", done })
-    yield* Deferred.await(done)
-  })
-
-  const chunk = (kind: "message" | "thought", text: string) => {
-    if (pending !== null && pending.kind !== kind) flushPending()
-    if (pending === null) pending = { kind, text, at: DateTime.unsafeNow() }
-    else pending.text += text
-    if (timer === undefined) timer = setTimeout(flushPending, CHUNK_WINDOW_MS)
-  }
-
-  const toolCalls = new Set<string>()
-  const onUpdate = (update: { readonly sessionUpdate: string; readonly [key: string]: unknown }): void => {
-    const u = update as Record<string, unknown>
-    switch (update.sessionUpdate) {
-      case "agent_message_chunk":
-        return chunk("message", contentText(u["content"]))
-      case "agent_thought_chunk":
-        return chunk("thought", contentText(u["content"]))
-      case "tool_call": {
-        // Some agents (Claude Code) announce a call again once its input is complete: one call, one entry.
-        const id = typeof u["toolCallId"] === "string" ? u["toolCallId"] : undefined
-        if (id !== undefined && toolCalls.has(id)) return onUpdate({ ...update, sessionUpdate: "tool_call_update" })
-        if (id !== undefined) toolCalls.add(id)
-        return record("tool_call", String(u["title"] ?? u["toolCallId"]), {
-          tool_call_id: u["toolCallId"] ?? null,
-          title: u["title"] ?? null,
-          tool_kind: u["kind"] ?? null,
-          status: u["status"] ?? null,
-          input: clip(u["rawInput"]),
-          ...(u["locations"] !== undefined ? { locations: clip(u["locations"]) } : {})
-        })
-      }
-      case "tool_call_update":
-        return record("tool_call_update", `${String(u["toolCallId"])} ${String(u["status"] ?? "updated")}`, {
-          tool_call_id: u["toolCallId"] ?? null,
-          status: u["status"] ?? null,
-          ...(u["rawInput"] !== undefined ? { input: clip(u["rawInput"]) } : {}),
-          ...(u["rawOutput"] !== undefined ? { output: clip(u["rawOutput"]) } : {}),
-          ...(u["content"] != null ? { content: clip(u["content"]) } : {})
-        })
-      case "plan": {
-        const entries = Array.isArray(u["entries"]) ? (u["entries"] as Array<Record<string, unknown>>) : []
-        return record("plan", entries.map((e) => `[${String(e["status"])}] ${String(e["content"])}`).join("\n"), {
-          entries: clip(entries)
-        })
-      }
-      default:
-        if (QUIET_UPDATES.has(update.sessionUpdate)) return
-        return record("update", update.sessionUpdate, { update: clip(update) })
-    }
-  }
+  // ---- Recording, in the order things happened.
+  const { event, flush, onUpdate, record } = yield* Recorder.make(options.onHistory, options.onEvent)
 
   // ---- The agent process.
   const location = options.location ?? "sandbox"
