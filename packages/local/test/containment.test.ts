@@ -5,7 +5,8 @@ import { expect, layer } from "@effect/vitest"
 import type { Instance, Service } from "@org/sandbox-core/SandboxProvider"
 import { Effect } from "effect"
 import { createServer } from "node:net"
-import { bwrapUsable, provider, sandbox } from "./helpers.js"
+import { WORKSPACE_PATH_LABEL } from "../src/LocalProvider.js"
+import { bwrapUsable, provider, sandbox, spec } from "./helpers.js"
 
 /**
  * What a hostile agent writes to redirect its sandbox: the provider metadata as it looked on disk, with
@@ -68,6 +69,20 @@ layer(NodeContext.layer)("LocalProvider containment", (it) => {
         `${instance.workdir}/.sandbox.json`
       ])
       yield* stillContained(local, instance, victim)
+    }))
+
+  it.scoped("a workspace-path that holds or lies in the state directory is refused: it would bind the records", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const path = yield* Path.Path
+      const { local, stateDir } = yield* provider({ sync_mode: "none" })
+      for (const workspace of [path.dirname(stateDir), stateDir, path.join(stateDir, "runtimes")]) {
+        const error = yield* Effect.flip(local.create(spec({ [WORKSPACE_PATH_LABEL]: workspace })))
+        expect(error.reason).toBe("InvalidState")
+        expect(error.detail).toContain("overlaps the")
+      }
+      const beside = yield* fs.makeTempDirectoryScoped({ prefix: "sandbox-local-ws-" })
+      expect((yield* sandbox(local, spec({ [WORKSPACE_PATH_LABEL]: beside }))).workdir).toBe(beside)
     }))
 
   it.scoped.skipIf(!bwrapUsable)(
