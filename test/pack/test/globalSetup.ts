@@ -23,6 +23,7 @@ export const shipped = [
   "packages/daytona",
   "packages/reconciler",
   "packages/acp",
+  "packages/node",
   "apps/cli",
   "test/example-provider"
 ] as const
