@@ -7,6 +7,7 @@
 import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { repoRoot } from "./globalSetup.js"
 import { KEY, pack, run, scratch, withEmulator } from "./helpers.js"
 
 const AGENT = "cat in.txt; echo made in the sandbox > out.txt; exit 3"
@@ -158,4 +159,24 @@ describe("sandbox-cli installed alone (npm install --global from the tarball, it
       expectRan(r, ws)
       expect(emu.sandboxes().filter((x) => x.state !== "destroyed")).toEqual([])
     }))
+})
+
+describe("sandbox-cli installed globally from a clone (the README's way before a release)", () => {
+  it("npm install --global ./apps/cli puts a working sandbox-cli on the PATH", async () => {
+    const prefix = join(s.dir, "global-from-clone")
+    const installed = await run(
+      "npm",
+      ["install", "--global", "--prefix", prefix, "--no-audit", "--no-fund", join(repoRoot, "apps/cli")],
+      { cwd: s.dir }
+    )
+    expect(installed.code, installed.stderr).toBe(0)
+    const ws = join(s.dir, "from-clone")
+    mkdirSync(ws, { recursive: true })
+    writeFileSync(join(ws, "in.txt"), "from the host\n")
+    const r = await run(join(prefix, "bin", "sandbox-cli"), ["run", "--", "sh", "-c", AGENT], {
+      cwd: ws,
+      env: { ...s.env, PATH: `${join(prefix, "bin")}:${process.env["PATH"] ?? ""}` }
+    })
+    expectRan(r, ws)
+  })
 })
