@@ -6,7 +6,7 @@
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { expect, layer } from "@effect/vitest"
 import { Effect, Schedule, TestServices } from "effect"
-import { existsSync, readdirSync, readFileSync } from "node:fs"
+import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import type { CliResult, Fixture } from "./helpers.js"
 import { expectOk, fixture, json } from "./helpers.js"
@@ -16,6 +16,7 @@ const TIMEOUT = 300_000
 interface StatusJson {
   readonly id: string
   readonly state: string
+  readonly supervisor: { readonly pid: number | null; readonly alive: boolean }
   readonly reason: string | null
   readonly exit_code: number | null
   readonly sandbox: { readonly sandbox_id: string; readonly state: string; readonly kept?: string }
@@ -42,8 +43,27 @@ const waitEnded = (cli: Fixture, id: string) =>
     TestServices.provideLive
   )
 
-const actions = (result: CliResult): ReadonlyArray<ActionJson> => {
-  expect(result.code, result.stderr).toBe(0)
+const waitRunning = (cli: Fixture, id: string) =>
+  status(cli, id).pipe(
+    Effect.filterOrFail((s) => s.state === "running" && s.supervisor.alive, () => "not yet"),
+    Effect.retry(Schedule.spaced("300 millis").pipe(Schedule.upTo("120 seconds"))),
+    Effect.orDie,
+    TestServices.provideLive
+  )
+
+const poll = <A>(check: () => A | undefined) =>
+  Effect.suspend(() => {
+    const value = check()
+    return value === undefined ? Effect.fail("not yet") : Effect.succeed(value)
+  }).pipe(
+    Effect.retry(Schedule.spaced("100 millis").pipe(Schedule.upTo("60 seconds"))),
+    Effect.orDie,
+    TestServices.provideLive
+  )
+
+/** A reconcile's actions; it exits 1 when an action failed. */
+const actions = (result: CliResult, code = 0): ReadonlyArray<ActionJson> => {
+  expect(result.code, result.stderr).toBe(code)
   return (JSON.parse(result.stdout) as { actions: ReadonlyArray<ActionJson> }).actions
 }
 
@@ -129,7 +149,7 @@ layer(NodeContext.layer)("sandbox-cli session lifecycle (local provider)", (it) 
         expect(runtimes(cli.home)).toHaveLength(1)
 
         // reconcile retries the sync-back (the record knows the host path), is refused again, and keeps it
-        const reconciled = actions(yield* cli.run(["reconcile", "-o", "json"]))
+        const reconciled = actions(yield* cli.run(["reconcile", "-o", "json"]), 1)
         expect(reconciled.map((a) => [a.session_id, a.decision, a.sync_back, a.status])).toEqual([
           [session!.id, "finish", true, "failed"]
         ])
@@ -191,12 +211,101 @@ layer(NodeContext.layer)("sandbox-cli session lifecycle (local provider)", (it) 
         const ended = yield* waitEnded(cli, id)
         expect([ended.state, ended.sandbox.kept]).toEqual(["failed", "unsynced"])
         expect(existsSync(join(ws, "f0.txt"))).toBe(true)
-        const plain = actions(yield* cli.run(["reconcile", id, "-o", "json"]))
+        const plain = actions(yield* cli.run(["reconcile", id, "-o", "json"]), 1)
         expect(plain.map((a) => [a.session_id, a.decision, a.status])).toEqual([[id, "finish", "failed"]])
         const forced = actions(yield* cli.run(["reconcile", "--force", id, "-o", "json"]))
         expect(forced.map((a) => [a.session_id, a.decision, a.status])).toEqual([[id, "finish", "done"]])
         expect(readdirSync(ws)).toEqual([])
         expect(runtimes(cli.home)).toEqual([])
+      }),
+    TIMEOUT
+  )
+
+  it.scoped(
+    "a garbled event log and an undecodable control request: the supervisor refuses the request and stops cleanly",
+    () =>
+      Effect.gen(function*() {
+        const cli = yield* fixture()
+        const ws = yield* cli.mkdir("ws")
+        expectOk(yield* cli.run(["workspace", "add", ws, "--name", "ws"]))
+        const id = json<{ id: string }>(
+          yield* cli.run([
+            "session",
+            "new",
+            "--workspace",
+            "ws",
+            "-o",
+            "json",
+            "--",
+            "sh",
+            "-c",
+            "echo hi > out.txt; sleep 600"
+          ])
+        ).id
+        const running = yield* waitRunning(cli, id)
+        // a request that does not decode is refused (never taken for "sync") and kept aside
+        const control = join(cli.home, "control", id)
+        writeFileSync(join(control, "bad.req"), "{\"action\":\"sink\"}")
+        process.kill(running.supervisor.pid!, "SIGUSR1")
+        const reply = yield* poll(() =>
+          existsSync(join(control, "bad.json")) ? readFileSync(join(control, "bad.json"), "utf8") : undefined
+        )
+        expect(JSON.parse(reply)).toMatchObject({ ok: false, error: expect.stringContaining("does not decode") })
+        expect(existsSync(join(control, "quarantine", "bad.req"))).toBe(true)
+        // a garbled last line in the event log
+        appendFileSync(join(cli.home, "events", `${id}.jsonl`), "garbage\n")
+        const events = yield* cli.run(["session", "events", id])
+        expect(events.stderr).toContain("unreadable event line")
+        const stopped = yield* cli.run(["session", "stop", id, "-o", "json"])
+        expect([stopped.code, json<StatusJson>(stopped).state]).toEqual([0, "stopped"])
+        expect(readFileSync(join(ws, "out.txt"), "utf8")).toBe("hi\n")
+        const types = json<ReadonlyArray<{ type: string; attrs: Record<string, unknown> }>>(
+          yield* cli.run(["session", "events", id, "-o", "json"])
+        )
+        expect(types.map((e) => e.type)).toContain("session.stopped")
+        expect(types.filter((e) => e.type === "sandbox.sync.before").map((e) => e.attrs["reason"])).toEqual([
+          "start",
+          "stop"
+        ])
+      }),
+    TIMEOUT
+  )
+
+  it.scoped(
+    "a paused supervisor (live pid, stale heartbeat) is not taken for dead",
+    () =>
+      Effect.gen(function*() {
+        const cli = yield* fixture()
+        const ws = yield* cli.mkdir("ws")
+        expectOk(yield* cli.run(["workspace", "add", ws, "--name", "ws"]))
+        const id = json<{ id: string }>(
+          yield* cli.run([
+            "session",
+            "new",
+            "--workspace",
+            "ws",
+            "-o",
+            "json",
+            "--",
+            "sh",
+            "-c",
+            "echo hi > out.txt; sleep 600"
+          ])
+        ).id
+        const pid = (yield* waitRunning(cli, id)).supervisor.pid!
+        process.kill(pid, "SIGSTOP")
+        yield* Effect.addFinalizer(() => Effect.sync(() => process.kill(pid, "SIGCONT")))
+        // past the heartbeat's staleness: every session command runs the crash check first
+        yield* Effect.sleep("36 seconds").pipe(TestServices.provideLive)
+        expectOk(yield* cli.run(["session", "list"]))
+        const reconciled = actions(yield* cli.run(["reconcile", "-o", "json"]))
+        expect(reconciled).toEqual([])
+        expect((yield* status(cli, id)).state).toBe("running")
+        expect(runtimes(cli.home)).toHaveLength(1)
+        process.kill(pid, "SIGCONT")
+        const stopped = yield* cli.run(["session", "stop", id, "-o", "json"])
+        expect([stopped.code, json<StatusJson>(stopped).state]).toEqual([0, "stopped"])
+        expect(readFileSync(join(ws, "out.txt"), "utf8")).toBe("hi\n")
       }),
     TIMEOUT
   )
