@@ -61,6 +61,20 @@ const poll = <A>(check: () => A | undefined) =>
     TestServices.provideLive
   )
 
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0)
+  } catch {
+    return false
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z"
+  } catch {
+    return false
+  }
+}
+
 /** A reconcile's actions; it exits 1 when an action failed. */
 const actions = (result: CliResult, code = 0): ReadonlyArray<ActionJson> => {
   expect(result.code, result.stderr).toBe(code)
@@ -306,6 +320,58 @@ layer(NodeContext.layer)("sandbox-cli session lifecycle (local provider)", (it) 
         const stopped = yield* cli.run(["session", "stop", id, "-o", "json"])
         expect([stopped.code, json<StatusJson>(stopped).state]).toEqual([0, "stopped"])
         expect(readFileSync(join(ws, "out.txt"), "utf8")).toBe("hi\n")
+      }),
+    TIMEOUT
+  )
+
+  it.scoped(
+    "after a supervisor crash, reconcile stops the agent of a reuse sandbox before keeping it",
+    () =>
+      Effect.gen(function*() {
+        const cli = yield* fixture()
+        yield* cli.write("cwd/.sandbox-cli.toml", `[sandboxes.keep]\nbackend = "local"\npersistence = "reuse"\n`)
+        const ws = yield* cli.mkdir("ws")
+        expectOk(yield* cli.run(["workspace", "add", ws, "--name", "ws", "--sandbox", "keep"]))
+        const id = json<{ id: string }>(
+          yield* cli.run([
+            "session",
+            "new",
+            "--workspace",
+            "ws",
+            "-o",
+            "json",
+            "--",
+            "sh",
+            "-c",
+            "echo $$ > agent.pid; exec sleep 600"
+          ])
+        ).id
+        const supervisor = (yield* waitRunning(cli, id)).supervisor.pid!
+        const marker = yield* poll(() => {
+          const dir = runtimes(cli.home).map((d) => join(cli.home, "runtimes", d, "workspace"))
+          const found = dir.map((d) => join(d, "agent.pid")).find((f) =>
+            existsSync(f) && readFileSync(f, "utf8").trim() !== ""
+          )
+          return found === undefined ? undefined : Number(readFileSync(found, "utf8").trim())
+        })
+        yield* Effect.addFinalizer(() =>
+          Effect.sync(() => {
+            try {
+              process.kill(marker, "SIGKILL")
+            } catch { /* gone */ }
+          })
+        )
+        process.kill(supervisor, "SIGKILL")
+        yield* poll(() => (alive(supervisor) ? undefined : true))
+        expect(alive(marker)).toBe(true)
+        const reconciled = actions(yield* cli.run(["reconcile", "-o", "json"]))
+        expect(reconciled.map((a) => [a.decision, a.status])).toEqual([["reattach", "done"]])
+        yield* poll(() => (alive(marker) ? undefined : true))
+        // the next session reattaches to the kept sandbox
+        const next = json<{ id: string }>(
+          yield* cli.run(["session", "new", "--workspace", "ws", "-o", "json", "--", "test", "-e", "agent.pid"])
+        ).id
+        expect((yield* waitEnded(cli, next)).state).toBe("stopped")
       }),
     TIMEOUT
   )
