@@ -56,7 +56,7 @@ const poll = <A>(check: () => A | undefined) =>
     const value = check()
     return value === undefined ? Effect.fail("not yet") : Effect.succeed(value)
   }).pipe(
-    Effect.retry(Schedule.spaced("100 millis").pipe(Schedule.upTo("60 seconds"))),
+    Effect.retry(Schedule.spaced("100 millis").pipe(Schedule.upTo("150 seconds"))),
     Effect.orDie,
     TestServices.provideLive
   )
@@ -220,7 +220,18 @@ layer(NodeContext.layer)("sandbox-cli session lifecycle (local provider)", (it) 
         yield* tenFiles(cli, "ws")
         expectOk(yield* cli.run(["workspace", "add", ws, "--name", "ws"]))
         const id = json<{ id: string }>(
-          yield* cli.run(["session", "new", "--workspace", "ws", "-o", "json", "--", "sh", "-c", "rm -f f*.txt"])
+          yield* cli.run([
+            "session",
+            "new",
+            "--workspace",
+            "ws",
+            "-o",
+            "json",
+            "--",
+            "sh",
+            "-c",
+            "rm -f f*.txt; echo done > agent.txt"
+          ])
         ).id
         const ended = yield* waitEnded(cli, id)
         expect([ended.state, ended.sandbox.kept]).toEqual(["failed", "unsynced"])
@@ -229,7 +240,7 @@ layer(NodeContext.layer)("sandbox-cli session lifecycle (local provider)", (it) 
         expect(plain.map((a) => [a.session_id, a.decision, a.status])).toEqual([[id, "finish", "failed"]])
         const forced = actions(yield* cli.run(["reconcile", "--force", id, "-o", "json"]))
         expect(forced.map((a) => [a.session_id, a.decision, a.status])).toEqual([[id, "finish", "done"]])
-        expect(readdirSync(ws)).toEqual([])
+        expect(readdirSync(ws)).toEqual(["agent.txt"])
         expect(runtimes(cli.home)).toEqual([])
       }),
     TIMEOUT
