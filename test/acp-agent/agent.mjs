@@ -14,6 +14,7 @@
  *   fail TEXT            answers the prompt with JSON-RPC "Internal error" whose data carries TEXT (as Claude Code does)
  *   env NAME             says whether the agent process has NAME set, and a digest of its value (never the value)
  *   child                starts a child process of its own (sleep) and says both pids
+ *   turns                says the session id and how many turns it has had (counting this one)
  *   garbage              writes a line that is not JSON to stdout, then goes on
  *   bad-response         answers the prompt with a malformed result and stops reading
  *   crash                exits with code 3 in the middle of the turn
@@ -27,9 +28,18 @@
 import * as acp from "@agentclientprotocol/sdk"
 import { spawn } from "node:child_process"
 import { createHash } from "node:crypto"
+import { readFileSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
 import { Readable, Writable } from "node:stream"
 
 const sessions = new Map()
+const loadKept = (cwd) => {
+  try {
+    return JSON.parse(readFileSync(join(cwd, ".acp-test-sessions.json"), "utf8"))
+  } catch {
+    return {}
+  }
+}
 const authRequired = process.env["ACP_TEST_AUTH"] === "required"
 let authenticated = false
 let counter = 0
@@ -184,6 +194,8 @@ const step = async (client, session, sessionId, line, requestId) => {
       const child = spawn("sleep", ["600"], { stdio: "ignore" })
       return text(client, sessionId, `agent pid ${process.pid} child pid ${child.pid}`)
     }
+    case "turns":
+      return text(client, sessionId, `session ${sessionId} turn ${session.turns}`)
     case "garbage":
       process.stdout.write("this is not json {\n")
       return
@@ -215,7 +227,8 @@ const app = acp
   .agent({ name: "acp-test-agent" })
   .onRequest(acp.methods.agent.initialize, () => ({
     protocolVersion: acp.PROTOCOL_VERSION,
-    agentCapabilities: { loadSession: false },
+    // ACP_TEST_LOAD=1: sessions are kept in a file in their cwd and can be loaded by a later agent process.
+    agentCapabilities: { loadSession: process.env["ACP_TEST_LOAD"] === "1" },
     agentInfo: { name: "acp-test-agent", version: "0.0.0" },
     // ACP_TEST_AUTH=required: session/new needs `authenticate` first (an agent-handled method after a terminal one).
     ...(authRequired
@@ -232,15 +245,28 @@ const app = acp
     authenticated = true
     return {}
   })
+  .onRequest(acp.methods.agent.session.load, ({ params }) => {
+    const kept = loadKept(params.cwd)[params.sessionId]
+    if (kept === undefined) throw acp.RequestError.resourceNotFound(params.sessionId)
+    sessions.set(params.sessionId, { cwd: params.cwd, turns: kept.turns })
+    return {}
+  })
   .onRequest(acp.methods.agent.session.new, ({ params }) => {
     if (authRequired && !authenticated) throw acp.RequestError.authRequired()
-    const sessionId = `test-session-${sessions.size + 1}`
-    sessions.set(sessionId, { cwd: params.cwd })
+    const sessionId = `test-session-${process.pid}-${sessions.size + 1}`
+    sessions.set(sessionId, { cwd: params.cwd, turns: 0 })
     return { sessionId }
   })
   .onRequest(acp.methods.agent.session.prompt, async ({ params, client, requestId }) => {
     const session = sessions.get(params.sessionId)
     if (!session) throw acp.RequestError.sessionNotFound(params.sessionId)
+    session.turns = (session.turns ?? 0) + 1
+    if (process.env["ACP_TEST_LOAD"] === "1") {
+      writeFileSync(
+        join(session.cwd, ".acp-test-sessions.json"),
+        JSON.stringify({ ...loadKept(session.cwd), [params.sessionId]: { turns: session.turns } })
+      )
+    }
     const script = params.prompt.filter((block) => block.type === "text").map((block) => block.text).join("\n")
     for (const line of script.split(/[\n;]/).map((l) => l.trim()).filter((l) => l.length > 0)) {
       if ((await step(client, session, params.sessionId, line, requestId)) === "cancelled") {

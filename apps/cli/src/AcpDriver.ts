@@ -11,6 +11,7 @@ import { ExecError, UsageError } from "@org/sandbox-core/SandboxError"
 import { Label } from "@org/sandbox-core/SandboxProvider"
 import { DateTime, Effect, Option } from "effect"
 import * as AgentReaper from "./AgentReaper.js"
+import * as AgentSessions from "./AgentSessions.js"
 
 /** A permission question as the relay carries it, and the chosen option id (none: cancelled). */
 export type Ask = (request: {
@@ -67,6 +68,10 @@ export const make = (ask?: Ask) =>
           const hostCwd = profile.backend === "local"
             ? instance.workdir
             : yield* fs.makeTempDirectoryScoped({ prefix: "sandbox-cli-acp-" }).pipe(Effect.orDie)
+          // A sandbox kept for reuse continues the agent session it had, where the agent can.
+          const resume = profile.persistence === "reuse"
+            ? yield* AgentSessions.lastFor(instance.instance_id, agent.name)
+            : Option.none()
           const session = yield* AcpClient.start({
             agent: agent.name,
             command: agent.command,
@@ -79,8 +84,12 @@ export const make = (ask?: Ask) =>
             permissions,
             ...(ask !== undefined ? { ask } : {}),
             onHistory: options.onHistory,
-            onEvent: options.onEvent
+            onEvent: options.onEvent,
+            ...(Option.isSome(resume) ? { resume: resume.value } : {})
           }).pipe(Effect.mapError(toExecError(agent.name)))
+          if (profile.persistence === "reuse") {
+            yield* AgentSessions.keep(instance.instance_id, agent.name, session.session_id)
+          }
           const sessionId = instance.labels[Label.sessionId]
           if (session.pid !== null && sessionId !== undefined) {
             yield* AgentReaper.record(sessionId, agent.name, session.pid)

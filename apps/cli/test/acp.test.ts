@@ -355,6 +355,34 @@ layer(NodeContext.layer)("sandbox-cli with an ACP agent (local provider)", (it) 
   )
 
   it.scoped(
+    "a sandbox kept for reuse continues its agent session in the next session",
+    () =>
+      Effect.gen(function*() {
+        const { cli } = yield* setup
+        yield* cli.write(
+          "cwd/.sandbox-cli.toml",
+          `[sandboxes.kept]\nbackend = "local"\npersistence = "reuse"\n\n[agents.scripted]\nprotocol = "acp"\n` +
+            `command = [${JSON.stringify(process.execPath)}, ${JSON.stringify(agentScript)}]\n` +
+            `env = { ACP_TEST_LOAD = "1" }\n`
+        )
+        const said = (id: string) =>
+          Effect.map(
+            poll(history(cli, id), (h) => h.some((e) => e.kind === "turn_end")),
+            (h) => h.filter((e) => e.kind === "message").map((e) => e.text).join("")
+          )
+        const run = ["session", "new", "--workspace", "proj", "--sandbox", "kept", "--agent", "scripted"]
+        const first = json<{ id: string }>(yield* cli.run([...run, "--prompt", "turns", "-o", "json"])).id
+        const one = /session (\S+) turn 1/.exec(yield* said(first))?.[1]
+        expect(one).toBeDefined()
+        expectOk(yield* cli.run(["session", "stop", first]))
+        const second = json<{ id: string }>(yield* cli.run([...run, "--prompt", "turns", "-o", "json"])).id
+        expect(yield* said(second)).toContain(`session ${one} turn 2`)
+        expectOk(yield* cli.run(["session", "stop", second]))
+      }),
+    TIMEOUT
+  )
+
+  it.scoped(
     "session stop during a turn cancels the turn, stops the session and syncs back",
     () =>
       Effect.gen(function*() {

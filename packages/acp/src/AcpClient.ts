@@ -57,6 +57,12 @@ export interface StartOptions {
   readonly onEvent: (type: TransportEvent, attrs: Record<string, unknown>) => Effect.Effect<void>
   /** How long to wait for the agent to answer `initialize` and `session/new`. Default 60 seconds. */
   readonly startTimeout?: Duration.DurationInput
+  /**
+   * The agent session to continue (an earlier `session_id` in the same sandbox): loaded (`session/load`) or
+   * resumed (`session/resume`) when the agent supports it, otherwise, or when the agent no longer has it, a new
+   * session is opened.
+   */
+  readonly resume?: string
 }
 
 /**
@@ -92,6 +98,10 @@ export interface AcpSession {
 const AuthMethod = Schema.Struct({ id: Schema.String, name: Schema.String, type: Schema.optional(Schema.String) })
 const InitializeResponse = Schema.Struct({
   protocolVersion: Schema.Number,
+  agentCapabilities: Schema.optional(Schema.NullOr(Schema.Struct({
+    loadSession: Schema.optional(Schema.NullOr(Schema.Boolean)),
+    sessionCapabilities: Schema.optional(Schema.NullOr(Schema.Struct({ resume: Schema.optional(Schema.Unknown) })))
+  }))),
   authMethods: Schema.optional(Schema.NullOr(Schema.Array(AuthMethod))),
   agentInfo: Schema.optional(Schema.NullOr(Schema.Struct({ name: Schema.String, version: Schema.String })))
 })
@@ -460,6 +470,38 @@ export const start = Effect.fn("AcpClient.start")(function*(options: StartOption
           `the agent speaks ACP version ${init.protocolVersion}; sandbox-cli speaks version ${acp.PROTOCOL_VERSION}`
       })
     }
+    /** Continue `options.resume` if the agent can; `None` when it cannot or no longer knows that session. */
+    const continued = (
+      init: typeof InitializeResponse.Type
+    ): Effect.Effect<Option.Option<{ readonly sessionId: string }>, AcpError> => {
+      const sessionId = options.resume
+      if (sessionId === undefined) return Effect.succeedNone
+      const capabilities = init.agentCapabilities
+      const how = capabilities?.loadSession === true
+        ? "session/load" as const
+        : capabilities?.sessionCapabilities?.resume != null
+        ? "session/resume" as const
+        : undefined
+      if (how === undefined) return Effect.succeedNone
+      return withStartTimeout(
+        how,
+        call(how, Schema.Unknown, () =>
+          connection.agent.request(
+            how === "session/load" ? acp.methods.agent.session.load : acp.methods.agent.session.resume,
+            { sessionId, cwd: host.root, mcpServers: [] }
+          ))
+      ).pipe(
+        Effect.map(() => {
+          record("note", `continued agent session ${sessionId} (${how})`)
+          return Option.some({ sessionId })
+        }),
+        Effect.catchIf((e) => e.reason === "Refused", (e) =>
+          Effect.sync(() => {
+            record("note", `agent session ${sessionId} could not be continued (${e.message}); a new one is opened`)
+            return Option.none()
+          }))
+      )
+    }
     const newSession = withStartTimeout(
       "session/new",
       call(
@@ -471,7 +513,8 @@ export const start = Effect.fn("AcpClient.start")(function*(options: StartOption
     // An agent that needs authentication says so (auth_required) and lists its methods: the first one it handles
     // itself (not a terminal login, which the client would have to run interactively) is used, then asked again.
     const method = (init.authMethods ?? []).find((m) => m.type === undefined || m.type === "agent")
-    const opened = yield* newSession.pipe(
+    const opened = yield* continued(init).pipe(
+      Effect.flatMap(Option.match({ onSome: Effect.succeed, onNone: () => newSession })),
       Effect.catchIf(
         (e) => e.reason === "Refused" && e.code === AUTH_REQUIRED && method !== undefined,
         () =>

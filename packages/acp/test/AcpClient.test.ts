@@ -31,6 +31,29 @@ const startAgent = (
 
 describe("AcpClient on the local provider", () => {
   live(
+    "resume continues an earlier agent session when the agent can load it, and opens a new one otherwise",
+    () =>
+      Effect.gen(function*() {
+        const sandbox = yield* localSandbox
+        const env = { ACP_TEST_LOAD: "1" }
+        const first = recorder()
+        const scope = yield* S.make()
+        const one = yield* startAgent(sandbox, first, { env }).pipe(S.extend(scope))
+        yield* one.prompt("turns")
+        yield* S.close(scope, Exit.void)
+        const again = recorder()
+        const two = yield* startAgent(sandbox, again, { env, resume: one.session_id })
+        expect(two.session_id).toBe(one.session_id)
+        yield* two.prompt("turns")
+        expect(messages(again.history)).toEqual([`session ${one.session_id} turn 2`])
+        const gone = recorder()
+        const three = yield* startAgent(sandbox, gone, { env, resume: "no-such-session" })
+        expect(three.session_id).not.toBe("no-such-session")
+        expect(gone.history.find((e) => e.kind === "note")?.text).toMatch(/could not be continued .*Resource not found/)
+      })
+  )
+
+  live(
     "an agent that answers auth_required is authenticated with the method it handles itself",
     () =>
       Effect.gen(function*() {
