@@ -383,6 +383,73 @@ layer(NodeContext.layer)("sandbox-cli with an ACP agent (local provider)", (it) 
   )
 
   it.scoped(
+    "a backend that cannot run the agent inside the sandbox is an error, never a silent fallback to the host",
+    () =>
+      Effect.gen(function*() {
+        const { cli } = yield* setup
+        const instances = yield* cli.mkdir("instances")
+        // A third-party provider with commands and files but no stdio stream both ways (no execInteractive).
+        const provider = yield* cli.write(
+          "plain-provider.mjs",
+          `import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+const dir = ${JSON.stringify(instances)}
+const unsupported = async () => { throw Object.assign(new Error("unsupported"), { reason: "Unsupported" }) }
+const read = (id) => JSON.parse(readFileSync(join(dir, id + ".json"), "utf8"))
+export const backend = "plain"
+export const contract_version = 1
+export const provider = async () => ({
+  name: "plain", contract_version: 1, capabilities: { labels: true },
+  async create(spec) {
+    const instance = { instance_id: "plain-" + spec.sandbox_id, state: "running", provider_state_name: "running",
+      labels: spec.labels, workdir: dir, provider_state: null }
+    writeFileSync(join(dir, instance.instance_id + ".json"), JSON.stringify(instance))
+    return instance
+  },
+  async get(id) { return read(id) }, async list() { return [] },
+  async start(i) { return read(i.instance_id) }, async stop(i) { return read(i.instance_id) },
+  async destroy(i) { rmSync(join(dir, i.instance_id + ".json"), { force: true }) },
+  exec: unsupported, readFile: unsupported, writeFile: unsupported, stat: unsupported, listDir: unsupported,
+  remove: unsupported, mkdir: unsupported
+})
+`
+        )
+        yield* cli.write(
+          "cwd/.sandbox-cli.toml",
+          `${readFileSync(join(cli.cwd, ".sandbox-cli.toml"), "utf8")}\n[providers]\nplain = "${provider}"\n\n` +
+            `[sandboxes.plain]\nbackend = "plain"\nsync_mode = "none"\n`
+        )
+        const created = yield* cli.run(
+          [
+            "session",
+            "new",
+            "--workspace",
+            "proj",
+            "--sandbox",
+            "plain",
+            "--agent",
+            "scripted",
+            "--prompt",
+            "where",
+            "-o",
+            "json"
+          ]
+        )
+        const { id } = json<{ id: string }>(created)
+        const final = yield* poll(
+          Effect.map(cli.run(["session", "status", id, "-o", "json"]), (r) => json<StatusJson>(r)),
+          (s) => s.state === "failed" || s.state === "stopped"
+        )
+        expect(final.state).toBe("failed")
+        expect(final.last_error).toContain("cannot run agent scripted inside the sandbox")
+        const events = json<ReadonlyArray<EventJson>>(yield* cli.run(["session", "events", id, "-o", "json"]))
+        expect(events.find((e) => e.type === "sandbox.launch.start")?.attrs).toMatchObject({ location: "sandbox" })
+        expect(events.some((e) => e.type === "sandbox.transport.open")).toBe(false)
+      }),
+    TIMEOUT
+  )
+
+  it.scoped(
     "session stop during a turn cancels the turn, stops the session and syncs back",
     () =>
       Effect.gen(function*() {
