@@ -8,6 +8,7 @@ import * as ConfigFile from "@org/sandbox-core/ConfigFile"
 import * as Locations from "@org/sandbox-core/Locations"
 import * as ProviderRegistry from "@org/sandbox-core/ProviderRegistry"
 import { ConfigError } from "@org/sandbox-core/SandboxError"
+import * as Store from "@org/sandbox-core/Store"
 import { Effect, Option } from "effect"
 import { pathToFileURL } from "node:url"
 import { resolveProvider } from "./ProviderModule.js"
@@ -43,12 +44,18 @@ export const registryFor = (source: ConfigFile.ConfigSource): ProviderRegistry.R
     }))
   ])
 
-export const load = (configFile: Option.Option<string>) =>
+/**
+ * Load the configuration: `--config FILE` if given, else the nearest `.sandbox-cli.toml` from `workspaceDir` (a
+ * registered workspace's directory: its config is its own, wherever the command is typed) or else from the
+ * current directory, merged over the user file.
+ */
+export const load = (configFile: Option.Option<string>, workspaceDir?: string) =>
   Effect.gen(function*() {
     const userFile = yield* Locations.userConfigFile.pipe(Effect.orElseSucceed(() => undefined))
     const source = yield* ConfigFile.readSource({
       explicit: Option.getOrUndefined(configFile),
       cwd: process.cwd(),
+      searchFrom: workspaceDir,
       userFile
     })
     const registry = registryFor(source)
@@ -63,3 +70,13 @@ export const load = (configFile: Option.Option<string>) =>
   >
 
 export { ConfigError }
+
+/** The configuration a session was started with: its workspace's, when the workspace is registered. */
+export const loadForSession = (configFile: Option.Option<string>, session: { readonly workspace: string }) =>
+  Effect.flatMap(
+    Effect.flatMap(Store.Store, (store) => store.getWorkspace(session.workspace)).pipe(
+      Effect.map((w) => w.path),
+      Effect.orElseSucceed(() => undefined)
+    ),
+    (dir) => load(configFile, dir)
+  )

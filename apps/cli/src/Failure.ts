@@ -18,50 +18,62 @@ export const ExitCode = { ok: 0, failed: 1, usage: 2, internal: 70, interrupted:
 
 interface Rendered {
   readonly code: number
-  /** `undefined` when the message was already printed (by @effect/cli's own validation output). */
-  readonly line: string | undefined
-  readonly cause?: string
+  /** What to print on stderr, one line each (none when @effect/cli already printed its own usage error). */
+  readonly lines: ReadonlyArray<string>
 }
 
 const tagged = (u: unknown): u is { readonly _tag: string; readonly message: string } =>
   typeof u === "object" && u !== null && "_tag" in u && typeof (u as { _tag: unknown })._tag === "string"
 
-/** Map a failure cause to its exit code and one line. */
-export const render = (cause: Cause.Cause<unknown>): Rendered => {
-  if (Cause.isInterruptedOnly(cause)) return { code: ExitCode.interrupted, line: "interrupted" }
+/** An error is one line: a message that spans lines (an SDK's, a process's output) is folded onto one. */
+export const oneLine = (text: string): string =>
+  text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== "").join(" | ")
+
+/** `--verbose`: the error's own fields and its underlying cause, each folded onto one line. */
+const details = (error: { readonly _tag: string }): ReadonlyArray<string> => {
+  const { cause, ...fields } = error as { cause?: unknown } & Record<string, unknown>
+  const shown = Object.fromEntries(Object.entries(fields).filter(([k]) => k !== "also" && k !== "message"))
+  const lines = [`  details: ${JSON.stringify(shown)}`]
+  if (cause !== undefined) {
+    lines.push(`  cause: ${oneLine(String(cause instanceof Error ? cause.stack ?? cause : JSON.stringify(cause)))}`)
+  }
+  return lines
+}
+
+const codeOf = (tag: string, error: unknown): number => {
+  switch (tag) {
+    case "ConfigError":
+    case "UsageError":
+      return ExitCode.usage
+    case "CommandFailed":
+      return (error as CommandFailed).exitCode ?? ExitCode.failed
+  }
+  return ExitCode.failed
+}
+
+/** Map a failure cause to its exit code and lines; `verbose` adds each error's fields and cause. */
+export const render = (cause: Cause.Cause<unknown>, options?: { readonly verbose?: boolean }): Rendered => {
+  if (Cause.isInterruptedOnly(cause)) return { code: ExitCode.interrupted, lines: ["interrupted"] }
   const failure = Cause.failureOption(cause)
   if (Option.isSome(failure)) {
     const error = failure.value
-    if (ValidationError.isValidationError(error)) return { code: ExitCode.usage, line: undefined }
-    if (error instanceof ExitWith) return { code: error.code, line: undefined }
+    if (ValidationError.isValidationError(error)) return { code: ExitCode.usage, lines: [] }
+    if (error instanceof ExitWith) return { code: error.code, lines: [] }
     if (tagged(error)) {
-      const nested = (error as { cause?: unknown }).cause
-      const extra = nested === undefined
-        ? {}
-        : { cause: String(nested instanceof Error ? nested.stack ?? nested : nested) }
-      switch (error._tag) {
-        case "HookDenied":
-          return { code: ExitCode.failed, line: `error: ${error.message}` }
-        case "ConfigError":
-          return { code: ExitCode.usage, line: `config error: ${error.message}`, ...extra }
-        case "UsageError":
-          return { code: ExitCode.usage, line: `error: ${error.message}`, ...extra }
-        case "CommandFailed":
-          return { code: (error as CommandFailed).exitCode ?? ExitCode.failed, line: `error: ${error.message}` }
-        case "StoreError":
-        case "ProviderError":
-        case "SyncError":
-        case "SyncConflict":
-        case "ExecError":
-          return { code: ExitCode.failed, line: `error: ${error.message}`, ...extra }
+      const prefix = error._tag === "ConfigError" ? "config error" : "error"
+      // A config with several problems reports each of them, one line each.
+      const also = (error as { also?: ReadonlyArray<string> }).also ?? []
+      const lines = [error.message, ...also].map((m) => `${prefix}: ${oneLine(m)}`)
+      return {
+        code: codeOf(error._tag, error),
+        lines: options?.verbose === true ? [...lines, ...details(error)] : lines
       }
-      return { code: ExitCode.failed, line: `error: ${error.message}`, ...extra }
     }
   }
   const pretty = Cause.pretty(cause)
+  const first = `internal error (please report it): ${pretty.split("\n")[0]}`
   return {
     code: ExitCode.internal,
-    line: `internal error (please report it): ${pretty.split("\n")[0]}`,
-    cause: pretty
+    lines: options?.verbose === true ? [first, ...pretty.split("\n").slice(1)] : [first]
   }
 }

@@ -3,6 +3,7 @@
  */
 import { Console, Effect, Schema } from "effect"
 import type { Output } from "./CommonOptions.js"
+import { ExitWith } from "./Failure.js"
 
 /** Print a value as JSON through the Schema that defines it. */
 export const json = <A, I>(schema: Schema.Schema<A, I>, value: A): Effect.Effect<void> =>
@@ -42,3 +43,28 @@ export const by = <A, I>(
   value: A,
   text: (value: A) => Effect.Effect<void>
 ) => output === "json" ? json(schema, value) : text(value)
+
+/** `session exec`/`sandbox exec -o json`: the command's exit code and its whole output. */
+export const ExecResult = Schema.Struct({ exit_code: Schema.Number, stdout: Schema.String, stderr: Schema.String })
+
+/**
+ * Where a command's output goes: streamed to ours as it comes (text), or gathered into one `ExecResult` (json).
+ * `finish` ends with the command's exit code either way.
+ */
+export const execOutput = (output: Output) => {
+  const gathered = { stdout: [] as Array<Uint8Array>, stderr: [] as Array<Uint8Array> }
+  const encoder = new TextEncoder()
+  const sink = (stream: "stdout" | "stderr", data: Uint8Array | string): void => {
+    if (output === "json") gathered[stream].push(typeof data === "string" ? encoder.encode(data) : data)
+    else (stream === "stdout" ? process.stdout : process.stderr).write(data)
+  }
+  const finish = (code: number): Effect.Effect<void, ExitWith> =>
+    Effect.gen(function*() {
+      if (output === "json") {
+        const text = (parts: Array<Uint8Array>) => Buffer.concat(parts).toString("utf8")
+        yield* json(ExecResult, { exit_code: code, stdout: text(gathered.stdout), stderr: text(gathered.stderr) })
+      }
+      if (code !== 0) return yield* new ExitWith({ code })
+    })
+  return { sink, finish }
+}

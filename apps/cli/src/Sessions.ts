@@ -12,7 +12,7 @@ import type { Profile } from "@org/sandbox-core/Profile"
 import type * as ProviderRegistry from "@org/sandbox-core/ProviderRegistry"
 import { StoreError, UsageError } from "@org/sandbox-core/SandboxError"
 import type { Instance, Service as ProviderService } from "@org/sandbox-core/SandboxProvider"
-import type { Session } from "@org/sandbox-core/Session"
+import { isFinal, type Session } from "@org/sandbox-core/Session"
 import * as Store from "@org/sandbox-core/Store"
 import * as Supervision from "@org/sandbox-core/Supervision"
 import { Workspace } from "@org/sandbox-core/Workspace"
@@ -109,7 +109,22 @@ export const sessionById = (id: string) =>
       )
     ))
 
-/** The live instance behind a session, or a clear error when it is gone. */
+/**
+ * Why a session's runtime may hold work that is not home, or `undefined` when it cannot: its final sync-back
+ * ran clean, or it never had a copy of its own (`sync_mode = "none"` on local runs in the host directory).
+ */
+export const workNotHome = (session: Session, profile: Profile): string | undefined => {
+  if (profile.sync_mode === "none" && profile.backend === "local") return undefined
+  if (!isFinal(session.state)) return `session ${session.id} is ${session.state}`
+  if (profile.sync_mode === "none" || profile.sync_mode === "seed") {
+    return `sync_mode "${profile.sync_mode}" never brings changes home`
+  }
+  if (session.state !== "stopped") return `session ${session.id} ended ${session.state}`
+  if (session.sandbox.last_error !== null) return `the session's last error: ${session.sandbox.last_error}`
+  return undefined
+}
+
+/** The live instance behind a session, or a clear error when it is gone or not started. */
 export const instanceOf = (provider: ProviderService, session: Session) =>
   Effect.gen(function*() {
     const id = session.sandbox.instance_id
@@ -128,16 +143,27 @@ export const instanceOf = (provider: ProviderService, session: Session) =>
 /**
  * Run a command in a session's sandbox with the profile's env, its output streamed to ours; the exit code.
  */
-export const execInSandbox = (config: Option.Option<string>, session: Session, argv: ReadonlyArray<string>) =>
+export const execInSandbox = (
+  config: Option.Option<string>,
+  session: Session,
+  argv: ReadonlyArray<string>,
+  sink: (stream: "stdout" | "stderr", data: Uint8Array | string) => void
+) =>
   Effect.gen(function*() {
-    const loaded = yield* AppConfig.load(config)
+    const loaded = yield* AppConfig.loadForSession(config, session)
     const profile = yield* profileForSession(loaded, session)
     const provider = yield* providerFor(loaded.registry, profile)
     const instance = yield* instanceOf(provider, session)
+    if (instance.state === "archived" || instance.state === "stopped") {
+      return yield* new UsageError({
+        detail: `sandbox ${session.sandbox.sandbox_id} is ${instance.state}; start it with: ` +
+          `sandbox-cli sandbox start ${session.sandbox.sandbox_id}`
+      })
+    }
     return yield* provider.execStream(instance, { argv: [...argv], env: { ...profile.env } }).pipe(
       Stream.runFold(-1, (code, chunk) => {
         if (chunk._tag === "Exit") return chunk.exit_code
-        ;(chunk._tag === "Stdout" ? process.stdout : process.stderr).write(chunk.data)
+        sink(chunk._tag === "Stdout" ? "stdout" : "stderr", chunk.data)
         return code
       })
     )

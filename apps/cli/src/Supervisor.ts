@@ -204,8 +204,8 @@ export const supervise = (encoded: string) =>
         })
     )
 
-    const loaded = yield* AppConfig.load(Option.fromNullable(spec.config))
     const workspace = yield* Sessions.workspaceByName(spec.workspace)
+    const loaded = yield* AppConfig.load(Option.fromNullable(spec.config), workspace.path)
     const profile = yield* ConfigFile.selectProfile(loaded.config, { flag: spec.profile, workspace: workspace.sandbox })
     const agent = yield* Sessions.agentFor(loaded.config, spec.agent)
     const provider = yield* Sessions.providerFor(loaded.registry, profile)

@@ -3,7 +3,7 @@
  */
 import * as Command from "@effect/cli/Command"
 import * as NodeContext from "@effect/platform-node/NodeContext"
-import { Console, Effect, Exit } from "effect"
+import { Console, Effect, Exit, HashMap } from "effect"
 import * as doctor from "./commands/doctor.js"
 import * as profile from "./commands/profile.js"
 import * as reconcile from "./commands/reconcile.js"
@@ -34,15 +34,54 @@ const root = Command.make("sandbox-cli").pipe(
 
 const cli = Command.run(root, { name: "sandbox-cli", version })
 
-/** @effect/cli prints its usage errors with a trailing newline of their own; an error is one line. */
-const oneLineErrors = (console: Console.Console): Console.Console => ({
-  ...console,
-  error: (...args) => console.error(...args.map((a) => (typeof a === "string" ? a.trimEnd() : a)))
-})
+/** ANSI colour and style escapes, as @effect/cli writes them into help and usage errors. */
+const ansi = /\x1b\[[0-9;]*m/g
+
+/** Colour only for a person at a terminal who has not asked for none (https://no-color.org). */
+const wantsColour = (stream: NodeJS.WriteStream): boolean =>
+  stream.isTTY === true && (process.env["NO_COLOR"] ?? "") === ""
+
+/**
+ * The console commands print through: @effect/cli prints its usage errors with a trailing newline of their own
+ * (an error is one line), and help and errors carry colour only where `wantsColour` says so.
+ */
+const plainConsole = (console: Console.Console): Console.Console => {
+  const strip = (colour: boolean) => (a: unknown) => typeof a === "string" && !colour ? a.replace(ansi, "") : a
+  const out = strip(wantsColour(process.stdout))
+  const err = strip(wantsColour(process.stderr))
+  return {
+    ...console,
+    log: (...args) => console.log(...args.map(out)),
+    error: (...args) => console.error(...args.map(err).map((a) => (typeof a === "string" ? a.trimEnd() : a)))
+  }
+}
+
+/** The command groups: a wrong subcommand of one is named against that group, not the top level. */
+const groups = new Map<string, Command.Command<string, never, unknown, unknown>>([
+  ["session", session.command as never],
+  ["sandbox", sandbox.command as never],
+  ["workspace", workspace.command as never],
+  ["profile", profile.command as never]
+])
+
+/** `session bogus`: @effect/cli would list the top-level commands; list the group's own. */
+const unknownSubcommand = (argv: ReadonlyArray<string>): string | undefined => {
+  const group = groups.get(argv[2] ?? "")
+  const sub = argv[3]
+  if (group === undefined || sub === undefined || sub.startsWith("-")) return undefined
+  const names = [...HashMap.keys(Command.getSubcommands(group))]
+  if (names.includes(sub)) return undefined
+  return `Invalid subcommand for ${argv[2]} - use one of ${names.map((n) => `'${n}'`).join(", ")}`
+}
 
 /** Run the CLI with argv (as `process.argv`) and resolve with the exit code. */
 export const main = async (argv: ReadonlyArray<string>): Promise<number> => {
   const verbose = argv.includes("--verbose")
+  const wrongSubcommand = unknownSubcommand(argv)
+  if (wrongSubcommand !== undefined) {
+    process.stderr.write(`${wrongSubcommand}\n`)
+    return ExitCode.usage
+  }
   // The supervisor is a hidden subcommand: it is started by `session new`, never by a person.
   const supervising = argv[2] === "__supervise"
   const command: Effect.Effect<number | void, unknown, NodeContext.NodeContext> = supervising
@@ -52,7 +91,7 @@ export const main = async (argv: ReadonlyArray<string>): Promise<number> => {
     // a supervisor has no terminal: its progress is nobody's
     Effect.provide(Progress.layer(supervising ? "none" : progressIn(argv))),
     Effect.provide(NodeContext.layer),
-    (self) => Console.consoleWith((console) => Console.withConsole(self, oneLineErrors(console)))
+    (self) => Console.consoleWith((console) => Console.withConsole(self, plainConsole(console)))
   )
   // Ctrl-C (or SIGTERM) interrupts the command; the session's stop phase still syncs back and cleans up.
   const controller = new AbortController()
@@ -65,8 +104,7 @@ export const main = async (argv: ReadonlyArray<string>): Promise<number> => {
   process.removeListener("SIGINT", onSignal)
   process.removeListener("SIGTERM", onSignal)
   if (Exit.isSuccess(exit)) return typeof exit.value === "number" ? exit.value : ExitCode.ok
-  const rendered = render(exit.cause)
-  if (rendered.line !== undefined) process.stderr.write(`${rendered.line}\n`)
-  if (verbose && rendered.cause !== undefined) process.stderr.write(`${rendered.cause}\n`)
+  const rendered = render(exit.cause, { verbose })
+  for (const line of rendered.lines) process.stderr.write(`${line}\n`)
   return rendered.code
 }

@@ -44,8 +44,8 @@ const poll = <A>(get: Effect.Effect<A>, ok: (a: A) => boolean) =>
 
 const setup = Effect.gen(function*() {
   const cli = yield* fixture()
-  const ws = yield* cli.mkdir("project")
-  yield* cli.write("project/input.txt", "from the host")
+  const ws = yield* cli.mkdir("cwd/project")
+  yield* cli.write("cwd/project/input.txt", "from the host")
   yield* cli.write(
     "cwd/.sandbox-cli.toml",
     `[agents.scripted]\nprotocol = "acp"\ncommand = [${JSON.stringify(process.execPath)}, ${

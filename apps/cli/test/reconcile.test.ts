@@ -353,7 +353,7 @@ layer(NodeContext.layer)("sandbox-cli reconcile (crash tests, local provider)", 
           "cwd/.sandbox-cli.toml",
           `[providers]\nslow = "${provider}"\n\n[sandboxes.slow]\nbackend = "slow"\n`
         )
-        const ws = yield* cli.mkdir("project")
+        const ws = yield* cli.mkdir("cwd/project")
         expectOk(yield* cli.run(["workspace", "add", ws, "--name", "proj", "--sandbox", "slow"]))
         const id = yield* newSession(cli, "proj", "true")
         yield* markerPid(marker)
@@ -386,7 +386,7 @@ layer(NodeContext.layer)("sandbox-cli reconcile (crash tests, local provider)", 
         const cli = yield* fixture()
         const pids: Array<number> = []
         yield* sleepers(pids)
-        const ws = yield* cli.mkdir("project")
+        const ws = yield* cli.mkdir("cwd/project")
         expectOk(yield* cli.run(["workspace", "add", ws, "--name", "proj"]))
         const ids: Array<string> = []
         for (let i = 0; i < 4; i++) {
@@ -419,7 +419,7 @@ layer(NodeContext.layer)("sandbox-cli reconcile (crash tests, local provider)", 
         const cli = yield* fixture()
         const pids: Array<number> = []
         yield* sleepers(pids)
-        const ws = yield* cli.mkdir("project")
+        const ws = yield* cli.mkdir("cwd/project")
         expectOk(yield* cli.run(["workspace", "add", ws, "--name", "proj"]))
         const id = yield* newSession(
           cli,
@@ -508,7 +508,7 @@ layer(NodeContext.layer)("sandbox-cli reconcile (crash tests, local provider)", 
         const cli = yield* fixture()
         const pids: Array<number> = []
         yield* sleepers(pids)
-        const ws = yield* cli.mkdir("project")
+        const ws = yield* cli.mkdir("cwd/project")
         expectOk(yield* cli.run(["workspace", "add", ws, "--name", "proj"]))
         const id = yield* newSession(
           cli,
@@ -596,7 +596,7 @@ layer(NodeContext.layer)("sandbox-cli reconcile (crash tests, daytona emulator)"
           "cwd/.sandbox-cli.toml",
           `[sandboxes.d]\nbackend = "daytona"\n\n[sandboxes.d.daytona]\napi_url = "${emu.url}"\n`
         )
-        const ws = yield* cli.mkdir("stuck")
+        const ws = yield* cli.mkdir("cwd/stuck")
         expectOk(yield* cli.run(["workspace", "add", ws, "--name", "stuck", "--sandbox", "d"]))
         const id = yield* newSession(cli, "stuck", "true")
         // The supervisor waits for the new sandbox to start: it exists, the store does not know its id yet.

@@ -52,8 +52,8 @@ layer(NodeContext.layer)("sandbox-cli session (durable, local provider)", (it) =
     () =>
       Effect.gen(function*() {
         const cli = yield* fixture()
-        const ws = yield* cli.mkdir("project")
-        yield* cli.write("project/input.txt", "seeded\n")
+        const ws = yield* cli.mkdir("cwd/project")
+        yield* cli.write("cwd/project/input.txt", "seeded\n")
         expectOk(yield* cli.run(["workspace", "add", ws, "--name", "proj"]))
         const created = yield* cli.run([
           "session",
@@ -114,7 +114,7 @@ layer(NodeContext.layer)("sandbox-cli session (durable, local provider)", (it) =
     () =>
       Effect.gen(function*() {
         const cli = yield* fixture()
-        const ws = yield* cli.mkdir("project")
+        const ws = yield* cli.mkdir("cwd/project")
         yield* cli.write(
           "cwd/.sandbox-cli.toml",
           `[agents.greeter]\ncommand = ["sh", "-c", "echo hello from the agent; exit 4"]\n`
@@ -144,8 +144,8 @@ layer(NodeContext.layer)("sandbox-cli session (durable, local provider)", (it) =
     () =>
       Effect.gen(function*() {
         const cli = yield* fixture()
-        const ws = yield* cli.mkdir("project")
-        yield* cli.write("project/shared.txt", "base\n")
+        const ws = yield* cli.mkdir("cwd/project")
+        yield* cli.write("cwd/project/shared.txt", "base\n")
         expectOk(yield* cli.run(["workspace", "add", ws, "--name", "proj"]))
         const created = yield* cli.run([
           "session",
@@ -163,7 +163,7 @@ layer(NodeContext.layer)("sandbox-cli session (durable, local provider)", (it) =
         yield* waitFor(cli, id, ["running"])
         yield* poll(cli.run(["session", "exec", id, "--", "cat", "marker"]), (r) => r.code === 0, "20 seconds")
         // Both sides change the same file: the host keeps its version, the runtime's lands beside it.
-        yield* cli.write("project/shared.txt", "host\n")
+        yield* cli.write("cwd/project/shared.txt", "host\n")
         const synced = yield* cli.run(["session", "sync", id])
         expect(synced.code).toBe(0)
         expect(synced.stdout).toContain("1 conflict(s): shared.txt")

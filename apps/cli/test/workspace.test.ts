@@ -29,7 +29,8 @@ layer(NodeContext.layer)("sandbox-cli workspace", (it) => {
       const cli = yield* fixture()
       yield* cli.write("cwd/.sandbox-cli.toml", config)
       const one = yield* cli.mkdir("cwd/one")
-      const two = yield* cli.mkdir("two")
+      // Below the config's directory: a registered workspace's config is found from its own directory.
+      const two = yield* cli.mkdir("cwd/two")
 
       // a relative PATH is resolved against the cwd
       const added = json<WorkspaceJson>(yield* cli.run(["workspace", "add", "one", "--name", "w1", "-o", "json"]))

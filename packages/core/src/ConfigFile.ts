@@ -6,14 +6,24 @@
  */
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
-import { Effect, Option, ParseResult, Schema } from "effect"
+import { Effect, Either, Option, ParseResult, Schema } from "effect"
 import { parse as parseToml, TomlError } from "smol-toml"
 import { Agent, AgentInput } from "./Agent.js"
 import { AgentName, ProfileName } from "./Ids.js"
-import { describe, didYouMean, findCredentialKey, firstIssue, lineOf } from "./internal/configIssues.js"
-import { builtinLocal, Command, defaultNetwork, defaults, Profile, ProfileFields, ProfileInput } from "./Profile.js"
-import { decodeTable, ProviderRegistry } from "./ProviderRegistry.js"
-import * as Redaction from "./Redaction.js"
+import {
+  collector,
+  combine,
+  describe,
+  didYouMean,
+  errorAt,
+  findCredentialKey,
+  firstIssue,
+  lineOf,
+  unknownKey
+} from "./internal/configIssues.js"
+import { resolveProfile } from "./internal/resolveProfile.js"
+import { builtinLocal, Command, type Profile, ProfileFields, ProfileInput } from "./Profile.js"
+import { ProviderRegistry } from "./ProviderRegistry.js"
 import { ConfigError, UsageError } from "./SandboxError.js"
 
 /**
@@ -95,31 +105,6 @@ export interface ResolvedConfig {
 
 const isTable = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
 
-const errorAt = (doc: ConfigFileDoc, path: ReadonlyArray<string>, expected: string, got: string, hint?: string) => {
-  const line = lineOf(doc.text, path)
-  return new ConfigError({
-    file: doc.file,
-    key_path: path.join("."),
-    expected,
-    // What was found is echoed: never with the credentials a URL may carry.
-    got: Redaction.urls(got),
-    ...(line !== undefined ? { line } : {}),
-    ...(hint !== undefined ? { hint } : {})
-  })
-}
-
-const unknownKey = (doc: ConfigFileDoc, path: ReadonlyArray<string>, known: ReadonlyArray<string>) => {
-  const key = path[path.length - 1]!
-  const suggestion = didYouMean(key, known)
-  return errorAt(
-    doc,
-    path,
-    known.length > 0 ? `one of ${known.join(", ")}` : "no keys here",
-    `unknown key ${JSON.stringify(key)}`,
-    suggestion ? `did you mean "${suggestion}"?` : undefined
-  )
-}
-
 const decodeAt = <A, I>(doc: ConfigFileDoc, path: ReadonlyArray<string>, schema: Schema.Schema<A, I>, value: unknown) =>
   ParseResult.decodeUnknown(schema, { onExcessProperty: "error", errors: "first" })(value).pipe(
     Effect.mapError((error) => {
@@ -134,7 +119,8 @@ const decodeAt = <A, I>(doc: ConfigFileDoc, path: ReadonlyArray<string>, schema:
 const profileKeys = Object.keys(ProfileFields)
 
 /**
- * Parse one file and check everything that can be checked without knowing the backends.
+ * Parse one file and check everything that can be checked without knowing the backends. Every problem found is
+ * reported, not only the first.
  *
  * @since 0.1.0
  * @category parsing
@@ -156,46 +142,60 @@ export const parseFile = (file: string, text: string): Effect.Effect<ConfigFileD
       }
     })
     const doc: ConfigFileDoc = { file, text, data: parsed }
+    const { attempt, done, problems } = collector()
     const credential = findCredentialKey(parsed)
     if (credential) {
-      return yield* errorAt(
+      problems.push(errorAt(
         doc,
         credential,
         "no credentials in config files",
         "a key that holds a credential (its value is not shown)",
         "put secrets in the environment, e.g. DAYTONA_API_KEY"
-      )
+      ))
     }
     for (const key of Object.keys(parsed)) {
-      if (!(topLevel as ReadonlyArray<string>).includes(key)) return yield* unknownKey(doc, [key], topLevel)
+      if (!(topLevel as ReadonlyArray<string>).includes(key)) problems.push(unknownKey(doc, [key], topLevel))
     }
-    if (parsed["defaults"] !== undefined) yield* decodeAt(doc, ["defaults"], Defaults, parsed["defaults"])
-    if (parsed["hooks"] !== undefined) yield* decodeAt(doc, ["hooks"], Hooks, parsed["hooks"])
-    if (parsed["providers"] !== undefined) yield* decodeAt(doc, ["providers"], Providers, parsed["providers"])
+    if (parsed["defaults"] !== undefined) yield* attempt(decodeAt(doc, ["defaults"], Defaults, parsed["defaults"]))
+    if (parsed["hooks"] !== undefined) yield* attempt(decodeAt(doc, ["hooks"], Hooks, parsed["hooks"]))
+    if (parsed["providers"] !== undefined) {
+      yield* attempt(decodeAt(doc, ["providers"], Providers, parsed["providers"]))
+    }
     for (const section of ["sandboxes", "agents"] as const) {
       const value = parsed[section]
       if (value === undefined) continue
-      if (!isTable(value)) return yield* errorAt(doc, [section], "a table", describe(value))
+      if (!isTable(value)) {
+        problems.push(errorAt(doc, [section], "a table", describe(value)))
+        continue
+      }
       for (const [name, entry] of Object.entries(value)) {
-        yield* decodeAt(doc, [section, name], Schema.Struct({ name: ProfileName }), { name }).pipe(
-          Effect.mapError(() =>
-            errorAt(doc, [section, name], "a name of letters, digits, '.', '_' or '-'", JSON.stringify(name))
+        yield* attempt(
+          decodeAt(doc, [section, name], Schema.Struct({ name: ProfileName }), { name }).pipe(
+            Effect.mapError(() =>
+              errorAt(doc, [section, name], "a name of letters, digits, '.', '_' or '-'", JSON.stringify(name))
+            )
           )
         )
-        if (!isTable(entry)) return yield* errorAt(doc, [section, name], "a table", describe(entry))
+        if (!isTable(entry)) {
+          problems.push(errorAt(doc, [section, name], "a table", describe(entry)))
+          continue
+        }
         if (section === "agents") {
-          yield* decodeAt(doc, [section, name], AgentInput, entry)
+          yield* attempt(decodeAt(doc, [section, name], AgentInput, entry))
           continue
         }
         const common: Record<string, unknown> = {}
         for (const [key, v] of Object.entries(entry)) {
           if (profileKeys.includes(key)) common[key] = v
-          else if (!isTable(v)) return yield* unknownKey(doc, [section, name, key], profileKeys)
+          else if (!isTable(v)) problems.push(unknownKey(doc, [section, name, key], profileKeys))
         }
-        yield* decodeAt(doc, [section, name], ProfileInput, common)
+        // Each key on its own, so that every wrong value is reported.
+        for (const [key, v] of Object.entries(common)) {
+          yield* attempt(decodeAt(doc, [section, name], ProfileInput, { [key]: v }))
+        }
       }
     }
-    return doc
+    return yield* done(doc)
   })
 
 const mergeDeep = (base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> => {
@@ -208,8 +208,9 @@ const mergeDeep = (base: Record<string, unknown>, over: Record<string, unknown>)
 }
 
 /**
- * Find, read and parse the files: `explicit` (from `--config`) or the nearest `.sandbox-cli.toml` from `cwd`
- * upwards, over the user file.
+ * Find, read and parse the files: `explicit` (from `--config`, relative to `cwd`) or the nearest
+ * `.sandbox-cli.toml` from `searchFrom` (a registered workspace's directory; default `cwd`) upwards, over the
+ * user file.
  *
  * @since 0.1.0
  * @category loading
@@ -217,6 +218,7 @@ const mergeDeep = (base: Record<string, unknown>, over: Record<string, unknown>)
 export const readSource = (options: {
   readonly explicit?: string | undefined
   readonly cwd: string
+  readonly searchFrom?: string | undefined
   readonly userFile?: string | undefined
 }): Effect.Effect<ConfigSource, ConfigError, FileSystem.FileSystem | Path.Path> =>
   Effect.gen(function*() {
@@ -237,7 +239,7 @@ export const readSource = (options: {
       }
       candidates.push(explicit)
     } else {
-      let dir = path.resolve(options.cwd)
+      let dir = path.resolve(options.cwd, options.searchFrom ?? ".")
       while (true) {
         const candidate = path.join(dir, PROJECT_FILE)
         if (yield* exists(candidate)) {
@@ -249,13 +251,17 @@ export const readSource = (options: {
         dir = parent
       }
     }
-    const files = yield* Effect.forEach(candidates, (file) =>
+    const read = yield* Effect.forEach(candidates, (file) =>
       fs.readFileString(file).pipe(
         Effect.mapError((e) =>
           new ConfigError({ file, key_path: "", expected: "a readable config file", got: e.message })
         ),
-        Effect.flatMap((text) => parseFile(file, text))
+        Effect.flatMap((text) => parseFile(file, text)),
+        Effect.either
       ))
+    const broken = read.filter(Either.isLeft).map((e) => e.left)
+    if (broken.length > 0) return yield* combine(broken)
+    const files = read.filter(Either.isRight).map((e) => e.right)
     const providers = new Map<string, ConfigSource["providers"][number]>()
     for (const doc of files) {
       const table = (doc.data["providers"] ?? {}) as Record<string, string>
@@ -267,9 +273,22 @@ export const readSource = (options: {
     return { files, providers: [...providers.values()] }
   })
 
+/** Where a hook's argv[0] (or a string command's first word) is a relative path: against its config file. */
+const hookFrom = (command: Command, dir: string, path: Path.Path): Command => {
+  const relative = (word: string) => word.startsWith("./") || word.startsWith("../")
+  if (typeof command !== "string") {
+    const [head, ...rest] = command
+    return relative(head) ? [path.resolve(dir, head), ...rest] : command
+  }
+  const word = command.trimStart().split(/\s/, 1)[0] ?? ""
+  return relative(word)
+    ? `${JSON.stringify(path.resolve(dir, word))}${command.trimStart().slice(word.length)}`
+    : command
+}
+
 /**
  * Merge the files and resolve profiles (validating each backend table with its backend's schema), agents
- * and defaults.
+ * and defaults. Every problem found is reported, not only the first.
  *
  * @since 0.1.0
  * @category loading
@@ -279,14 +298,18 @@ export const resolve = (
 ): Effect.Effect<ResolvedConfig, ConfigError | UsageError, ProviderRegistry> =>
   Effect.gen(function*() {
     const registry = yield* ProviderRegistry
+    // Only joins paths: the host's Path when there is one, else the portable one.
+    const path = yield* Effect.serviceOption(Path.Path).pipe(
+      Effect.flatMap(Option.match({ onNone: () => Effect.provide(Path.Path, Path.layer), onSome: Effect.succeed }))
+    )
     const merged = source.files.reduce<Record<string, unknown>>((acc, doc) => mergeDeep(acc, doc.data), {})
     // The last file that mentions a key path is the one an error about it should name.
-    const docFor = (path: ReadonlyArray<string>): ConfigFileDoc => {
+    const docFor = (keyPath: ReadonlyArray<string>): ConfigFileDoc => {
       for (let i = source.files.length - 1; i >= 0; i--) {
         const doc = source.files[i]!
         let node: unknown = doc.data
         let found = true
-        for (const key of path) {
+        for (const key of keyPath) {
           if (!isTable(node) || !(key in node)) {
             found = false
             break
@@ -297,113 +320,12 @@ export const resolve = (
       }
       return source.files[source.files.length - 1] ?? { file: "<built-in>", text: "", data: {} }
     }
-    const backendNames = [...registry.backends.keys()]
+    const { attempt, done, problems } = collector()
     const profiles = new Map<string, Profile>([["local", builtinLocal]])
     const sandboxes = (merged["sandboxes"] ?? {}) as Record<string, Record<string, unknown>>
     for (const [name, table] of Object.entries(sandboxes)) {
-      const base = name === "local" ? (Schema.encodeSync(Profile)(builtinLocal) as Record<string, unknown>) : {}
-      const entry = { ...base, ...table }
-      const doc = docFor(["sandboxes", name])
-      const backend = entry["backend"]
-      if (typeof backend !== "string") {
-        return yield* errorAt(
-          doc,
-          ["sandboxes", name, "backend"],
-          `one of ${backendNames.join(", ")}`,
-          "nothing (the key is required)"
-        )
-      }
-      if (!registry.backends.has(backend)) {
-        const hint = didYouMean(backend, backendNames)
-        return yield* errorAt(
-          doc,
-          ["sandboxes", name, "backend"],
-          `one of ${backendNames.join(", ")}`,
-          JSON.stringify(backend),
-          hint
-            ? `did you mean "${hint}"? Third-party backends go under [providers]`
-            : "third-party backends go under [providers]"
-        )
-      }
-      const definition = yield* registry.get(backend)
-      let backendConfig: Record<string, unknown> = {}
-      for (const [key, value] of Object.entries(table)) {
-        if (profileKeys.includes(key)) continue
-        if (key !== backend) {
-          const docKey = docFor(["sandboxes", name, key])
-          return yield* registry.backends.has(key)
-            ? errorAt(
-              docKey,
-              ["sandboxes", name, key],
-              `a [sandboxes.${name}.${backend}] table`,
-              `a table for backend ${key}`,
-              `this profile uses backend ${backend}`
-            )
-            : unknownKey(docKey, ["sandboxes", name, key], [...profileKeys, backend])
-        }
-        const tableDoc = docFor(["sandboxes", name, key])
-        const decoded = yield* decodeTable(definition, value).pipe(
-          Effect.mapError((error) => {
-            const issue = firstIssue(error)
-            const full = ["sandboxes", name, key, ...issue.path.map(String)]
-            return issue.unexpectedKey
-              ? unknownKey(tableDoc, full, issue.unexpectedKey.known)
-              : errorAt(tableDoc, full, issue.expected, issue.got)
-          })
-        )
-        backendConfig = Schema.encodeSync(definition.configSchema)(decoded) as Record<string, unknown>
-      }
-      for (const key of ["isolation", "network"] as const) {
-        if (table[key] !== undefined && !(definition.profileKeys ?? []).includes(key)) {
-          return yield* errorAt(
-            docFor(["sandboxes", name, key]),
-            ["sandboxes", name, key],
-            `no ${key} for backend ${backend}`,
-            describe(table[key]),
-            `${key} applies to the local backend only`
-          )
-        }
-      }
-      if (backendConfig && Object.keys(backendConfig).length === 0 && table[backend] === undefined) {
-        // Decode an empty table so backends with required keys report them.
-        const decoded = yield* decodeTable(definition, {}).pipe(
-          Effect.mapError((error) => {
-            const issue = firstIssue(error)
-            return errorAt(doc, ["sandboxes", name, backend, ...issue.path.map(String)], issue.expected, issue.got)
-          })
-        )
-        backendConfig = Schema.encodeSync(definition.configSchema)(decoded) as Record<string, unknown>
-      }
-      const input = Schema.decodeUnknownSync(ProfileInput)(
-        Object.fromEntries(Object.entries(entry).filter(([k]) => profileKeys.includes(k)))
-      )
-      const isolation = input.isolation ?? defaults.isolation
-      const profile = Profile.make({
-        name: ProfileName.make(name),
-        backend,
-        sync_mode: input.sync_mode ?? defaults.sync_mode,
-        persistence: input.persistence ?? defaults.persistence,
-        ...(input.runtime_root !== undefined ? { runtime_root: input.runtime_root } : {}),
-        include: input.include ?? [],
-        exclude: input.exclude ?? [],
-        seed: input.seed ?? defaults.seed,
-        setup: input.setup ?? [],
-        env: input.env ?? {},
-        resources: input.resources ?? {},
-        isolation,
-        // Only what the user set: the built-in local profile's value is a default, like any other.
-        network: typeof table["network"] === "boolean" ? table["network"] : defaultNetwork(isolation),
-        ...(input.permissions !== undefined ? { permissions: input.permissions } : {}),
-        ...(input.agent_location !== undefined ? { agent_location: input.agent_location } : {}),
-        backend_config: backendConfig,
-        source: doc.file
-      })
-      const issue = definition.checkProfile?.(profile)
-      if (issue !== undefined) {
-        const path = ["sandboxes", name, issue.key]
-        return yield* errorAt(docFor(path), path, issue.expected, issue.got, issue.hint)
-      }
-      profiles.set(name, profile)
+      const profile = yield* attempt(resolveProfile(registry, name, table, docFor))
+      if (Option.isSome(profile)) profiles.set(name, profile.value)
     }
     const agents = new Map<string, Agent>()
     for (const [name, table] of Object.entries((merged["agents"] ?? {}) as Record<string, unknown>)) {
@@ -414,33 +336,51 @@ export const resolve = (
       )
     }
     const defaultsTable = Schema.decodeUnknownSync(Defaults)(merged["defaults"] ?? {})
-    if (defaultsTable.sandbox !== undefined && !profiles.has(defaultsTable.sandbox)) {
-      const doc = docFor(["defaults", "sandbox"])
+    if (
+      defaultsTable.sandbox !== undefined && !profiles.has(defaultsTable.sandbox) &&
+      sandboxes[defaultsTable.sandbox] === undefined
+    ) {
       const hint = didYouMean(defaultsTable.sandbox, [...profiles.keys()])
-      return yield* errorAt(
-        doc,
+      problems.push(errorAt(
+        docFor(["defaults", "sandbox"]),
         ["defaults", "sandbox"],
         `a profile (${[...profiles.keys()].join(", ")})`,
         JSON.stringify(defaultsTable.sandbox),
         hint ? `did you mean "${hint}"?` : undefined
-      )
+      ))
     }
     if (defaultsTable.agent !== undefined && !agents.has(defaultsTable.agent)) {
-      const doc = docFor(["defaults", "agent"])
-      return yield* errorAt(
-        doc,
+      problems.push(errorAt(
+        docFor(["defaults", "agent"]),
         ["defaults", "agent"],
         `an agent defined under [agents]`,
         JSON.stringify(defaultsTable.agent)
-      )
+      ))
     }
-    return {
+    const hooks = Schema.decodeUnknownSync(Hooks)(merged["hooks"] ?? {})
+    const hook = (keyPath: ReadonlyArray<string>, command: Command | undefined) =>
+      command === undefined ? {} : { [keyPath.at(-1)!]: hookFrom(command, path.dirname(docFor(keyPath).file), path) }
+    const s = hooks.sandbox
+    const resolvedHooks: Hooks = s === undefined ? {} : {
+      sandbox: {
+        ...hook(["hooks", "sandbox", "prepare"], s.prepare),
+        ...hook(["hooks", "sandbox", "ready"], s.ready),
+        ...hook(["hooks", "sandbox", "stop"], s.stop),
+        ...(s.sync === undefined ? {} : {
+          sync: {
+            ...hook(["hooks", "sandbox", "sync", "before"], s.sync.before),
+            ...hook(["hooks", "sandbox", "sync", "after"], s.sync.after)
+          }
+        })
+      }
+    }
+    return yield* done({
       files: source.files.map((f) => f.file),
       defaults: defaultsTable,
       profiles,
       agents,
-      hooks: Schema.decodeUnknownSync(Hooks)(merged["hooks"] ?? {})
-    }
+      hooks: resolvedHooks
+    })
   })
 
 /**

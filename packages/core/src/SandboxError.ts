@@ -114,7 +114,9 @@ export class ConfigError extends Schema.TaggedError<ConfigError>("@org/sandbox-c
   expected: Schema.String,
   got: Schema.String,
   line: Schema.optional(Schema.Number),
-  hint: Schema.optional(Schema.String)
+  hint: Schema.optional(Schema.String),
+  /** Further problems found in the same configuration, each as its own one-line message. */
+  also: Schema.optional(Schema.Array(Schema.String))
 }) {
   /**
    * @since 0.1.0

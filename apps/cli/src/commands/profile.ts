@@ -4,7 +4,7 @@
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as ConfigFile from "@org/sandbox-core/ConfigFile"
-import { Profile } from "@org/sandbox-core/Profile"
+import { defaultExcludes, Profile } from "@org/sandbox-core/Profile"
 import * as Redaction from "@org/sandbox-core/Redaction"
 import { Effect, Option, Schema } from "effect"
 import * as AppConfig from "../AppConfig.js"
@@ -27,7 +27,15 @@ const list = Command.make("list", common, ({ config, output }) =>
       ))
   })).pipe(Command.withDescription("List the profiles: the built-in local one and those in config"))
 
-const showProfile = (p: Profile) =>
+/** `profile show`: the profile plus what applies to it without being written in it. */
+const ProfileView = Schema.Struct({
+  ...Profile.fields,
+  /** Excluded by every sync unless `include` brings them back. */
+  default_excludes: Schema.Array(Schema.String)
+})
+type ProfileView = typeof ProfileView.Type
+
+const showProfile = (p: ProfileView) =>
   Render.fields([
     ["name", p.name],
     ["backend", p.backend],
@@ -37,11 +45,15 @@ const showProfile = (p: Profile) =>
     ["runtime_root", p.runtime_root],
     ["include", p.include.join(", ")],
     ["exclude", p.exclude.join(", ")],
+    ["default excludes", p.default_excludes.join(", ")],
     ["setup", p.setup.map((c) => (typeof c === "string" ? c : c.join(" "))).join("; ")],
     ["env", Object.keys(p.env).join(", ")],
     ["resources", Object.entries(p.resources).map(([k, v]) => `${k}=${v}`).join(", ")],
     ["isolation", p.backend === "local" ? p.isolation : undefined],
-    ["network", p.backend === "local" ? String(p.network) : undefined],
+    [
+      "network",
+      p.backend === "local" ? (p.network ? "true (the host's network)" : "false (cut by bubblewrap)") : undefined
+    ],
     [p.backend, Object.entries(p.backend_config).map(([k, v]) => `${k}=${String(v)}`).join(", ")],
     ["source", p.source]
   ])
@@ -53,7 +65,8 @@ const show = Command.make(
     Effect.gen(function*() {
       const loaded = yield* AppConfig.load(config)
       const profile = yield* ConfigFile.selectProfile(loaded.config, { flag: name })
-      yield* Render.by(output, Profile, Redaction.profile(profile), showProfile)
+      const shown = { ...Redaction.profile(profile), default_excludes: defaultExcludes }
+      yield* Render.by(output, ProfileView, shown, showProfile)
     })
 ).pipe(Command.withDescription("Show one profile with every default filled in"))
 

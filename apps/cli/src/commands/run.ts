@@ -52,8 +52,8 @@ export const command = Command.make(
   ({ cmd, config, force, keep, output, profile: profileFlag, trustHooks, workspace: dir }) =>
     Effect.gen(function*() {
       if (cmd.length === 0) return yield* new UsageError({ detail: "nothing to run: sandbox-cli run -- CMD [ARGS…]" })
-      const loaded = yield* AppConfig.load(config)
       const workspace = yield* Sessions.workspaceForDir(Option.getOrElse(dir, () => process.cwd()))
+      const loaded = yield* AppConfig.load(config, workspace.path)
       const profile = yield* ConfigFile.selectProfile(loaded.config, {
         flag: Option.getOrUndefined(profileFlag),
         workspace: workspace.sandbox

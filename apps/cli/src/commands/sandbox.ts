@@ -4,13 +4,13 @@
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
+import * as Retry from "@org/sandbox-core/Retry"
 import { UsageError } from "@org/sandbox-core/SandboxError"
-import { SandboxRecord, type Session } from "@org/sandbox-core/Session"
+import { isFinal, SandboxRecord, type SandboxState, Session } from "@org/sandbox-core/Session"
 import * as Store from "@org/sandbox-core/Store"
 import { DateTime, Effect, Option, Schema } from "effect"
 import * as AppConfig from "../AppConfig.js"
 import { common } from "../CommonOptions.js"
-import { ExitWith } from "../Failure.js"
 import * as Render from "../Render.js"
 import * as Sessions from "../Sessions.js"
 
@@ -55,24 +55,36 @@ const idArg = Args.text({ name: "ID" }).pipe(Args.withDescription("Sandbox id (s
 
 const list = Command.make(
   "list",
-  { ...common, backend: Options.text("backend").pipe(Options.optional, Options.withDescription("Only this backend")) },
-  ({ backend, output }) =>
+  {
+    ...common,
+    backend: Options.text("backend").pipe(Options.optional, Options.withDescription("Only this backend")),
+    all: Options.boolean("all").pipe(
+      Options.withDescription("Also the sandboxes that no longer exist (destroyed at the end of their session)")
+    )
+  },
+  ({ all: showAll, backend, output }) =>
     Effect.gen(function*() {
       const all = (yield* sandboxes).filter((s) =>
         Option.match(backend, { onNone: () => true, onSome: (b) => s.sandbox.backend === b })
       )
-      const rows = all.map(view)
+      // Destroyed sandboxes are history (see `session list`): the list stays as long as what exists.
+      const shown = showAll ? all : all.filter((s) => s.sandbox.state !== "gone")
+      const hidden = all.length - shown.length
+      const rows = shown.map(view)
       yield* Render.by(output, Schema.Array(SandboxView), rows, (rs) =>
-        rs.length === 0
-          ? Render.line("no sandboxes")
-          : Render.table(
-            ["sandbox", "backend", "profile", "state", "workspace", "session"],
-            rs.map((
-              r
-            ) => [r.sandbox_id, r.backend, r.profile, r.state, r.workspace, `${r.session_id} (${r.session_state})`])
-          ))
+        Effect.zipRight(
+          rs.length === 0
+            ? Render.line("no sandboxes")
+            : Render.table(
+              ["sandbox", "backend", "profile", "state", "workspace", "session"],
+              rs.map((
+                r
+              ) => [r.sandbox_id, r.backend, r.profile, r.state, r.workspace, `${r.session_id} (${r.session_state})`])
+            ),
+          hidden > 0 ? Render.line(`(${hidden} destroyed sandbox(es) not shown; --all shows them)`) : Effect.void
+        ))
     })
-).pipe(Command.withDescription("List sandboxes and their last session"))
+).pipe(Command.withDescription("List sandboxes that still exist and their last session (--all: every one)"))
 
 const Info = Schema.Struct({
   ...SandboxView.fields,
@@ -83,7 +95,7 @@ const Info = Schema.Struct({
 const info = Command.make("info", { ...common, id: idArg }, ({ config, id, output }) =>
   Effect.gen(function*() {
     const session = yield* byId(id)
-    const loaded = yield* AppConfig.load(config)
+    const loaded = yield* AppConfig.loadForSession(config, session)
     const profile = yield* Sessions.profileForSession(loaded, session)
     const live = session.sandbox.instance_id === null
       ? Option.none()
@@ -119,19 +131,99 @@ const exec = Command.make(
     id: idArg,
     cmd: Args.text({ name: "CMD" }).pipe(Args.repeated, Args.withDescription("Command, after --"))
   },
-  ({ cmd, config, id }) =>
+  ({ cmd, config, id, output }) =>
     Effect.gen(function*() {
       if (cmd.length === 0) {
         return yield* new UsageError({ detail: "nothing to run: sandbox-cli sandbox exec ID -- CMD" })
       }
       const session = yield* byId(id)
-      const code = yield* Sessions.execInSandbox(config, session, cmd)
-      if (code !== 0) return yield* new ExitWith({ code })
+      const out = Render.execOutput(output)
+      yield* out.finish(yield* Sessions.execInSandbox(config, session, cmd, out.sink))
     }).pipe(Effect.scoped)
 ).pipe(Command.withDescription("Run a command in a sandbox"))
 
+/** The provider of a sandbox, built from the config and profile its session ran with. */
+const providerOf = (config: Option.Option<string>, session: Session) =>
+  Effect.gen(function*() {
+    const loaded = yield* AppConfig.loadForSession(config, session)
+    const profile = yield* Sessions.profileForSession(loaded, session)
+    return { profile, provider: yield* Sessions.providerFor(loaded.registry, profile) }
+  })
+
+/** Record what the provider now says of a sandbox on its session's record. */
+const recordState = (session: Session, state: SandboxState) =>
+  Effect.flatMap(
+    Store.Store,
+    (store) =>
+      store.updateSession(
+        session.id,
+        (s) => Session.make({ ...s, sandbox: SandboxRecord.make({ ...s.sandbox, state }) })
+      )
+  )
+
+const SandboxChange = Schema.Struct({ sandbox_id: Schema.String, state: Schema.String, discarded: Schema.Boolean })
+
+const start = Command.make("start", { ...common, id: idArg }, ({ config, id, output }) =>
+  Effect.gen(function*() {
+    const session = yield* byId(id)
+    const { provider } = yield* providerOf(config, session)
+    const instance = yield* Sessions.instanceOf(provider, session)
+    const started = instance.state === "running" ? instance : yield* provider.start(instance).pipe(Retry.retry())
+    yield* recordState(session, started.state)
+    const change = { sandbox_id: session.sandbox.sandbox_id, state: started.state, discarded: false }
+    yield* Render.by(output, SandboxChange, change, (c) =>
+      Render.line(
+        instance.state === "running"
+          ? `sandbox ${c.sandbox_id} is already running`
+          : `started sandbox ${c.sandbox_id} (was ${instance.state}, now ${c.state})`
+      ))
+  }).pipe(Effect.scoped)).pipe(Command.withDescription("Start a stopped or archived sandbox so it can be used again"))
+
+const rm = Command.make(
+  "rm",
+  {
+    ...common,
+    id: idArg,
+    discard: Options.boolean("discard").pipe(
+      Options.withDescription("Remove it even if it may hold work that never came home (that work is lost)")
+    )
+  },
+  ({ config, discard, id, output }) =>
+    Effect.gen(function*() {
+      const session = yield* byId(id)
+      const sandboxId = session.sandbox.sandbox_id
+      if (!isFinal(session.state) && Option.isSome(yield* Sessions.liveSupervisor(session.id))) {
+        return yield* new UsageError({
+          detail: `sandbox ${sandboxId} belongs to running session ${session.id}; stop it first: ` +
+            `sandbox-cli session stop ${session.id}`
+        })
+      }
+      const { profile, provider } = yield* providerOf(config, session)
+      const pending = Sessions.workNotHome(session, profile)
+      if (pending !== undefined && !discard) {
+        return yield* new UsageError({
+          detail: `sandbox ${sandboxId} may hold work that is not home (${pending}); bring it home with ` +
+            `sandbox-cli reconcile, or remove it anyway with --discard`
+        })
+      }
+      if (session.sandbox.instance_id !== null) {
+        const found = yield* provider.get(session.sandbox.instance_id).pipe(
+          Effect.map(Option.some),
+          Effect.catchIf((e) => e.reason === "NotFound", () => Effect.succeed(Option.none()))
+        )
+        if (Option.isSome(found)) yield* provider.destroy(found.value).pipe(Retry.retry())
+      }
+      yield* recordState(session, "gone")
+      const change = { sandbox_id: sandboxId, state: "gone", discarded: pending !== undefined }
+      yield* Render.by(output, SandboxChange, change, (c) =>
+        Render.line(`removed sandbox ${c.sandbox_id}${c.discarded ? " (its unsynced work was discarded)" : ""}`))
+    }).pipe(Effect.scoped)
+).pipe(
+  Command.withDescription("Destroy a sandbox; refused while it may hold work not yet home unless --discard")
+)
+
 export const command = Command.make("sandbox").pipe(
-  Command.withDescription("Inspect sandboxes and run commands in them"),
-  Command.withSubcommands([list, info, exec]),
+  Command.withDescription("Inspect sandboxes, run commands in them, start and remove them"),
+  Command.withSubcommands([list, info, exec, start, rm]),
   Command.provide(Sessions.runtimeLayer)
 )

@@ -14,6 +14,7 @@ import { makeSessionId } from "@org/sandbox-core/Ids"
 import { UsageError } from "@org/sandbox-core/SandboxError"
 import { isFinal, Session } from "@org/sandbox-core/Session"
 import * as Store from "@org/sandbox-core/Store"
+import * as WorkspaceSync from "@org/sandbox-core/WorkspaceSync"
 import { DateTime, Duration, Effect, Option, Schedule, Schema } from "effect"
 import { createInterface } from "node:readline"
 import * as AppConfig from "../AppConfig.js"
@@ -223,8 +224,8 @@ const newSession = Command.make(
   },
   ({ agent, attach: stay, cmd, config, output, prompt: promptFlag, sandbox, trustHooks, workspace: name }) =>
     Effect.gen(function*() {
-      const loaded = yield* AppConfig.load(config)
       const workspace = yield* Sessions.workspaceByName(name)
+      const loaded = yield* AppConfig.load(config, workspace.path)
       const profile = yield* ConfigFile.selectProfile(loaded.config, {
         flag: Option.getOrUndefined(sandbox),
         workspace: workspace.sandbox
@@ -343,7 +344,7 @@ const events = Command.make(
   {
     ...common,
     id: idArg,
-    last: Options.integer("last").pipe(Options.optional, Options.withDescription("Only the last N events")),
+    last: Options.integer("last").pipe(Options.optional, Options.withDescription("Only the last N events (N ≥ 1)")),
     follow: Options.boolean("follow").pipe(
       Options.withAlias("f"),
       Options.withDescription("Keep printing new events until the session ends")
@@ -351,6 +352,9 @@ const events = Command.make(
   },
   ({ follow, id, last, output }) =>
     Effect.gen(function*() {
+      if (Option.isSome(last) && last.value < 1) {
+        return yield* new UsageError({ detail: `--last takes a count of 1 or more, got ${last.value}` })
+      }
       const store = yield* Store.Store
       yield* Sessions.sessionById(id)
       const show = (e: SandboxEvent) =>
@@ -392,35 +396,41 @@ const history = Command.make("history", { ...common, id: idArg }, ({ id, output 
       es.length === 0 ? Render.line("no history yet") : Render.line(es.map(renderHistory).join("\n")))
   })).pipe(Command.withDescription("Show what the session's agent printed, with timestamps (stdout and stderr apart)"))
 
+/**
+ * `session sync -o json`: what the sync did. `conflicts` are paths, as in `session status` and `run`; the
+ * details of each (what changed on each side, where the sandbox's copy is) are in `conflict_details`.
+ */
+const SyncReport = Schema.Struct({
+  ...WorkspaceSync.SyncResult.fields,
+  conflicts: Schema.Array(Schema.String),
+  conflict_details: Schema.Array(WorkspaceSync.Conflict)
+})
+
 const sync = Command.make("sync", { ...common, id: idArg }, ({ id, output }) =>
   Effect.gen(function*() {
     const reply = yield* control(id, { action: "sync" }, "10 minutes")
     if (!reply.ok) return yield* new CommandFailed({ message: `sync failed: ${reply.error ?? "unknown error"}` })
-    const result = reply.result as {
-      files_to_runtime: number
-      files_from_runtime: number
-      conflicts: ReadonlyArray<{ path: string }>
-    }
-    yield* output === "json"
-      ? Render.jsonData(reply.result)
-      : Render.line(
-        `synced: ${result.files_to_runtime} file(s) to the sandbox, ${result.files_from_runtime} back; ${result.conflicts.length} conflict(s)${
-          result.conflicts.length ? `: ${result.conflicts.map((c) => c.path).join(", ")}` : ""
+    const result = Schema.decodeUnknownSync(WorkspaceSync.SyncResult)(reply.result)
+    const report = { ...result, conflicts: result.conflicts.map((c) => c.path), conflict_details: result.conflicts }
+    yield* Render.by(output, SyncReport, report, (r) =>
+      Render.line(
+        `synced: ${r.files_to_runtime} file(s) to the sandbox, ${r.files_from_runtime} back; ${r.conflicts.length} conflict(s)${
+          r.conflicts.length ? `: ${r.conflicts.join(", ")}` : ""
         }`
-      )
+      ))
   })).pipe(Command.withDescription("Sync now, both ways, while the session runs (conflicts are kept)"))
 
 const exec = Command.make(
   "exec",
   { ...common, id: idArg, cmd: cmdArgs },
-  ({ cmd, config, id }) =>
+  ({ cmd, config, id, output }) =>
     Effect.gen(function*() {
       if (cmd.length === 0) {
         return yield* new UsageError({ detail: "nothing to run: sandbox-cli session exec ID -- CMD" })
       }
       const session = yield* Sessions.sessionById(id)
-      const code = yield* Sessions.execInSandbox(config, session, cmd)
-      if (code !== 0) return yield* new ExitWith({ code })
+      const out = Render.execOutput(output)
+      yield* out.finish(yield* Sessions.execInSandbox(config, session, cmd, out.sink))
     }).pipe(Effect.scoped)
 ).pipe(Command.withDescription("Run a command in a session's sandbox"))
 

@@ -57,13 +57,13 @@ const add = Command.make(
       const path = yield* Path.Path
       const fs = yield* FileSystem.FileSystem
       const workspaceName = yield* decodeName(name)
-      if (Option.isSome(sandbox)) {
-        const loaded = yield* AppConfig.load(config)
-        yield* ConfigFile.selectProfile(loaded.config, { flag: sandbox.value })
-      }
       const absolute = yield* fs.realPath(path.resolve(dir)).pipe(
         Effect.mapError(() => new UsageError({ detail: `${dir}: not a readable directory` }))
       )
+      if (Option.isSome(sandbox)) {
+        const loaded = yield* AppConfig.load(config, absolute)
+        yield* ConfigFile.selectProfile(loaded.config, { flag: sandbox.value })
+      }
       const now = yield* DateTime.now
       const workspace = Workspace.make({
         name: workspaceName,
@@ -91,9 +91,9 @@ const edit = Command.make(
   ({ config, name, output, sandbox }) =>
     Effect.gen(function*() {
       const store = yield* Store.Store
-      const loaded = yield* AppConfig.load(config)
-      yield* ConfigFile.selectProfile(loaded.config, { flag: sandbox })
       const current = yield* store.getWorkspace(name).pipe(Effect.mapError(notFoundAsUsage(name)))
+      const loaded = yield* AppConfig.load(config, current.path)
+      yield* ConfigFile.selectProfile(loaded.config, { flag: sandbox })
       const updated = Workspace.make({
         ...current,
         sandbox: ProfileName.make(sandbox),
@@ -113,7 +113,7 @@ const info = Command.make("info", { ...common, name: nameArg }, ({ config, name,
   Effect.gen(function*() {
     const store = yield* Store.Store
     const workspace = yield* store.getWorkspace(name).pipe(Effect.mapError(notFoundAsUsage(name)))
-    const loaded = yield* AppConfig.load(config)
+    const loaded = yield* AppConfig.load(config, workspace.path)
     const profile = yield* ConfigFile.selectProfile(loaded.config, { workspace: workspace.sandbox })
     yield* Render.by(output, Info, { workspace, profile }, ({ profile: p, workspace: w }) =>
       Render.fields([

@@ -1,4 +1,61 @@
-import { Option, ParseResult, SchemaAST } from "effect"
+import { Effect, Option, type ParseResult, SchemaAST } from "effect"
+import { ConfigError } from "../SandboxError.js"
+
+/** A config file's name and text: enough to name the line of a key path. */
+export interface DocText {
+  readonly file: string
+  readonly text: string
+}
+
+/** A problem at a key path of a file, with the line it is written on when it can be found. */
+export const errorAt = (doc: DocText, path: ReadonlyArray<string>, expected: string, got: string, hint?: string) => {
+  const line = lineOf(doc.text, path)
+  return new ConfigError({
+    file: doc.file,
+    key_path: path.join("."),
+    expected,
+    got,
+    ...(line !== undefined ? { line } : {}),
+    ...(hint !== undefined ? { hint } : {})
+  })
+}
+
+/** A key that is not one of `known`, with the likely one when it looks like a typo. */
+export const unknownKey = (doc: DocText, path: ReadonlyArray<string>, known: ReadonlyArray<string>) => {
+  const key = path[path.length - 1]!
+  const suggestion = didYouMean(key, known)
+  return errorAt(
+    doc,
+    path,
+    known.length > 0 ? `one of ${known.join(", ")}` : "no keys here",
+    `unknown key ${JSON.stringify(key)}`,
+    suggestion ? `did you mean "${suggestion}"?` : undefined
+  )
+}
+
+/** One error for many problems: the first, with the others' lines in `also`, so a person fixes them in one go. */
+export const combine = (problems: ReadonlyArray<ConfigError>): ConfigError => {
+  const [first, ...rest] = problems
+  return rest.length === 0 ? first! : new ConfigError({
+    ...first!,
+    also: [...(first!.also ?? []), ...rest.flatMap((p) => [p.message, ...(p.also ?? [])])]
+  })
+}
+
+/** Checks whose problems are kept for one combined report instead of stopping at the first. */
+export const collector = () => {
+  const problems: Array<ConfigError> = []
+  const attempt = <A, E>(effect: Effect.Effect<A, ConfigError | E>): Effect.Effect<Option.Option<A>, E> =>
+    Effect.map(effect, Option.some).pipe(
+      Effect.catchIf(
+        (e): e is ConfigError => e instanceof ConfigError,
+        (e) => Effect.sync(() => (problems.push(e), Option.none<A>()))
+      )
+    ) as Effect.Effect<Option.Option<A>, E>
+  const done = <A>(value: A): Effect.Effect<A, ConfigError> =>
+    problems.length === 0 ? Effect.succeed(value) : Effect.fail(combine(problems))
+  return { problems, attempt, done }
+}
 
 /** The first leaf problem of a parse error, with its path relative to the decoded value. */
 export interface Issue {
