@@ -584,7 +584,9 @@ export const provider = async () => ({
         expect(transcript).toContain("permission: ")
         expect(transcript).toContain("1) Allow once")
         expect(transcript).toContain("permission deploy: reject")
-        // The allowed write happened in the sandbox and came home at the end of the session.
+        // The allowed write happened in the sandbox and came home at the end of the session (the attached CLI
+        // returns when the turn ends; the stop that brings it home may still be under way).
+        yield* poll(Effect.sync(() => existsSync(join(ws, "asked.txt"))), (there) => there)
         expect(readFileSync(join(ws, "asked.txt"), "utf8")).toBe("yes")
       }),
     TIMEOUT

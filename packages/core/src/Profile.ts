@@ -89,6 +89,30 @@ export const Resources = Schema.Struct({
 })
 
 /**
+ * How long a command asked to stop (SIGTERM) may take to clean up before it is killed: `"10s"`, `"500ms"`, `"1m"`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const StopGrace = Schema.String.pipe(
+  Schema.pattern(/^\d+(ms|s|m)$/),
+  Schema.annotations({ message: () => "a duration such as \"10s\", \"500ms\" or \"1m\"" })
+)
+
+/**
+ * The grace period a profile gives a stopping command, in milliseconds (default 10 s).
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const stopGraceMillis = (profile: { readonly stop_grace?: string | undefined }): number => {
+  const match = /^(\d+)(ms|s|m)$/.exec(profile.stop_grace ?? "10s")
+  if (match === null) return 10_000
+  const unit = match[2] === "ms" ? 1 : match[2] === "s" ? 1000 : 60_000
+  return Number(match[1]) * unit
+}
+
+/**
  * The keys a `[sandboxes.<name>]` table may hold besides its backend table. Every key is optional in a file;
  * `resolve` fills the defaults after files are merged.
  *
@@ -109,7 +133,8 @@ export const ProfileFields = {
   isolation: Schema.optional(Isolation),
   network: Schema.optional(Schema.Boolean),
   permissions: Schema.optional(Permissions),
-  agent_location: Schema.optional(AgentLocation)
+  agent_location: Schema.optional(AgentLocation),
+  stop_grace: Schema.optional(StopGrace)
 } as const
 
 /**
@@ -149,6 +174,8 @@ export class Profile extends Schema.Class<Profile>("@org/sandbox-core/Profile")(
   permissions: Schema.optional(Permissions),
   /** ACP agents: where the agent process runs (default `sandbox`; see `Agent.locationOf`). */
   agent_location: Schema.optional(AgentLocation),
+  /** How long a stopping command may clean up after SIGTERM before SIGKILL (default `10s`). */
+  stop_grace: Schema.optional(Schema.String),
   /** The backend table, as decoded by the backend's schema. */
   backend_config: Schema.Record({ key: Schema.String, value: Schema.Unknown }),
   /** Where the profile came from: a config file path or `<built-in>`. */

@@ -16,7 +16,7 @@ import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import * as Capabilities from "@org/sandbox-core/Capabilities"
 import * as Locations from "@org/sandbox-core/Locations"
-import type { Profile } from "@org/sandbox-core/Profile"
+import { type Profile, stopGraceMillis } from "@org/sandbox-core/Profile"
 import type { ProviderError } from "@org/sandbox-core/SandboxError"
 import type { Instance, Service } from "@org/sandbox-core/SandboxProvider"
 import { CONTRACT_VERSION, labelsFor, SandboxProvider } from "@org/sandbox-core/SandboxProvider"
@@ -164,9 +164,10 @@ export const make = Effect.fn("LocalProvider.make")(function*(options: MakeOptio
     path,
     baseEnv,
     isolation: iso,
-    track
+    track,
+    stopGrace: stopGraceMillis(profile)
   }))
-  const hostRunner: Runner = { fs, path, baseEnv, isolation: Option.none(), track }
+  const hostRunner: Runner = { fs, path, baseEnv, isolation: Option.none(), track, stopGrace: stopGraceMillis(profile) }
 
   const now = Effect.map(DateTime.now, DateTime.formatIso)
   const instanceOf = (found: Located): Instance => toInstance(path, layout, found)

@@ -48,6 +48,7 @@ const showProfile = (p: ProfileView) =>
     ["default excludes", p.default_excludes.join(", ")],
     ["setup", p.setup.map((c) => (typeof c === "string" ? c : c.join(" "))).join("; ")],
     ["env", Object.keys(p.env).join(", ")],
+    ["stop_grace", p.stop_grace ?? "10s"],
     ["resources", Object.entries(p.resources).map(([k, v]) => `${k}=${v}`).join(", ")],
     ["isolation", p.backend === "local" ? p.isolation : undefined],
     [

@@ -14,6 +14,7 @@ import { makeSessionId } from "@org/sandbox-core/Ids"
 import { UsageError } from "@org/sandbox-core/SandboxError"
 import { isFinal, Session } from "@org/sandbox-core/Session"
 import * as Store from "@org/sandbox-core/Store"
+import * as Supervision from "@org/sandbox-core/Supervision"
 import * as WorkspaceSync from "@org/sandbox-core/WorkspaceSync"
 import { DateTime, Duration, Effect, Option, Schedule, Schema } from "effect"
 import { createInterface } from "node:readline"
@@ -121,28 +122,61 @@ const answerQuestions = (id: string) =>
     }
   }).pipe(Effect.ignore)
 
-/** Follow a session's history live until it ends, writing raw output to our stdout/stderr. */
-const attach = (id: string, answering: boolean) =>
+/**
+ * A follower's check on the session it follows: the session as it now is, or a failure once its supervisor is
+ * gone while the session is not final (killed: nothing will ever end it, only `reconcile` can).
+ */
+const stillOwned = (id: string) =>
+  Effect.gen(function*() {
+    const store = yield* Store.Store
+    const session = yield* store.getSession(id)
+    if (isFinal(session.state)) return session
+    const supervision = yield* Effect.provide(Supervision.Supervision, Sessions.supervisionLayer)
+    const liveness = yield* supervision.check(id)
+    if (liveness._tag === "Alive") return session
+    // It may have ended between the two reads: its final record is written before its lock goes.
+    const again = yield* store.getSession(id)
+    if (isFinal(again.state)) return again
+    return yield* new CommandFailed({
+      message: `the supervisor of session ${id} is gone (${liveness.reason}) and the session is left ` +
+        `${again.state}; finish it with: sandbox-cli reconcile`
+    })
+  })
+
+/** Said when a person leaves an attached session that goes on without them. */
+const keepsRunning = (id: string) => `session ${id} keeps running; stop it with: sandbox-cli session stop ${id}`
+
+/**
+ * Follow a session's history live, writing raw output to our stdout/stderr, until it ends; for an ACP agent,
+ * until its first turn ends (the session then waits for `session prompt`).
+ */
+const attach = (id: string, answering: boolean, untilTurnEnd: boolean) =>
   Effect.gen(function*() {
     const store = yield* Store.Store
     let seen = 0
     while (true) {
       if (answering) yield* answerQuestions(id)
       const { items } = yield* store.readHistory(id)
+      let turnEnded = false
       for (const e of items.slice(seen)) {
         if (e.kind === "stdout") process.stdout.write(e.text)
         else if (e.kind === "stderr") process.stderr.write(e.text)
         else process.stdout.write(`${renderHistory(e)}\n`)
+        if (e.kind === "turn_end") turnEnded = true
       }
       seen = items.length
-      const session = yield* store.getSession(id)
+      const session = yield* stillOwned(id)
+      if (untilTurnEnd && turnEnded && !isFinal(session.state)) return Option.none<Session>()
       if (isFinal(session.state) && seen === items.length) {
         const again = yield* store.readHistory(id)
-        if (again.items.length === seen) return session
+        if (again.items.length === seen) return Option.some(session)
       }
       yield* Effect.sleep("100 millis")
     }
-  })
+  }).pipe(
+    // Ctrl-C leaves the session running (its supervisor is in a process group of its own): say so.
+    Effect.onInterrupt(() => Effect.sync(() => process.stderr.write(`${keepsRunning(id)}\n`)))
+  )
 
 /** The prompt on standard input, when it is not a terminal and holds something. */
 const readStdinPrompt = Effect.promise(async (): Promise<string | undefined> => {
@@ -217,7 +251,10 @@ const newSession = Command.make(
       Options.withDescription("ACP agents: the first prompt (default: standard input when it is not a terminal)")
     ),
     attach: Options.boolean("attach").pipe(
-      Options.withDescription("Stay attached: stream the session's output until it ends")
+      Options.withDescription(
+        "Stay attached: stream the output until the session ends (an ACP agent: until its first turn ends); " +
+          "Ctrl-C detaches and the session keeps running"
+      )
     ),
     trustHooks: ConfigHooks.trustHooksOption,
     cmd: cmdArgs
@@ -297,7 +334,16 @@ const newSession = Command.make(
         )))
       yield* Render.by(output, Schema.Struct({ id: Schema.String }), { id }, () => Render.line(id))
       if (stay) {
-        const final = yield* attach(id, askViaTerminal)
+        const ended = yield* attach(id, askViaTerminal, isAcp)
+        if (Option.isNone(ended)) {
+          // An ACP agent's session outlives its first turn: it waits for further prompts.
+          process.stderr.write(
+            `session ${id} waits for further prompts (sandbox-cli session prompt ${id} TEXT); ` +
+              `stop it with: sandbox-cli session stop ${id}\n`
+          )
+          return
+        }
+        const final = ended.value
         if (final.state === "failed" && final.reason) process.stderr.write(`error: ${final.reason}\n`)
         const code = final.exit_code ?? (final.state === "stopped" ? 0 : 1)
         if (code !== 0) return yield* new ExitWith({ code })
@@ -380,7 +426,7 @@ const events = Command.make(
         const next = yield* store.readEvents(id, { afterSeq: seq })
         yield* Effect.forEach(next.items, show, { discard: true })
         seq = next.items.at(-1)?.seq ?? seq
-        const session = yield* store.getSession(id)
+        const session = yield* stillOwned(id)
         if (isFinal(session.state) && next.items.length === 0) return
         yield* Effect.sleep("200 millis")
       }

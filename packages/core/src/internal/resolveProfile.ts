@@ -152,6 +152,7 @@ export const resolveProfile = (
       network: typeof table["network"] === "boolean" ? table["network"] : defaultNetwork(isolation),
       ...(input.permissions !== undefined ? { permissions: input.permissions } : {}),
       ...(input.agent_location !== undefined ? { agent_location: input.agent_location } : {}),
+      ...(input.stop_grace !== undefined ? { stop_grace: input.stop_grace } : {}),
       backend_config: backendConfig,
       source: doc.file
     })

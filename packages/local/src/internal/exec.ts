@@ -21,6 +21,8 @@ export interface Runner {
   /** The inherited minimum (PATH, HOME, LANG, TERM) with the profile's env over it. */
   readonly baseEnv: Readonly<Record<string, string>>
   readonly isolation: Option.Option<Bubblewrap>
+  /** How long a command asked to stop may clean up before it is killed (the profile's `stop_grace`). */
+  readonly stopGrace?: Duration.DurationInput
   /** Register a running process group so `stop`/`archive`/`destroy` can kill it. */
   readonly track: (
     instance_id: string,
@@ -99,7 +101,8 @@ export const startIn = (
       argv: wrap(runner, found, cwd, env["HOME"], options.argv),
       cwd,
       env,
-      ...(options.stdin !== undefined ? { stdin: options.stdin } : {})
+      ...(options.stdin !== undefined ? { stdin: options.stdin } : {}),
+      ...(runner.stopGrace !== undefined ? { grace: runner.stopGrace } : {})
     }).pipe(Effect.mapError(fromProcess(operation, id)))
     yield* runner.track(id, started.pid, started.killGroup)
     return started

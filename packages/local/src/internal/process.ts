@@ -2,7 +2,7 @@ import type * as FileSystem from "@effect/platform/FileSystem"
 import type * as Path from "@effect/platform/Path"
 import type { ExecOutput } from "@org/sandbox-core/SandboxProvider"
 import type { Scope } from "effect"
-import { Chunk, Data, Deferred, Effect, Exit, Option, Sink, Stream } from "effect"
+import { Chunk, Data, Deferred, Duration, Effect, Exit, Option, Sink, Stream } from "effect"
 import { type ChildProcess, spawn as nodeSpawn } from "node:child_process"
 import { constants } from "node:os"
 import type { Readable } from "node:stream"
@@ -39,12 +39,17 @@ export interface Spawn {
   readonly cwd: string
   readonly env: Readonly<Record<string, string>>
   readonly stdin?: Stream.Stream<Uint8Array, unknown>
+  /**
+   * How long a process asked to stop (SIGTERM to its group) may take to clean up before its group is SIGKILLed.
+   * Without it the group is SIGKILLed at once.
+   */
+  readonly grace?: Duration.DurationInput
 }
 
 /**
- * A started process, leader of its own process group. The group is SIGKILLed when the scope closes
- * before its exit code was observed (interruption, timeout, a consumer that stopped early): a `sleep` a
- * shell left behind must not outlive us.
+ * A started process, leader of its own process group. When the scope closes before its exit code was observed
+ * (interruption, timeout, a consumer that stopped early) the group gets SIGTERM and `grace` to clean up (a shell's
+ * `trap … TERM` runs), then SIGKILL: a `sleep` a shell left behind must not outlive us.
  *
  * @internal
  */
@@ -151,8 +156,16 @@ export const start = (spawn: Spawn): Effect.Effect<Started, ProcessError, Scope.
       (child) =>
         Effect.gen(function*() {
           if (!observed) {
-            yield* killGroupOf(child)
-            yield* Effect.ignore(Effect.timeout(Deferred.await(exited), "5 seconds"))
+            const graceful = spawn.grace !== undefined && Duration.toMillis(Duration.decode(spawn.grace)) > 0
+            // Finalizers run uninterruptibly: the wait itself must be interruptible for its timeout to end it.
+            const exitWithin = (duration: Duration.DurationInput) =>
+              Deferred.await(exited).pipe(Effect.interruptible, Effect.timeout(duration), Effect.option)
+            const ended = graceful && (yield* signalGroupOf(child, "SIGTERM")) &&
+              Option.isSome(yield* exitWithin(spawn.grace!))
+            if (!ended) {
+              yield* killGroupOf(child)
+              yield* exitWithin("5 seconds")
+            }
           }
           child.stdin?.destroy()
           child.stdout?.destroy()
@@ -172,6 +185,10 @@ export const start = (spawn: Spawn): Effect.Effect<Started, ProcessError, Scope.
     yield* Effect.forkScoped(feed(child, spawn.stdin ?? Stream.empty))
     return started
   })
+
+/** Signal the whole group; `false` when there is no group left to signal. */
+const signalGroupOf = (child: ChildProcess, signal: NodeJS.Signals): Effect.Effect<boolean> =>
+  Effect.try(() => process.kill(-child.pid!, signal)).pipe(Effect.as(true), Effect.orElseSucceed(() => false))
 
 const killGroupOf = (child: ChildProcess): Effect.Effect<void> =>
   Effect.try(() => process.kill(-child.pid!, "SIGKILL")).pipe(
