@@ -110,17 +110,17 @@ export const sessionById = (id: string) =>
     ))
 
 /**
- * Why a session's runtime may hold work that is not home, or `undefined` when it cannot: its final sync-back
- * ran clean, or it never had a copy of its own (`sync_mode = "none"` on local runs in the host directory).
+ * Why a session's runtime may hold work that is not home, or `undefined` when it cannot. The end-of-session rule
+ * (`EndOfSession`) records a sync-back that left work behind as `kept: "unsynced"`; a profile that never syncs
+ * back leaves all of it there, unless the runtime is the host directory itself (`sync_mode = "none"` on local).
  */
 export const workNotHome = (session: Session, profile: Profile): string | undefined => {
   if (profile.sync_mode === "none" && profile.backend === "local") return undefined
   if (!isFinal(session.state)) return `session ${session.id} is ${session.state}`
+  if (session.sandbox.kept === "unsynced") return `the last sync-back of session ${session.id} left work in it`
   if (profile.sync_mode === "none" || profile.sync_mode === "seed") {
     return `sync_mode "${profile.sync_mode}" never brings changes home`
   }
-  if (session.state !== "stopped") return `session ${session.id} ended ${session.state}`
-  if (session.sandbox.last_error !== null) return `the session's last error: ${session.sandbox.last_error}`
   return undefined
 }
 

@@ -4,10 +4,12 @@
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
+import * as EndOfSession from "@org/sandbox-core/EndOfSession"
 import * as Retry from "@org/sandbox-core/Retry"
 import { UsageError } from "@org/sandbox-core/SandboxError"
 import { isFinal, SandboxRecord, type SandboxState, Session } from "@org/sandbox-core/Session"
 import * as Store from "@org/sandbox-core/Store"
+import * as WorkspaceSync from "@org/sandbox-core/WorkspaceSync"
 import { DateTime, Effect, Option, Schema } from "effect"
 import * as AppConfig from "../AppConfig.js"
 import { common } from "../CommonOptions.js"
@@ -157,7 +159,14 @@ const recordState = (session: Session, state: SandboxState) =>
     (store) =>
       store.updateSession(
         session.id,
-        (s) => Session.make({ ...s, sandbox: SandboxRecord.make({ ...s.sandbox, state }) })
+        (s) => {
+          // Gone: nothing is kept any more, for whatever reason it was.
+          const { kept: _kept, ...sandbox } = s.sandbox
+          return Session.make({
+            ...s,
+            sandbox: SandboxRecord.make(state === "gone" ? { ...sandbox, state } : { ...s.sandbox, state })
+          })
+        }
       )
   )
 
@@ -214,6 +223,9 @@ const rm = Command.make(
         if (Option.isSome(found)) yield* provider.destroy(found.value).pipe(Retry.retry())
       }
       yield* recordState(session, "gone")
+      // Its sync state (ancestor, digests) is of no use once the sandbox is gone.
+      const { syncState } = yield* Sessions.supervisorPaths(session.id)
+      yield* EndOfSession.forget(yield* WorkspaceSync.WorkspaceSync, syncState(sandboxId))
       const change = { sandbox_id: sandboxId, state: "gone", discarded: pending !== undefined }
       yield* Render.by(output, SandboxChange, change, (c) =>
         Render.line(`removed sandbox ${c.sandbox_id}${c.discarded ? " (its unsynced work was discarded)" : ""}`))
