@@ -215,6 +215,7 @@ export const fromPromiseProvider = (provider: PromiseProvider, profile?: Promise
           call("previewUrl", () => provider.previewUrl!(enc(i), port), i.instance_id)
       }
       : {}),
+    ...(provider.archive_format !== undefined ? { archive_format: provider.archive_format } : {}),
     ...(provider.hostPath
       ? { hostPath: (i: Instance) => call("hostPath", () => provider.hostPath!(enc(i)), i.instance_id) }
       : {}),

@@ -267,6 +267,8 @@ export interface PromiseProvider {
    * write directly; the sync engine then skips exec and archives.
    */
   hostPath?(instance: PromiseInstance): Promise<string>
+  /** Transfer hint: `"tar"` for a runtime on this machine (no compression); absent: `"tar.gz"`. */
+  readonly archive_format?: "tar" | "tar.gz"
   snapshot?(instance: PromiseInstance, name: string, options: CallOptions): Promise<string>
   /** Called once when the CLI or library is done with the provider. */
   close?(): Promise<void>
@@ -312,6 +314,11 @@ export interface PromiseProviderModule {
   readonly contract_version: ContractVersion
   /** A Standard Schema (zod, valibot, arktype, or hand-written) for the backend table; absent: any table. */
   readonly configSchema?: StandardSchemaV1Like | undefined
+  /**
+   * Profile keys that only this backend honours (`isolation`, `network`): a profile of another backend that sets
+   * one is a config error.
+   */
+  readonly profileKeys?: ReadonlyArray<string> | undefined
   readonly provider: (options: { readonly profile: PromiseProfile }) => Promise<PromiseProvider>
 }
 

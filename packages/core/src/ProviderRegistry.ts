@@ -270,6 +270,7 @@ export const definitionFromModule = (
       name,
       contract_version: CONTRACT_VERSION,
       configSchema,
+      ...(promiseModule.profileKeys !== undefined ? { profileKeys: promiseModule.profileKeys } : {}),
       make: ({ profile }) =>
         Effect.gen(function*() {
           const plain = yield* promiseProfile(configSchema, profile)

@@ -36,7 +36,12 @@ export const Label = {
   /** A digest of the state directory whose session created the sandbox: no other state directory touches it. */
   stateDir: "state-dir",
   /** When the sandbox was created (epoch ms), for the reconciler's grace period. */
-  createdAt: "created-at"
+  createdAt: "created-at",
+  /**
+   * Set only when the profile's `sync_mode` is `none`: the workspace's host path, for a provider whose runtime can
+   * use that directory in place (the local one runs there). Any provider may read it.
+   */
+  workspacePath: "workspace-path"
 } as const
 
 /**
@@ -237,6 +242,13 @@ export interface Service {
    * @since 0.1.0
    */
   readonly hostPath?: (instance: Instance) => Effect.Effect<string, ProviderError>
+  /**
+   * Optional transfer hint: the archive format the sync engine should use with `putArchive`/`getArchive`. `tar`
+   * for a runtime on this machine (compressing would only burn CPU); absent: `tar.gz`, right for a remote one.
+   *
+   * @since 0.1.0
+   */
+  readonly archive_format?: ArchiveFormat
   readonly previewUrl?: (instance: Instance, port: number) => Effect.Effect<string, ProviderError>
   readonly snapshot?: (instance: Instance, name: string) => Effect.Effect<string, ProviderError>
 }

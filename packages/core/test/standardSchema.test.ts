@@ -103,3 +103,25 @@ describe("a Standard Schema (zod) for a Promise-form backend table", () => {
       expect(wrongType.message).not.toMatch(/Invalid input/)
     }))
 })
+
+describe("profile keys a third-party backend claims", () => {
+  it.effect("a Promise-form module that declares network as its own accepts it on its profiles", () =>
+    Effect.gen(function*() {
+      const withKeys: PromiseProviderModule = { ...moduleWith(undefined), profileKeys: ["network"] }
+      const text = `[sandboxes.p]\nbackend = "zz"\nnetwork = true\n`
+      const config = yield* ConfigFile.parseFile("/repo/.sandbox-cli.toml", text).pipe(
+        Effect.flatMap((doc) => ConfigFile.resolve({ files: [doc], providers: [] })),
+        Effect.provide(ProviderRegistry.layer([{ name: "zz", source: "zz-pkg", load: async () => withKeys }]))
+      )
+      expect(config.profiles.get("p")?.network).toBe(true)
+      const refused = yield* Effect.flip(
+        ConfigFile.parseFile("/repo/.sandbox-cli.toml", text).pipe(
+          Effect.flatMap((doc) => ConfigFile.resolve({ files: [doc], providers: [] })),
+          Effect.provide(
+            ProviderRegistry.layer([{ name: "zz", source: "zz-pkg", load: async () => moduleWith(undefined) }])
+          )
+        )
+      )
+      expect(refused.message).toContain("network")
+    }))
+})

@@ -19,7 +19,7 @@ import * as Locations from "@org/sandbox-core/Locations"
 import { type Profile, stopGraceMillis } from "@org/sandbox-core/Profile"
 import type { ProviderError } from "@org/sandbox-core/SandboxError"
 import type { Instance, Service } from "@org/sandbox-core/SandboxProvider"
-import { CONTRACT_VERSION, labelsFor, SandboxProvider } from "@org/sandbox-core/SandboxProvider"
+import { CONTRACT_VERSION, Label, labelsFor, SandboxProvider } from "@org/sandbox-core/SandboxProvider"
 import { Config, DateTime, Effect, Layer, Option, Stream } from "effect"
 import * as Bwrap from "./internal/bubblewrap.js"
 import { fromPlatform, PROVIDER, providerError } from "./internal/errors.js"
@@ -50,7 +50,7 @@ import { getArchive, packRuntime, putArchive, unpackRuntime } from "./internal/t
  * @since 0.1.0
  * @category constants
  */
-export const WORKSPACE_PATH_LABEL = "workspace-path"
+export const WORKSPACE_PATH_LABEL = Label.workspacePath
 
 /** One directory is the other or holds it. */
 const overlaps = (path: Path.Path, a: string, b: string) => {
@@ -345,6 +345,8 @@ export const make = Effect.fn("LocalProvider.make")(function*(options: MakeOptio
     name: PROVIDER,
     contract_version: CONTRACT_VERSION,
     capabilities,
+    // the runtime is on this machine: archives (a runtime the sync engine cannot reach directly) go uncompressed
+    archive_format: "tar",
     create,
     get: Effect.fn("LocalProvider.get")(function*(instance_id) {
       return instanceOf(yield* locate("get", instance_id))

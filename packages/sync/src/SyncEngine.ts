@@ -53,8 +53,8 @@ import * as TransferToRuntime from "./TransferToRuntime.js"
  */
 export interface Options {
   /**
-   * Archive compression: `"auto"` (default) sends plain tar to a provider named `local` (same machine: gzip
-   * would only burn CPU) and `gzip -1` to every other provider.
+   * Archive compression: `"auto"` (default) follows the provider's `archive_format` hint (plain tar for a runtime
+   * on this machine, where gzip would only burn CPU) and uses `gzip -1` for a provider that gives none.
    */
   readonly compression?: "auto" | "none" | "gzip"
   /** Test hooks of the runtime → host apply (see `TransferFromRuntime.Hooks`). */
@@ -338,9 +338,7 @@ export const make = (options: Options = {}) =>
         ? "tar"
         : options.compression === "gzip"
         ? "tar.gz"
-        : provider.name === "local"
-        ? "tar"
-        : "tar.gz"
+        : provider.archive_format ?? "tar.gz"
 
       if (direct !== undefined && (plan.toRuntime.length > 0 || hostOps.ops.length > 0)) {
         // the runtime may have been archived or moved while it was scanned: look again before writing
