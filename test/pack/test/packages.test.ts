@@ -2,10 +2,13 @@
  * What the tarballs hold and what a plain install of them brings: built code with its types, a LICENSE, a README,
  * a repository, real version ranges between our packages, Effect 3 as a peer (never Effect 4).
  */
-import { existsSync, lstatSync, readFileSync } from "node:fs"
+import { execFileSync } from "node:child_process"
+import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { createRequire } from "node:module"
+import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
-import { repoRoot, shipped } from "./globalSetup.js"
+import { cleanEnv, repoRoot, shipped } from "./globalSetup.js"
 import { pack } from "./helpers.js"
 
 const manifest = (dir: string) => JSON.parse(readFileSync(join(dir, "package.json"), "utf8"))
@@ -58,6 +61,47 @@ describe("the packed packages", () => {
       const dir = join(modules, p.name)
       expect(existsSync(join(dir, "package.json")), p.name).toBe(true)
       expect(lstatSync(dir).isSymbolicLink(), `${p.name} is a link`).toBe(false)
+    }
+  })
+
+  it("the release flow: changeset version bumps every public package together, publish accepts every tarball", () => {
+    // `changeset version` on a copy of the manifests and pending changesets (the working tree stays untouched)
+    const dir = mkdtempSync(join(tmpdir(), "sandbox-pack-release-"))
+    try {
+      const root = manifest(repoRoot)
+      writeFileSync(join(dir, "package.json"), JSON.stringify(root))
+      cpSync(join(repoRoot, ".changeset"), join(dir, ".changeset"), { recursive: true })
+      const workspaces = [...shipped, "test/pack", "test", "test/daytona-emulator", "test/acp-agent"]
+      for (const w of workspaces) {
+        mkdirSync(join(dir, w), { recursive: true })
+        cpSync(join(repoRoot, w, "package.json"), join(dir, w, "package.json"))
+      }
+      const bin = createRequire(import.meta.url).resolve("@changesets/cli/bin.js")
+      execFileSync(process.execPath, [bin, "version"], { cwd: dir, env: cleanEnv(), stdio: "pipe" })
+      const versions = new Map<string, string>()
+      for (const w of shipped.filter((x) => x !== "test/example-provider")) {
+        const m = manifest(join(dir, w))
+        versions.set(m.name, m.version)
+        expect(existsSync(join(dir, w, "CHANGELOG.md")), w).toBe(true)
+      }
+      const released = [...new Set(versions.values())]
+      expect(released, JSON.stringify([...versions])).toHaveLength(1)
+      expect(released[0]).toMatch(/^0\./)
+      for (const w of shipped) {
+        for (const [name, range] of Object.entries(manifest(join(dir, w)).dependencies ?? {})) {
+          if (versions.has(name)) expect(range, `${w} → ${name}`).toBe(`^${versions.get(name)}`)
+        }
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+    // what `changeset publish` runs for each package, without publishing
+    for (const p of pack().packed.filter((x) => !x.name.startsWith("@example/"))) {
+      execFileSync("npm", ["publish", "--dry-run", "--access", "public", join(pack().tarballs, p.filename)], {
+        cwd: pack().work,
+        env: cleanEnv(),
+        stdio: "pipe"
+      })
     }
   })
 })
