@@ -26,6 +26,17 @@ import type { Workspace } from "./Workspace.js"
 import type { SyncResult } from "./WorkspaceSync.js"
 import { WorkspaceSync } from "./WorkspaceSync.js"
 
+const concatBytes = (chunks: Iterable<Uint8Array>): Uint8Array => {
+  const all = [...chunks]
+  const out = new Uint8Array(all.reduce((n, c) => n + c.length, 0))
+  let at = 0
+  for (const c of all) {
+    out.set(c, at)
+    at += c.length
+  }
+  return out
+}
+
 /**
  * A request to the running session from outside (the CLI, through the supervisor).
  *
@@ -70,6 +81,11 @@ export interface StartOptions {
   readonly force?: boolean
   /** Live output of the launched command (the one-shot path streams it to the terminal). */
   readonly onOutput?: (stream: "stdout" | "stderr", data: Uint8Array) => Effect.Effect<void>
+  /**
+   * What the launched command reads (the one-shot path passes its own stdin through): streamed while it runs where
+   * the provider has `execInteractive`, else read to its end first and handed over whole.
+   */
+  readonly stdin?: Stream.Stream<Uint8Array>
   /** Requests from outside while the command runs. */
   readonly control?: Queue.Dequeue<ControlRequest>
   /** Called once the session record exists (before any provider call). */
@@ -503,7 +519,22 @@ export const run = Effect.fn("Session.run")(function*(options: StartOptions) {
           yield* setState("running")
           yield* emit("session.running", {})
           const exitCode = yield* Deferred.make<number>()
-          const output = provider.execStream(instance, { argv, env: { ...env, ...(options.agent?.env ?? {}) } }).pipe(
+          const request = { argv, env: { ...env, ...(options.agent?.env ?? {}) } }
+          const stdin = options.stdin
+          const execution = stdin === undefined
+            ? provider.execStream(instance, request)
+            : provider.execInteractive !== undefined
+            ? provider.execInteractive(instance, { ...request, stdin })
+            : Stream.unwrap(
+              Effect.map(
+                Stream.runCollect(stdin),
+                (chunks) => {
+                  const bytes = concatBytes(chunks)
+                  return provider.execStream(instance, bytes.length > 0 ? { ...request, stdin: bytes } : request)
+                }
+              )
+            )
+          const output = execution.pipe(
             Stream.runForEach((chunk) => {
               if (chunk._tag === "Exit") {
                 return Deferred.succeed(exitCode, chunk.exit_code)

@@ -18,6 +18,7 @@ import * as ConfigHooks from "../ConfigHooks.js"
 import { ExitWith } from "../Failure.js"
 import * as Render from "../Render.js"
 import * as Sessions from "../Sessions.js"
+import * as Terminal from "../Terminal.js"
 
 const RunResult = Schema.Struct({
   session_id: Schema.String,
@@ -47,9 +48,12 @@ export const command = Command.make(
       Options.withDescription("Allow a sync-back that would delete most of the host tree")
     ),
     trustHooks: ConfigHooks.trustHooksOption,
+    noTty: Options.boolean("no-tty").pipe(
+      Options.withDescription("Do not give the command a terminal even when standard input is one (nor read it)")
+    ),
     cmd: Args.text({ name: "CMD" }).pipe(Args.repeated, Args.withDescription("The command to run, after --"))
   },
-  ({ cmd, config, force, keep, output, profile: profileFlag, trustHooks, workspace: dir }) =>
+  ({ cmd, config, force, keep, noTty, output, profile: profileFlag, trustHooks, workspace: dir }) =>
     Effect.gen(function*() {
       if (cmd.length === 0) return yield* new UsageError({ detail: "nothing to run: sandbox-cli run -- CMD [ARGS…]" })
       const workspace = yield* Sessions.workspaceForDir(Option.getOrElse(dir, () => process.cwd()))
@@ -65,13 +69,19 @@ export const command = Command.make(
       const sessionId = makeSessionId()
       yield* Effect.flatMap(Supervision.Supervision, (s) => s.hold(sessionId, { workspace_path: workspace.path }))
       const toStdout = output === "text"
+      // Standard input goes to the command; a terminal comes with a pseudo-terminal, unless --no-tty or the
+      // backend cannot stream stdin while the command runs (a terminal never ends, so it is then not read).
+      const terminal = process.stdin.isTTY === true
+      const pty = terminal && !noTty && toStdout && provider.execInteractive !== undefined
+      if (pty) yield* Terminal.raw
       const outcome = yield* SessionLifecycle.run({
         sessionId,
         workspace,
         profile,
         provider,
         agent: null,
-        command: cmd,
+        command: pty ? Terminal.underPty(cmd) : cmd,
+        ...(terminal && !pty ? {} : { stdin: Terminal.stdin }),
         owner: Sessions.owner(),
         labels: { [Label.stateDir]: yield* Sessions.stateDirLabel },
         hooks,
