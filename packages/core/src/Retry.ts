@@ -27,10 +27,36 @@ export interface RetryOptions {
 /** A remote asking for more than this is not waited for in full. */
 const maxRetryAfter = Duration.seconds(60)
 
-const isRetryable = (error: unknown): boolean => error instanceof ProviderError && error.retryable
+/**
+ * Failures a retry gave up on at its cap. A retry around them (an operation retrying a step that retried its own
+ * request) lets them through at once, so nesting never multiplies attempts: the cap holds for the whole operation.
+ */
+const exhausted = new WeakSet<object>()
 
-const isRejected = (error: unknown): boolean =>
-  error instanceof ProviderError && error.retryable && error.rejected === true
+/**
+ * Whether the policy would retry `error`: a retryable `ProviderError` that no retry has already given up on.
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const isRetryable = (error: unknown): boolean =>
+  error instanceof ProviderError && error.retryable && !exhausted.has(error)
+
+const isRejected = (error: unknown): boolean => isRetryable(error) && (error as ProviderError).rejected === true
+
+/** Runs `self` under `schedule`; a failure the schedule would still have retried was stopped by the cap. */
+const retrying = <A, E, R>(
+  self: Effect.Effect<A, E, R>,
+  schedule: Schedule.Schedule<E, E>,
+  when: (error: unknown) => boolean
+): Effect.Effect<A, E, R> =>
+  Effect.retry(self, schedule).pipe(
+    Effect.tapError((error) =>
+      Effect.sync(() => {
+        if (when(error) && typeof error === "object" && error !== null) exhausted.add(error)
+      })
+    )
+  )
 
 /**
  * A schedule for errors of type `E`: it stops at once on an error that is not a retryable `ProviderError`,
@@ -66,7 +92,7 @@ const schedule = <E>(options: RetryOptions, when: (error: unknown) => boolean): 
  * @category combinators
  */
 export const retry = (options?: RetryOptions) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.retry(self, policy<E>(options))
+  retrying(self, policy<E>(options), isRetryable)
 
 /**
  * Retry a NON-idempotent effect (an exec, a create without a lookup) only where the remote said it refused the
@@ -77,4 +103,4 @@ export const retry = (options?: RetryOptions) => <A, E, R>(self: Effect.Effect<A
  */
 export const retryRejected =
   (options?: RetryOptions) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-    Effect.retry(self, schedule<E>(options ?? {}, isRejected))
+    retrying(self, schedule<E>(options ?? {}, isRejected), isRejected)

@@ -168,3 +168,18 @@ describe("Retry.retryRejected", () => {
       expect(yield* Ref.get(op.attempts)).toBe(1)
     }))
 })
+
+describe("one retry layer per operation", () => {
+  it.effect("a retry around a retried step does not multiply its attempts: the cap holds for the operation", () =>
+    Effect.gen(function*() {
+      const attempts = yield* Ref.make(0)
+      const step = Ref.update(attempts, (n) => n + 1).pipe(Effect.zipRight(Effect.fail(failure("RateLimited", 0))))
+      const nested = step.pipe(Retry.retry({ times: 6 }), Retry.retry({ times: 6 }), Retry.retry({ times: 6 }))
+      const fiber = yield* Effect.fork(Effect.either(nested))
+      yield* TestClock.adjust("1 hour")
+      const result = yield* Fiber.join(fiber)
+      expect(Either.isLeft(result) && result.left.reason).toBe("RateLimited")
+      expect(yield* Ref.get(attempts)).toBe(7)
+      expect(Either.isLeft(result) && Retry.isRetryable(result.left)).toBe(false)
+    }))
+})

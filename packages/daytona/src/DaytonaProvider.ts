@@ -28,7 +28,7 @@ import { fromSdk, PROVIDER, providerError, type SdkClasses } from "./internal/er
 import { exec, execStream, sdkBytes, type Toolbox } from "./internal/exec.js"
 import { retryDestroy } from "./internal/schedule.js"
 import { resolvePosix } from "./internal/shell.js"
-import { isTransitional } from "./internal/state.js"
+import { isDeleted, isTransitional } from "./internal/state.js"
 import { getArchive, putArchive } from "./internal/transfer.js"
 
 /**
@@ -77,6 +77,12 @@ export interface MakeOptions {
    * each SDK call is sent at most `1 + times` times, and callers of the provider do not retry it again.
    */
   readonly retry?: Retry.RetryOptions
+  /**
+   * How often a sandbox is told of activity while a command runs in it (Daytona's auto-stop counts API traffic,
+   * not processes). Default: a quarter of the sandbox's auto-stop interval; never when auto-stop is off. Only
+   * while a command runs: an idle sandbox still auto-stops.
+   */
+  readonly keepAliveEvery?: Duration.DurationInput
 }
 
 /**
@@ -183,7 +189,7 @@ export const make = Effect.fn("DaytonaProvider.make")(function*(options: MakeOpt
     (client) => Effect.promise(() => client[Symbol.asyncDispose]().catch(() => undefined))
   )
 
-  const gone = (state: string | undefined) => state === "destroyed" || state === "destroying"
+  const gone = (sb: Sandbox) => isDeleted(sb.state, sb.desiredState)
   // Sandbox objects carry the toolbox client; keep the last one seen per id so toolbox calls need no lookup.
   const sandboxes = new Map<string, Sandbox>()
   const remember = (sb: Sandbox): Sandbox => {
@@ -193,23 +199,25 @@ export const make = Effect.fn("DaytonaProvider.make")(function*(options: MakeOpt
   const instanceOf = (operation: string, sb: Sandbox) =>
     Effect.map(view(operation, sb), (v) => toInstance(v, profile.runtime_root))
 
+  // Each request is retried where it is sent; a failure a retry gave up on passes any retry around it at once
+  // (core Retry), so an operation that retries a whole attempt never multiplies its requests' attempts.
   const lookup = (operation: string, id: string) =>
-    sdk(operation, id, () => daytona.get(id)).pipe(
+    retry(sdk(operation, id, () => daytona.get(id))).pipe(
       Effect.flatMap((sb) =>
-        gone(sb.state)
+        gone(sb)
           ? Effect.fail(providerError(operation, "NotFound", `sandbox ${id} is destroyed`, id))
           : Effect.succeed(remember(sb))
       )
     )
 
   const listed = (operation: string, labels: Readonly<Record<string, string>>) =>
-    sdk(operation, undefined, async () => {
+    retry(sdk(operation, undefined, async () => {
       const all: Array<Sandbox> = []
       for await (const sb of daytona.list({ labels: { ...labels } })) all.push(sb)
       return all
-    }).pipe(
+    })).pipe(
       Effect.map((all) =>
-        all.filter((sb) => !gone(sb.state) && Object.entries(labels).every(([k, v]) => sb.labels?.[k] === v))
+        all.filter((sb) => !gone(sb) && Object.entries(labels).every(([k, v]) => sb.labels?.[k] === v))
           .map(remember)
       )
     )
@@ -217,12 +225,23 @@ export const make = Effect.fn("DaytonaProvider.make")(function*(options: MakeOpt
   const toolbox: Toolbox = {
     sandboxFor: (operation, instance) => {
       const known = sandboxes.get(instance.instance_id)
-      return known !== undefined ? Effect.succeed(known) : retry(lookup(operation, instance.instance_id))
+      return known !== undefined ? Effect.succeed(known) : lookup(operation, instance.instance_id)
     },
     call: sdk,
     fail: (operation, id) => fromSdk(operation, id, module as SdkClasses),
     retry,
-    retryRejected
+    retryRejected,
+    keepAlive: (sb) => {
+      const minutes = typeof sb.autoStopInterval === "number" ? sb.autoStopInterval : 15
+      const every = options.keepAliveEvery !== undefined
+        ? Duration.decode(options.keepAliveEvery)
+        : minutes > 0
+        ? Duration.millis(minutes * 15_000)
+        : undefined
+      if (every === undefined) return Effect.void
+      const refresh = Effect.ignore(sdk("keepAlive", sb.id, () => sb.refreshActivity()))
+      return Effect.asVoid(Effect.forkScoped(Effect.forever(Effect.zipRight(Effect.sleep(every), refresh))))
+    }
   }
 
   const seconds = lifecycleSeconds
@@ -266,7 +285,7 @@ export const make = Effect.fn("DaytonaProvider.make")(function*(options: MakeOpt
 
   /** The workspace directory exists from create on (execs start in it). */
   const ensureWorkdir = (operation: string, sb: Sandbox, instance: Instance) =>
-    sdk(operation, sb.id, () => sb.fs.createFolder(instance.workdir, "755"))
+    retry(sdk(operation, sb.id, () => sb.fs.createFolder(instance.workdir, "755")))
 
   const adopt = (operation: string, sb: Sandbox, labels: Readonly<Record<string, string>>) => {
     const clash = Object.entries(labels).find(([k, v]) => sb.labels?.[k] !== v)
@@ -302,6 +321,9 @@ export const make = Effect.fn("DaytonaProvider.make")(function*(options: MakeOpt
             { timeout: seconds }
           )
       ).pipe(
+        // Sent again at once only when the API refused it before acting (429, 503, refused connection); after
+        // a lost reply the whole attempt is retried, which looks our labels up before any new POST.
+        retryRejected,
         // The name is ours: a 409 means an earlier or concurrent attempt made it.
         Effect.catchIf(
           (e) => e.reason === "Conflict",
@@ -317,8 +339,8 @@ export const make = Effect.fn("DaytonaProvider.make")(function*(options: MakeOpt
       yield* ensureWorkdir("create", sb, instance)
       return instance
     })
-    // One retry layer for the whole create: every attempt looks our labels up first, so a create whose reply was
-    // lost (a dropped connection) is found and adopted, never made twice.
+    // Every attempt looks our labels up first, so a create whose reply was lost (a dropped connection) is found
+    // and adopted, never made twice.
     return yield* retry(attempt)
   })
 
@@ -327,14 +349,18 @@ export const make = Effect.fn("DaytonaProvider.make")(function*(options: MakeOpt
   const destroyOnce = (id: string) =>
     Effect.gen(function*() {
       const known = sandboxes.get(id)
-      const found = known !== undefined ? Option.some(known) : yield* sdk("destroy", id, () => daytona.get(id)).pipe(
-        Effect.map(Option.some),
-        Effect.catchIf((e) => e.reason === "NotFound", () => Effect.succeed(Option.none<Sandbox>()))
-      )
-      if (Option.isNone(found) || gone(found.value.state)) return
+      const found = known !== undefined ?
+        Option.some(known) :
+        yield* retry(sdk("destroy", id, () => daytona.get(id))).pipe(
+          Effect.map(Option.some),
+          Effect.catchIf((e) => e.reason === "NotFound", () => Effect.succeed(Option.none<Sandbox>()))
+        )
+      if (Option.isNone(found) || gone(found.value)) return
       const sb = found.value
       yield* sdk("destroy", id, () => sb.delete(seconds, false)).pipe(
-        Effect.catchIf((e) => e.reason === "NotFound", () => Effect.void)
+        Effect.catchIf((e) => e.reason === "NotFound", () => Effect.void),
+        // 409: a transition, or a delete already accepted; the next attempt looks the sandbox up afresh.
+        Effect.tapError(() => Effect.sync(() => sandboxes.delete(id)))
       )
     })
 
@@ -370,11 +396,11 @@ export const make = Effect.fn("DaytonaProvider.make")(function*(options: MakeOpt
     capabilities,
     create,
     get: Effect.fn("DaytonaProvider.get")(function*(id) {
-      return yield* instanceOf("get", yield* retry(lookup("get", id)))
+      return yield* instanceOf("get", yield* lookup("get", id))
     }),
     list: (filter) =>
       Stream.unwrap(
-        Effect.map(retry(listed("list", filter.labels)), (all) =>
+        Effect.map(listed("list", filter.labels), (all) =>
           Stream.fromIterable(all).pipe(Stream.mapEffect((sb) => instanceOf("list", sb))))
       ).pipe(Stream.withSpan("DaytonaProvider.list")),
     start: Effect.fn("DaytonaProvider.start")(function*(instance) {

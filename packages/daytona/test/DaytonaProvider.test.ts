@@ -111,7 +111,7 @@ describe("create", () => {
 })
 
 describe("destroy", () => {
-  for (const [state, requests] of [["starting", 3], ["destroying", 2], ["error", undefined]] as const) {
+  for (const [state, requests] of [["starting", 3], ["destroying", 3], ["error", undefined]] as const) {
     it.scopedLive(`copes with a sandbox in ${state}`, () =>
       Effect.gen(function*() {
         const emu = emulator()

@@ -23,11 +23,16 @@ export const profile = (
     ...extra
   })
 
-/** One emulator per test file, closed after the file. */
+/** The shell the emulator runs commands through in this run of the suite (see vitest.config.ts). */
+export const SHELL: "sh" | "bash" | "zsh" = ((s) => (s === "bash" || s === "zsh" ? s : "sh"))(
+  process.env["DAYTONA_EMULATOR_SHELL"]
+)
+
+/** One emulator per test file, closed after the file; commands go through this run's shell. */
 export const useEmulator = (options: Omit<EmulatorOptions, "apiKey"> = {}): () => Emulator => {
   let emu: Emulator | undefined
   beforeAll(async () => {
-    emu = await startEmulator({ apiKey: API_KEY, ...options })
+    emu = await startEmulator({ apiKey: API_KEY, shell: SHELL, ...options })
   })
   afterAll(async () => {
     await emu?.close()

@@ -14,7 +14,7 @@ try {
     console.log(`${plane}: ${c[plane].served}/${c[plane].total}`)
   }
   console.log(`total: ${c.served}/${c.total} (${((100 * c.served) / c.total).toFixed(1)}%)`)
-  if (process.argv.includes("--list")) for (const op of c.missing) console.log(`  not served: ${op}`)
+  if (process.argv.includes("--list")) { for (const op of c.missing) console.log(`  not served: ${op}`) }
 } finally {
   await emu.close()
 }

@@ -13,11 +13,11 @@ import { Transform } from "node:stream"
 import { WebSocketServer } from "ws"
 import type { App } from "./app.js"
 import { attachEvents } from "./events.js"
-import { FaultInjector } from "./faults.js"
+import { FaultInjector, retryAfterHeaders } from "./faults.js"
 import type { RequestContext, RouteKind } from "./http.js"
 import { HttpError, Router, sendError } from "./http.js"
 import { handlePreview } from "./preview.js"
-import { bubblewrapUsable, ProcessRegistry } from "./processes.js"
+import { containment, ProcessRegistry } from "./processes.js"
 import { accessRoutes, AccessTokens } from "./routes/access.js"
 import { ADMIN_PREFIX, adminRoutes } from "./routes/admin.js"
 import { controlRoutes } from "./routes/control.js"
@@ -33,7 +33,7 @@ import { StatsCounter } from "./stats.js"
 import type { Emulator, EmulatorOptions, SandboxState } from "./types.js"
 
 /** States whose sandbox has no running processes; entering one kills them and forgets the sessions. */
-const HALTED: ReadonlySet<SandboxState> = new Set<SandboxState>(["stopped", "archived", "destroyed"])
+const HALTED: ReadonlySet<SandboxState> = new Set<SandboxState>(["stopped", "archived", "destroying", "destroyed"])
 
 /** JSON bodies larger than this are not parsed for `onRequest`. */
 const JSON_RECORD_LIMIT = 1024 * 1024
@@ -86,10 +86,15 @@ export const startEmulator = async (options: EmulatorOptions): Promise<Emulator>
     toolboxUrl: () => `${origin}/toolbox`,
     createState: options.createState ?? "started",
     refuseDeleteWhileStarting: options.refuseDeleteWhileStarting ?? true,
-    stuckRules: options.stuck ?? []
+    stuckRules: options.stuck ?? [],
+    deleteLinger: options.deleteLinger
   })
-  const isolatedProcesses = options.isolateProcesses === true && bubblewrapUsable()
-  const processes = new ProcessRegistry(isolatedProcesses)
+  const contained = options.isolateProcesses === false ? "none" : containment()
+  const isolatedProcesses = contained !== "none"
+  const processes = new ProcessRegistry(contained, options.shell ?? "sh")
+  const minuteMs = options.autoStopMinuteMs ?? 60_000
+  const autoStopTimer = setInterval(() => store.autoStop(Date.now(), minuteMs), Math.min(1000, minuteMs / 10))
+  autoStopTimer.unref()
   const router = new Router()
   const app: App = {
     store,
@@ -98,7 +103,7 @@ export const startEmulator = async (options: EmulatorOptions): Promise<Emulator>
     sessions: new SessionManager(processes),
     router,
     origin: () => origin,
-    executeDefaultTimeoutSeconds: options.executeDefaultTimeoutSeconds ?? 10
+    executeDefaultTimeoutSeconds: options.executeDefaultTimeoutSeconds ?? 0
   }
   const tokens = new AccessTokens()
   const add = (
@@ -174,12 +179,21 @@ export const startEmulator = async (options: EmulatorOptions): Promise<Emulator>
     stats.request(templateKey)
 
     const fault = faults.decide(`${method} ${path}`, templateKey)
+    let dropReply = false
     if (fault) {
       stats.fault(templateKey)
       switch (fault.kind) {
         case "drop":
           // No reply at all: the client sees a reset connection.
           req.socket.destroy()
+          return
+        case "drop-after":
+          // The handler acts; its reply never leaves (below).
+          dropReply = true
+          break
+        case "502":
+          req.resume()
+          sendError({ req, res }, kind, new HttpError(502, "Bad Gateway: failed to reach the sandbox daemon"))
           return
         case "slow":
           await delay(fault.delayMs)
@@ -189,9 +203,7 @@ export const startEmulator = async (options: EmulatorOptions): Promise<Emulator>
           sendError(
             { req, res },
             kind,
-            new HttpError(429, "ThrottlerException: Too Many Requests", undefined, {
-              "Retry-After": String(fault.retryAfterSeconds ?? 1)
-            })
+            new HttpError(429, "ThrottlerException: Too Many Requests", undefined, retryAfterHeaders(fault))
           )
           return
         case "500":
@@ -203,12 +215,7 @@ export const startEmulator = async (options: EmulatorOptions): Promise<Emulator>
           sendError(
             { req, res },
             kind,
-            new HttpError(
-              503,
-              "Service Unavailable",
-              undefined,
-              fault.retryAfterSeconds !== undefined ? { "Retry-After": String(fault.retryAfterSeconds) } : {}
-            )
+            new HttpError(503, "Service Unavailable", undefined, retryAfterHeaders(fault))
           )
           return
       }
@@ -227,6 +234,17 @@ export const startEmulator = async (options: EmulatorOptions): Promise<Emulator>
       sendError({ req, res }, kind, new HttpError(404, message))
       req.resume()
       return
+    }
+
+    if (dropReply) {
+      // Whatever the handler answers, the connection is reset instead, once it has acted.
+      const cut = () => {
+        req.socket.destroy()
+        return res
+      }
+      ;(res as unknown as { writeHead: () => ServerResponse }).writeHead = cut
+      ;(res as unknown as { write: () => boolean }).write = () => (cut(), false)
+      ;(res as unknown as { end: () => ServerResponse }).end = cut
     }
 
     const onRequest = options.onRequest
@@ -292,7 +310,12 @@ export const startEmulator = async (options: EmulatorOptions): Promise<Emulator>
   const server = createServer((req, res) => {
     void handle(req, res).catch(() => res.destroy())
   })
-  const events = attachEvents(server, apiKey, organizationId, stats)
+  // Socket.IO handshakes go through the fault rules as `GET /api/socket.io/`: any kind that fires refuses it.
+  const events = attachEvents(server, apiKey, organizationId, stats, () => {
+    const fault = faults.decide("GET /api/socket.io/", "GET /api/socket.io/", false)
+    if (fault) stats.fault("GET /api/socket.io/")
+    return fault !== undefined
+  })
   store.onTransition((sb, oldState, newState) => {
     if (HALTED.has(newState)) {
       app.sessions.clearSandbox(sb.id)
@@ -315,6 +338,14 @@ export const startEmulator = async (options: EmulatorOptions): Promise<Emulator>
     }
     stats.request(`GET ${LOGS_TEMPLATE}`)
     stats.webSocket()
+    // Log WebSockets go through the fault rules like any request; a fault refuses the upgrade.
+    const fault = faults.decide(`GET ${url.pathname}`, `GET ${LOGS_TEMPLATE}`, false)
+    if (fault) {
+      stats.fault(`GET ${LOGS_TEMPLATE}`)
+      if (fault.kind === "drop" || fault.kind === "drop-after") socket.destroy()
+      else rejectUpgrade(socket, fault.kind === "slow" ? 504 : Number(fault.kind), "Fault")
+      return
+    }
     const sandbox = store.findLive(match.params["sandboxId"] ?? "")
     // Node sends the API key as a header; Deno and browsers send the preview token in the query (§7).
     const authorized = req.headers.authorization === `Bearer ${apiKey}` ||
@@ -355,6 +386,8 @@ export const startEmulator = async (options: EmulatorOptions): Promise<Emulator>
     port,
     root,
     isolatedProcesses,
+    sandboxUser: contained === "user",
+    shell: processes.shell,
     stats: () => stats.snapshot(),
     resetStats: () => stats.reset(),
     setFaults: (rules) => faults.set(rules),
@@ -376,6 +409,8 @@ export const startEmulator = async (options: EmulatorOptions): Promise<Emulator>
       })),
     close: () => {
       closing ??= (async () => {
+        clearInterval(autoStopTimer)
+        store.close()
         processes.killAll()
         events.close()
         for (const client of wss.clients) client.terminate()

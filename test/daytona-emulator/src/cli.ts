@@ -17,14 +17,19 @@ export const USAGE = `usage: daytona-emulator [options]
   --fail-rate R        fail this fraction of requests at random,    env DAYTONA_EMULATOR_FAIL_RATE
                        0..1 or a percentage ("0.3", "30%")
   --fail-kinds K,...   replies random failures pick from            env DAYTONA_EMULATOR_FAIL_KINDS default 429,503
-                       (429, 500, 503, drop)
+                       (429, 500, 502, 503, drop, drop-after)
   --retry-after S      Retry-After of random 429/503 replies        env DAYTONA_EMULATOR_RETRY_AFTER default 1
   --faults JSON        per-route fault rules, e.g.                  env DAYTONA_EMULATOR_FAULTS
                        '[{"route":"POST /api/sandbox","kind":"429","times":1}]'
   --stuck JSON         stuck-state rules, e.g.                      env DAYTONA_EMULATOR_STUCK
                        '[{"labels":{"slow":"yes"},"state":"starting","requests":3}]'
   --no-isolate         run commands as plain host processes (they then  env DAYTONA_EMULATOR_NO_ISOLATE
-                       see host paths); by default they run under bubblewrap where it works
+                       see host paths and can write anywhere); by default they run under bubblewrap
+                       where it works: read-only system, writable sandbox, uid 1000
+  --shell S            sh, bash or zsh, as the daemon picks one         env DAYTONA_EMULATOR_SHELL default sh
+  --auto-stop-minute MS  length of an auto-stop "minute"             env DAYTONA_EMULATOR_AUTO_STOP_MINUTE_MS
+  --delete-linger MS   a deleted sandbox keeps its state, then shows   env DAYTONA_EMULATOR_DELETE_LINGER_MS
+                       destroying, for MS each (default 0)
   -h, --help
 
 Prints "listening on http://127.0.0.1:N/api" once it serves. Admin endpoints (same bearer key):
@@ -92,6 +97,9 @@ export const parseCli = (argv: ReadonlyArray<string>, env: Env): CliResult => {
           faults: { type: "string" },
           stuck: { type: "string" },
           "no-isolate": { type: "boolean" },
+          shell: { type: "string" },
+          "auto-stop-minute": { type: "string" },
+          "delete-linger": { type: "string" },
           help: { type: "boolean", short: "h" }
         },
         strict: true,
@@ -135,9 +143,23 @@ export const parseCli = (argv: ReadonlyArray<string>, env: Env): CliResult => {
     const stuckText = pick(values.stuck, "DAYTONA_EMULATOR_STUCK")
     const stuck = stuckText === undefined ? undefined : typed(() => parseStuckRules(json(stuckText, "--stuck")))
 
+    const shell = pick(values.shell, "DAYTONA_EMULATOR_SHELL")
+    if (shell !== undefined && shell !== "sh" && shell !== "bash" && shell !== "zsh") {
+      throw new UsageError("--shell must be sh, bash or zsh")
+    }
+    const minuteText = pick(values["auto-stop-minute"], "DAYTONA_EMULATOR_AUTO_STOP_MINUTE_MS")
+    const autoStopMinuteMs = minuteText === undefined
+      ? undefined
+      : integer(minuteText, "--auto-stop-minute", 10, 3_600_000)
+    const lingerText = pick(values["delete-linger"], "DAYTONA_EMULATOR_DELETE_LINGER_MS")
+    const lingerMs = lingerText === undefined ? undefined : integer(lingerText, "--delete-linger", 0, 600_000)
+
     return {
       _tag: "Run",
       options: {
+        ...(shell !== undefined ? { shell } : {}),
+        ...(autoStopMinuteMs !== undefined ? { autoStopMinuteMs } : {}),
+        ...(lingerMs !== undefined ? { deleteLinger: { unchangedMs: lingerMs, destroyingMs: lingerMs } } : {}),
         port,
         apiKey,
         createState,

@@ -16,7 +16,8 @@ export const attachEvents = (
   httpServer: HttpServer,
   apiKey: string,
   organizationId: string,
-  stats: StatsCounter
+  stats: StatsCounter,
+  refuse: () => boolean = () => false
 ): EventHub => {
   const io = new Server(httpServer, {
     path: "/api/socket.io/",
@@ -27,6 +28,10 @@ export const attachEvents = (
   })
   // The SDK authenticates in the handshake payload (`auth.token`), not with a header.
   io.use((socket, next) => {
+    if (refuse()) {
+      next(new Error("Service Unavailable"))
+      return
+    }
     const auth: unknown = socket.handshake.auth
     const token = typeof auth === "object" && auth !== null ? (auth as { token?: unknown }).token : undefined
     if (token === apiKey) next()

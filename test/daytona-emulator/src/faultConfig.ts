@@ -10,8 +10,8 @@ import { isObject } from "./http.js"
 import { SANDBOX_STATES } from "./state.js"
 import type { FaultKind, FaultRule, RandomFailureKind, RandomFailures, SandboxState, StuckRule } from "./types.js"
 
-const FAULT_KINDS: ReadonlyArray<FaultKind> = ["429", "500", "503", "slow", "drop"]
-const RANDOM_KINDS: ReadonlyArray<RandomFailureKind> = ["429", "500", "503", "drop"]
+const FAULT_KINDS: ReadonlyArray<FaultKind> = ["429", "500", "502", "503", "slow", "drop", "drop-after"]
+const RANDOM_KINDS: ReadonlyArray<RandomFailureKind> = ["429", "500", "502", "503", "drop", "drop-after"]
 
 const fail = (message: string): never => {
   throw new TypeError(message)
@@ -49,13 +49,21 @@ export const parseFaultRule = (value: unknown, where = "rule"): FaultRule => {
   const retryAfterSeconds = optNum(obj, "retryAfterSeconds", where)
   const delayMs = optNum(obj, "delayMs", where)
   const times = optNum(obj, "times", where)
+  const header = obj["retryAfterHeader"]
+  if (header !== undefined && (typeof header !== "string" || !/^retry-after(-[\w-]+)?$/i.test(header))) {
+    return fail(`${where}.retryAfterHeader must be Retry-After or Retry-After-<limiter>`)
+  }
+  const date = obj["retryAfterDate"]
+  if (date !== undefined && typeof date !== "boolean") return fail(`${where}.retryAfterDate must be a boolean`)
   return {
     route: routeOf(obj, where, true)!,
     kind: kind as FaultKind,
     ...(rate !== undefined ? { rate } : {}),
     ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}),
     ...(delayMs !== undefined ? { delayMs } : {}),
-    ...(times !== undefined ? { times } : {})
+    ...(times !== undefined ? { times } : {}),
+    ...(typeof header === "string" ? { retryAfterHeader: header } : {}),
+    ...(date === true ? { retryAfterDate: true } : {})
   }
 }
 

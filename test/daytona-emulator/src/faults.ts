@@ -19,8 +19,18 @@ export const mulberry32 = (seed: number): () => number => {
 export interface FaultDecision {
   readonly kind: FaultKind | RandomFailureKind
   readonly retryAfterSeconds: number | undefined
+  readonly retryAfterHeader: string
+  readonly retryAfterDate: boolean
   readonly delayMs: number
 }
+
+/** The headers that carry a decision's wait, if it has one. */
+export const retryAfterHeaders = (fault: FaultDecision): Record<string, string> =>
+  fault.retryAfterSeconds === undefined ? {} : {
+    [fault.retryAfterHeader]: fault.retryAfterDate
+      ? new Date(Math.ceil(Date.now() / 1000) * 1000 + fault.retryAfterSeconds * 1000).toUTCString()
+      : String(fault.retryAfterSeconds)
+  }
 
 interface ActiveRule {
   readonly rule: FaultRule
@@ -46,7 +56,9 @@ export const validateRandomFailures = (random: RandomFailures): void => {
   const kinds = random.kinds ?? DEFAULT_RANDOM_KINDS
   if (kinds.length === 0) throw new RangeError("random failure kinds must not be empty")
   for (const k of kinds) {
-    if (!["429", "500", "503", "drop"].includes(k)) throw new RangeError(`unknown random failure kind ${String(k)}`)
+    if (!["429", "500", "502", "503", "drop", "drop-after"].includes(k)) {
+      throw new RangeError(`unknown random failure kind ${String(k)}`)
+    }
   }
 }
 
@@ -92,7 +104,7 @@ export class FaultInjector {
    * The first matching rule that fires wins; then the random-failure mode gets its draw. Each matching, non-spent
    * rule draws one number, which keeps the sequence of draws a function of the request sequence alone.
    */
-  decide(actualKey: string, templateKey: string): FaultDecision | undefined {
+  decide(actualKey: string, templateKey: string, random = true): FaultDecision | undefined {
     for (const active of this.rules) {
       const { rule } = active
       if (rule.times !== undefined && active.fired >= rule.times) continue
@@ -103,15 +115,23 @@ export class FaultInjector {
       return {
         kind: rule.kind,
         retryAfterSeconds: rule.retryAfterSeconds ?? (rule.kind === "429" ? 1 : undefined),
+        retryAfterHeader: rule.retryAfterHeader ?? "Retry-After",
+        retryAfterDate: rule.retryAfterDate ?? false,
         delayMs: rule.delayMs ?? 1000
       }
     }
-    const chaos = this.chaos
+    const chaos = random ? this.chaos : undefined
     if (chaos === undefined || chaos.rate <= 0) return undefined
     if (chaos.route !== undefined && !matches(chaos.route, [actualKey, templateKey])) return undefined
     if (this.random() >= chaos.rate) return undefined
     const kinds = chaos.kinds ?? DEFAULT_RANDOM_KINDS
     const kind = kinds[Math.floor(this.random() * kinds.length)] ?? "503"
-    return { kind, retryAfterSeconds: chaos.retryAfterSeconds ?? 1, delayMs: 0 }
+    return {
+      kind,
+      retryAfterSeconds: chaos.retryAfterSeconds ?? 1,
+      retryAfterHeader: "Retry-After",
+      retryAfterDate: false,
+      delayMs: 0
+    }
   }
 }

@@ -110,7 +110,7 @@ export class SessionManager {
     sessions.set(sessionId, {
       id: sessionId,
       cwd: hostPath(sb.paths, sb.paths.workDir),
-      env: sandboxEnv(sb, undefined),
+      env: sandboxEnv(sb, undefined, this.processes.shell),
       commands: new Map(),
       queue: Promise.resolve(),
       deleted: false
@@ -206,10 +206,13 @@ export class SessionManager {
     cmd: CommandRecord,
     complete: (exitCode: number) => void
   ): Promise<void> {
-    const runDir = nodePath.join(sb.dir, "run")
+    // The state file lives in the sandbox's own /tmp: a contained command can write nowhere else.
+    const runDir = nodePath.join(sb.paths.root, "tmp")
     await fsp.mkdir(runDir, { recursive: true })
-    const stateFile = nodePath.join(runDir, `${randomBytes(8).toString("hex")}.state`)
-    const child = this.processes.spawn(sb.id, ["/bin/sh", "-c", WRAPPER, "sh", stateFile, cmd.command], {
+    const stateFile = nodePath.join(runDir, `.daytona-session-${randomBytes(8).toString("hex")}.state`)
+    const shell = this.processes.shell
+    const seen = this.processes.visiblePath(sb.paths, stateFile)
+    const child = this.processes.spawn(sb.id, [shell, "-c", WRAPPER, shell, seen, cmd.command], {
       cwd: session.cwd,
       env: { ...session.env, PWD: session.cwd },
       paths: sb.paths

@@ -124,6 +124,10 @@ export interface SandboxRecord {
   readonly createdAt: string
   updatedAt: string
   lastActivityAt: string
+  /** `lastActivityAt` as a number, for the auto-stop timer. */
+  lastActivityMs: number
+  /** A DELETE was accepted: the sandbox lingers (see `EmulatorOptions.deleteLinger`) and refuses changes. */
+  deletePending: boolean
   /** Preview token; also accepted as `DAYTONA_SANDBOX_AUTH_KEY` on toolbox WebSockets. */
   readonly authToken: string
   /** `<root>/<id>`; the sandbox filesystem is `<dir>/fs`. */
@@ -168,6 +172,7 @@ export interface SandboxStoreOptions {
   readonly createState: "started" | "creating"
   readonly refuseDeleteWhileStarting: boolean
   readonly stuckRules: ReadonlyArray<StuckRule>
+  readonly deleteLinger?: { readonly unchangedMs?: number; readonly destroyingMs?: number } | undefined
 }
 
 const userHome = (user: string): string => (user === "root" ? "/root" : `/home/${user}`)
@@ -178,6 +183,7 @@ const labelsMatch = (labels: Readonly<Record<string, string>>, wanted: Readonly<
 export class SandboxStore {
   private readonly byId = new Map<string, SandboxRecord>()
   private readonly listeners: Array<TransitionListener> = []
+  private readonly timers = new Set<ReturnType<typeof setTimeout>>()
   private seq = 0
 
   constructor(private readonly options: SandboxStoreOptions) {}
@@ -233,6 +239,8 @@ export class SandboxStore {
       createdAt: now,
       updatedAt: now,
       lastActivityAt: now,
+      lastActivityMs: Date.parse(now),
+      deletePending: false,
       authToken: randomBytes(18).toString("base64url"),
       dir,
       paths,
@@ -274,8 +282,43 @@ export class SandboxStore {
     throw new HttpError(404, `Sandbox with ID or name ${idOrName} not found`)
   }
 
+  /** Activity that resets the auto-stop timer: any request that addresses the sandbox, toolbox ones included. */
+  touchActivity(sb: SandboxRecord): void {
+    const now = Date.now()
+    sb.lastActivityMs = now
+    sb.lastActivityAt = new Date(now).toISOString()
+  }
+
+  /**
+   * Daytona's auto-stop: started sandboxes idle for their `autoStopInterval` (in minutes of `minuteMs`) stop;
+   * ephemeral ones (auto-delete 0) are deleted instead, as a stop of theirs would.
+   */
+  autoStop(now: number, minuteMs: number): void {
+    for (const sb of this.byId.values()) {
+      if (sb.state !== "started" || sb.deletePending || sb.stuck !== undefined || sb.autoStopInterval <= 0) continue
+      if (now - sb.lastActivityMs < sb.autoStopInterval * minuteMs) continue
+      if (sb.autoDeleteInterval === 0) this.destroy(sb)
+      else this.transition(sb, "stopped")
+    }
+  }
+
+  /** Cancels the timers of lingering deletes (the emulator is closing). */
+  close(): void {
+    for (const t of this.timers) clearTimeout(t)
+    this.timers.clear()
+  }
+
+  private later(ms: number, f: () => void): void {
+    const t = setTimeout(() => {
+      this.timers.delete(t)
+      f()
+    }, ms)
+    t.unref()
+    this.timers.add(t)
+  }
+
   private touch(sb: SandboxRecord): void {
-    sb.lastActivityAt = new Date().toISOString()
+    this.touchActivity(sb)
     const stuck = sb.stuck
     if (!stuck) return
     if (stuck.remaining > 0) {
@@ -328,7 +371,7 @@ export class SandboxStore {
   }
 
   private assertNotChanging(sb: SandboxRecord): void {
-    if (TRANSITIONAL.has(sb.state)) throw new HttpError(409, "Sandbox state change in progress")
+    if (TRANSITIONAL.has(sb.state) || sb.deletePending) throw new HttpError(409, "Sandbox state change in progress")
   }
 
   start(sb: SandboxRecord): void {
@@ -367,10 +410,28 @@ export class SandboxStore {
     return this.destroy(sb)
   }
 
-  /** The reply shows `destroying`, as the real API does; the record is gone (404) from the next request on. */
+  /**
+   * Without a linger the reply shows `destroying` and the record is gone (404) from the next request on. With one,
+   * as the real API does, the sandbox stays in its state with desired state `destroyed`, then shows `destroying`,
+   * then is gone; meanwhile a second DELETE (or any state change) answers 409.
+   */
   private destroy(sb: SandboxRecord): Record<string, unknown> {
-    const reply = { ...this.dto(sb), state: "destroying", desiredState: "destroyed" }
-    this.transition(sb, "destroyed")
+    const unchangedMs = this.options.deleteLinger?.unchangedMs ?? 0
+    const destroyingMs = this.options.deleteLinger?.destroyingMs ?? 0
+    if (unchangedMs <= 0 && destroyingMs <= 0) {
+      const reply = { ...this.dto(sb), state: "destroying", desiredState: "destroyed" }
+      this.transition(sb, "destroyed")
+      return reply
+    }
+    sb.deletePending = true
+    sb.stuck = undefined
+    sb.desiredState = "destroyed"
+    sb.updatedAt = new Date().toISOString()
+    const reply = this.dto(sb)
+    this.later(unchangedMs, () => {
+      if (sb.state !== "destroyed") this.transition(sb, "destroying")
+      this.later(destroyingMs, () => this.transition(sb, "destroyed"))
+    })
     return reply
   }
 

@@ -29,8 +29,13 @@ export type SandboxState =
 
 export type SandboxDesiredState = "destroyed" | "started" | "stopped" | "resized" | "archived" | "paused"
 
-/** What an injected fault does to a matching request. */
-export type FaultKind = "429" | "500" | "503" | "slow" | "drop"
+/**
+ * What an injected fault does to a matching request. `drop` resets the connection before the handler runs (the
+ * request had no effect); `drop-after` lets the handler act, then resets the connection instead of replying (the
+ * client cannot tell whether it acted); `502` is the proxy's answer when the sandbox's daemon is unreachable.
+ * On WebSocket upgrades (session logs) and Socket.IO handshakes every kind refuses the connection.
+ */
+export type FaultKind = "429" | "500" | "502" | "503" | "slow" | "drop" | "drop-after"
 
 /**
  * One fault rule. `route` is matched against `"METHOD /actual/path"` and against the route template
@@ -43,6 +48,13 @@ export interface FaultRule {
   readonly rate?: number
   /** `Retry-After` for 429 (and 503 when given). Default 1 for 429. */
   readonly retryAfterSeconds?: number
+  /**
+   * The header that carries the wait: `Retry-After` (default) or a per-limiter variant such as
+   * `Retry-After-sandbox-create`, as Daytona's throttler names them.
+   */
+  readonly retryAfterHeader?: string
+  /** Send the wait as an HTTP date instead of delta-seconds. */
+  readonly retryAfterDate?: boolean
   /** Delay for `slow`. Default 1000 ms. */
   readonly delayMs?: number
   /** Fire at most this many times (then the rule is spent). Default unlimited. */
@@ -50,7 +62,7 @@ export interface FaultRule {
 }
 
 /** The statuses the global random-failure mode may answer with (`drop` resets the connection instead). */
-export type RandomFailureKind = "429" | "500" | "503" | "drop"
+export type RandomFailureKind = "429" | "500" | "502" | "503" | "drop" | "drop-after"
 
 /**
  * Global chaos mode: each HTTP request (admin endpoints, Socket.IO and the preview proxy excepted) fails with
@@ -100,7 +112,28 @@ export interface EmulatorOptions {
   readonly createState?: "started" | "creating"
   /** Refuse `DELETE /sandbox/{id}` with 409 while the sandbox is `starting`. Default true. */
   readonly refuseDeleteWhileStarting?: boolean
-  /** Timeout applied by `/process/execute` when the request has none (the spec says 10 s). 0 disables. */
+  /**
+   * A deleted sandbox lingers as the real API keeps it: first in its state (desired state `destroyed`), then
+   * `destroying`, then gone (404). While it lingers a second DELETE, a start or a stop answers 409. Default
+   * `{ unchangedMs: 0, destroyingMs: 0 }`: the reply says `destroying` and the next request gets 404.
+   */
+  readonly deleteLinger?: { readonly unchangedMs?: number; readonly destroyingMs?: number }
+  /**
+   * Daytona's auto-stop: a started sandbox with `autoStopInterval` N > 0 stops after N "minutes" without activity
+   * (toolbox requests, control-plane requests that address it, `POST /sandbox/{id}/last-activity`; preview
+   * traffic and a process merely running do not count). This sets the length of such a minute, so tests can
+   * use short intervals. Default 60 000 ms.
+   */
+  readonly autoStopMinuteMs?: number
+  /**
+   * The shell commands run through, as the daemon picks one: `zsh` when the image has it, else `bash`, else
+   * `sh`. Default `sh`.
+   */
+  readonly shell?: "sh" | "bash" | "zsh"
+  /**
+   * Timeout applied by `/process/execute` when the request has none (or 0). Default 0: none, as the daemon does
+   * (the spec's "10 s" is not what the daemon applies).
+   */
   readonly executeDefaultTimeoutSeconds?: number
   readonly organizationId?: string
   /**
@@ -109,10 +142,11 @@ export interface EmulatorOptions {
    */
   readonly onRequest?: (record: RequestRecord) => void
   /**
-   * Run sandbox commands under bubblewrap so that they see the sandbox's filesystem at the paths the API uses
-   * (`/home/daytona/...`), as in a real sandbox; without it a command sees host paths (its cwd and HOME point
-   * into the emulator's directory) while the file API takes in-sandbox paths. Ignored (see
-   * `Emulator.isolatedProcesses`) where bubblewrap cannot run. Default false.
+   * Run sandbox commands under bubblewrap: they see the sandbox's filesystem at the paths the API uses
+   * (`/home/daytona/...`), the host's system read-only, and run as uid 1000 where user namespaces work, so a
+   * command can write nothing outside its sandbox. Without it a command is a plain host process (its cwd and HOME
+   * point into the emulator's directory) that can write wherever the emulator's user can. Ignored (see
+   * `Emulator.isolatedProcesses`) where bubblewrap cannot run. Default true.
    */
   readonly isolateProcesses?: boolean
 }
@@ -187,6 +221,10 @@ export interface Emulator {
   readonly root: string
   /** Whether commands run under bubblewrap (`isolateProcesses` was asked for and bubblewrap works here). */
   readonly isolatedProcesses: boolean
+  /** Whether contained commands run as uid 1000 (user namespaces work here), not as the emulator's user. */
+  readonly sandboxUser: boolean
+  /** The shell's executable commands run through. */
+  readonly shell: string
   stats(): EmulatorStats
   resetStats(): void
   setFaults(faults: ReadonlyArray<FaultRule>): void

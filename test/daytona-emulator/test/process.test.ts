@@ -12,10 +12,13 @@ import { raw, useHarness } from "./helpers/harness.js"
 const h = useHarness()
 let sb: Sandbox
 let home: string
+/** The home as commands see it: `/home/daytona` when contained, else the host directory. */
+let seen: string
 
 beforeAll(async () => {
   sb = await h().daytona.create({ labels: { app: "process" }, envVars: { SANDBOX_VAR: "from-create" } })
   home = h().emu.sandboxes().find((s) => s.id === sb.id)!.homeDir
+  seen = h().emu.isolatedProcesses ? "/home/daytona" : home
 })
 
 /** True once a pid is gone or a zombie (a container's init may never reap orphans). */
@@ -40,14 +43,14 @@ describe("executeCommand", () => {
 
   it("runs in the work dir with HOME inside the sandbox, honours cwd and env", async () => {
     const pwd = await sb.process.executeCommand("pwd")
-    expect(pwd.result.trim()).toBe(home)
+    expect(pwd.result.trim()).toBe(seen)
     const vars = await sb.process.executeCommand("printf '%s|%s|%s' \"$HOME\" \"$SANDBOX_VAR\" \"$EXTRA\"", undefined, {
       EXTRA: "x y"
     })
-    expect(vars.result).toBe(`${home}|from-create|x y`)
+    expect(vars.result).toBe(`${seen}|from-create|x y`)
     await sb.fs.createFolder("work/dir", "755")
     const cwd = await sb.process.executeCommand("pwd && echo made > here.txt", "work/dir")
-    expect(cwd.result.trim()).toBe(nodePath.join(home, "work/dir"))
+    expect(cwd.result.trim()).toBe(nodePath.join(seen, "work/dir"))
     expect((await sb.fs.downloadFile("/home/daytona/work/dir/here.txt")).toString()).toBe("made\n")
     const missing = await sb.process.executeCommand("true", "/no/such/dir")
     expect(missing.exitCode).toBe(-1)
@@ -94,7 +97,7 @@ describe("sessions", () => {
     // As on the real daemon, `output` is the raw log with stream markers.
     expect(first.output).toBe("\x01\x01\x01to-out\n\x02\x02\x02to-err\n")
     const second = await sb.process.executeSessionCommand("s-sync", { command: "pwd; echo $GREETING; exit 4" })
-    expect(second.stdout).toBe(`${nodePath.join(home, "sess/inner")}\nhi\n`)
+    expect(second.stdout).toBe(`${nodePath.join(seen, "sess/inner")}\nhi\n`)
     expect(second.exitCode).toBe(4)
     const session = await sb.process.getSession("s-sync")
     expect(session.commands?.map((c) => c.exitCode)).toEqual([0, 4])

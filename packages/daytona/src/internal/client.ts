@@ -9,7 +9,7 @@ import { Instance } from "@org/sandbox-core/SandboxProvider"
 import { Effect, Schema } from "effect"
 import { fromSdk, providerError, type SdkClasses } from "./errors.js"
 import { normalizePosix, resolvePosix } from "./shell.js"
-import { toSandboxState } from "./state.js"
+import { isDeleted, toSandboxState } from "./state.js"
 
 /** One SDK call; its rejection becomes a `ProviderError` for `operation`. It is sent once: retries are the caller's. */
 export type Call = <A>(
@@ -28,6 +28,8 @@ export const SandboxView = Schema.Struct({
   name: Schema.optional(Schema.String),
   user: Schema.optional(Schema.String),
   state: Schema.optional(Schema.String),
+  desiredState: Schema.optional(Schema.String),
+  autoStopInterval: Schema.optional(Schema.Number),
   errorReason: Schema.optional(Schema.NullOr(Schema.String)),
   labels: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.String })),
   target: Schema.optional(Schema.String),
@@ -57,7 +59,7 @@ export const toInstance = (sb: SandboxView, runtimeRoot: string | undefined): In
   const home = homeOf(sb.user)
   return Instance.make({
     instance_id: sb.id,
-    state: toSandboxState(sb.state),
+    state: isDeleted(sb.state, sb.desiredState) ? "gone" : toSandboxState(sb.state),
     provider_state_name: sb.state ?? "unknown",
     labels: { ...sb.labels },
     workdir: workdirOf(home, runtimeRoot),

@@ -5,7 +5,7 @@
 import type { Sandbox } from "@daytonaio/sdk"
 import type { ProviderError } from "@org/sandbox-core/SandboxError"
 import type { ExecOutput, ExecRequest, ExecResult, Instance } from "@org/sandbox-core/SandboxProvider"
-import { Duration, Effect, Schedule, Schema, Stream } from "effect"
+import { Duration, Effect, Schedule, Schema, type Scope, Stream } from "effect"
 import { type Call, homeDirOf, scratchOf } from "./client.js"
 import { providerError } from "./errors.js"
 import {
@@ -20,7 +20,8 @@ import {
   stdinBytes,
   type StdinPlan,
   text,
-  toBase64
+  toBase64,
+  viaSh
 } from "./shell.js"
 
 /** What the exec and transfer helpers need from the provider. */
@@ -34,6 +35,11 @@ export interface Toolbox {
   readonly retry: <A, R>(self: Effect.Effect<A, ProviderError, R>) => Effect.Effect<A, ProviderError, R>
   /** The retry of a step that must not run twice: only when the API refused it before acting. */
   readonly retryRejected: <A, R>(self: Effect.Effect<A, ProviderError, R>) => Effect.Effect<A, ProviderError, R>
+  /**
+   * Keeps the sandbox from auto-stopping for as long as the scope is open: work that runs without API traffic (a
+   * long command whose output streams over one WebSocket) is not inactivity.
+   */
+  readonly keepAlive: (sb: Sandbox) => Effect.Effect<void, never, Scope.Scope>
 }
 
 /** A fresh token for temp names and markers. */
@@ -102,7 +108,7 @@ export const exec = (tb: Toolbox, instance: Instance, request: ExecRequest): Eff
     const script = blockingScript({ command, stdin, marker })
     const seconds = timeoutSeconds(request.timeout)
     const call = tb.retryRejected(
-      tb.call(operation, id, () => sb.process.executeCommand(script, cwd, { ...request.env }, seconds))
+      tb.call(operation, id, () => sb.process.executeCommand(viaSh(script), cwd, { ...request.env }, seconds))
     )
     // The daemon answers 408 at the deadline; this guard only covers a reply that never comes.
     const guarded = seconds > 0
@@ -111,7 +117,10 @@ export const exec = (tb: Toolbox, instance: Instance, request: ExecRequest): Eff
         onTimeout: () => providerError(operation, "Timeout", `no reply ${seconds + 30} s after starting`, id)
       })
       : call
-    const reply = yield* Effect.flatMap(guarded, (u) => executed(operation, id, u))
+    const reply = yield* Effect.flatMap(
+      Effect.scoped(Effect.zipRight(tb.keepAlive(sb), guarded)),
+      (u) => executed(operation, id, u)
+    )
     const parsed = parseBlockingOutput(reply.result, marker)
     if (parsed === undefined) {
       const detail = reply.result.trim().slice(0, 500)
@@ -154,6 +163,7 @@ export const execStream = (
       : yield* planStdin(tb, sb, instance, operation, request.stdin, cwd)
     const script = sessionScript({ command, cwdFromHome: relativePosix(homeDirOf(instance), cwd), env, stdin })
     const sessionId = `sandbox-cli-${nonce()}`
+    yield* tb.keepAlive(sb)
     // A retried create whose first reply was lost finds its session made: 409 is success for a fresh id.
     yield* Effect.acquireRelease(
       tb.retry(tb.call(operation, id, () => sb.process.createSession(sessionId))).pipe(
@@ -166,7 +176,7 @@ export const execStream = (
       id,
       () =>
         sb.process.executeSessionCommand(sessionId, {
-          command: script,
+          command: viaSh(script),
           runAsync: true,
           // The daemon would otherwise copy every input line into the command's stdout.
           ...(input !== undefined ? { suppressInputEcho: true } : {})

@@ -31,6 +31,7 @@ export const retryDestroy = <A>(
     )
     return Effect.retry(once, {
       schedule,
-      while: (e) => e instanceof ProviderError && (e.reason === "Conflict" || (e.retryable && failures++ < times))
+      while: (e) =>
+        e instanceof ProviderError && (e.reason === "Conflict" || (Retry.isRetryable(e) && failures++ < times))
     })
   })

@@ -12,6 +12,13 @@ import { Either, Encoding } from "effect"
 /** Single-quote a word for `sh`. */
 export const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`
 
+/**
+ * A script as one simple command for whatever shell the daemon runs it through (zsh when the image has it, else
+ * bash, else sh): `sh -c '<script>'`. zsh would otherwise read the POSIX scripts with its own rules (a glob that
+ * matches nothing is an error there), so every script the provider sends goes through this.
+ */
+export const viaSh = (script: string): string => `sh -c ${quote(script)}`
+
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 

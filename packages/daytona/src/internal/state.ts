@@ -42,3 +42,13 @@ export const toSandboxState = (state: string | undefined): SandboxState => {
 export const isTransitional = (state: string | undefined): boolean =>
   state !== undefined &&
   !["started", "stopped", "archived", "error", "build_failed", "destroyed", "paused"].includes(state)
+
+/**
+ * Whether the API has accepted to delete a sandbox. After a DELETE a sandbox lingers for a while, first in its
+ * last state with desired state `destroyed`, then `destroying`: either way it is gone for us (nothing waits for
+ * it, a second DELETE would only get 409).
+ *
+ * @internal
+ */
+export const isDeleted = (state: string | undefined, desiredState?: string | undefined): boolean =>
+  state === "destroyed" || state === "destroying" || desiredState === "destroyed"

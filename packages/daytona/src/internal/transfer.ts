@@ -10,7 +10,7 @@ import { Effect } from "effect"
 import { homeDirOf, scratchOf } from "./client.js"
 import { providerError } from "./errors.js"
 import { executed, nonce, sdkBytes, type Toolbox } from "./exec.js"
-import { INLINE_STDIN_LIMIT, normalizePosix, quote, relativePosix, resolvePosix, toBase64 } from "./shell.js"
+import { INLINE_STDIN_LIMIT, normalizePosix, quote, relativePosix, resolvePosix, toBase64, viaSh } from "./shell.js"
 
 const zip = (format: ArchiveFormat): string => (format === "tar.gz" ? " -z" : "")
 const extension = (format: ArchiveFormat): string => (format === "tar.gz" ? "tar.gz" : "tar")
@@ -132,7 +132,7 @@ export const putArchive = (tb: Toolbox, instance: Instance, request: PutArchiveR
       format: request.format
     })
     const reply = yield* tb.retryRejected(tb.call(operation, id, () =>
-      sb.process.executeCommand(script, home, undefined, 0)))
+      sb.process.executeCommand(viaSh(script), home, undefined, 0)))
       .pipe(Effect.flatMap((u) =>
         executed(operation, id, u)
       ))
@@ -185,7 +185,7 @@ export const getArchive = (tb: Toolbox, instance: Instance, request: GetArchiveR
       format: request.format
     })
     const reply = yield* tb.retryRejected(
-      tb.call(operation, id, () => sb.process.executeCommand(script, home, undefined, 0))
+      tb.call(operation, id, () => sb.process.executeCommand(viaSh(script), home, undefined, 0))
     )
       .pipe(Effect.flatMap((u) => executed(operation, id, u)))
     if (reply.exit_code !== 0) {

@@ -19,19 +19,32 @@ const requiredQuery = (ctx: RequestContext, name: string): string => {
   return v
 }
 
-const listDir = async (host: string, virtual: string, depth: number, out: Array<FileInfo>): Promise<void> => {
+/**
+ * The daemon lists with `stat`, not `lstat`: a symlink is reported as what it points to, and one that points
+ * nowhere (or, here, out of the sandbox) is left out. Link targets resolve inside the sandbox, as in a chroot.
+ */
+const listDir = async (
+  paths: SandboxRecord["paths"],
+  host: string,
+  virtual: string,
+  depth: number,
+  out: Array<FileInfo>
+): Promise<void> => {
   const names = (await fsp.readdir(host)).sort()
   for (const name of names) {
     const childHost = nodePath.join(host, name)
     const childVirtual = nodePath.posix.join(virtual, name)
     let info: FileInfo
     try {
-      info = await fileInfo(childHost, childVirtual)
+      const target = (await fsp.lstat(childHost)).isSymbolicLink()
+        ? await resolveSandboxPath(paths, childVirtual).then(() => fsp.realpath(childHost))
+        : childHost
+      info = { ...(await fileInfo(target, childVirtual)), name, path: childVirtual }
     } catch {
-      continue // vanished while listing
+      continue // dangling, outside the sandbox, or vanished while listing
     }
     out.push(info)
-    if (info.isDir && depth > 1) await listDir(childHost, childVirtual, depth - 1, out)
+    if (info.isDir && depth > 1) await listDir(paths, childHost, childVirtual, depth - 1, out)
   }
 }
 
@@ -85,7 +98,7 @@ export const fileRoutes = (app: App): ReadonlyArray<readonly [HttpMethod, string
     try {
       const st = await fsp.stat(host)
       if (!st.isDirectory()) throw new HttpError(400, `not a directory: ${virtual}`, "INVALID_FILE_PATH")
-      await listDir(host, virtual, depth, out)
+      await listDir(sb.paths, host, virtual, depth, out)
     } catch (e) {
       throw fsError(e, virtual)
     }

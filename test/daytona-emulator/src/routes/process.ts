@@ -1,6 +1,7 @@
 /**
- * `POST /process/execute` (daytona-api.md §8, §16 item 14): one real `sh -c` process in the sandbox directory,
- * stdout and stderr combined in arrival order, a non-zero exit still 200, and on timeout the whole process group
+ * `POST /process/execute` (daytona-api.md §8, §16 item 14), as the daemon runs it: the sandbox's shell (sh, bash or
+ * zsh) reads the command on stdin in a process group of its own; stdout and stderr combined in arrival order, a
+ * non-zero exit still 200, no time limit unless the request sets one, and at the limit the whole process group
  * killed and 408 `PROCESS_EXECUTION_TIMEOUT`.
  */
 import { promises as fsp } from "node:fs"
@@ -9,7 +10,6 @@ import type { Handler, HttpMethod } from "../http.js"
 import { HttpError, optNumber, optString, optStringRecord, readJsonObject, sendJson } from "../http.js"
 import { killGroup, sandboxEnv } from "../processes.js"
 import { resolveSandboxPath } from "../sandboxFs.js"
-import { exitCodeOf } from "../sessions.js"
 import { TB, toolboxSandbox } from "./toolbox.js"
 
 /** After the shell exits, wait this long for pipes held by background children before answering. */
@@ -21,7 +21,9 @@ export const processRoutes = (app: App): ReadonlyArray<readonly [HttpMethod, str
     const body = await readJsonObject(ctx)
     const command = optString(body, "command") ?? ""
     if (command.trim() === "") throw new HttpError(400, "command is required")
-    const timeout = optNumber(body, "timeout") ?? app.executeDefaultTimeoutSeconds
+    const asked = optNumber(body, "timeout")
+    // The daemon applies a limit only when the request gives a positive one.
+    const timeout = asked !== undefined && asked > 0 ? asked : app.executeDefaultTimeoutSeconds
     const { host: cwd } = await resolveSandboxPath(sb.paths, optString(body, "cwd") ?? sb.paths.workDir)
     const isDir = await fsp.stat(cwd).then((s) => s.isDirectory(), () => false)
     if (!isDir) {
@@ -29,12 +31,11 @@ export const processRoutes = (app: App): ReadonlyArray<readonly [HttpMethod, str
       sendJson(ctx.res, 200, { exitCode: -1, result: `chdir ${optString(body, "cwd")}: no such file or directory` })
       return
     }
-    const child = app.processes.spawn(sb.id, ["/bin/sh", "-c", command], {
+    const { child, signaled } = app.processes.spawnCommand(sb.id, command, {
       cwd,
-      env: { ...sandboxEnv(sb, optStringRecord(body, "envs")), PWD: cwd },
+      env: { ...sandboxEnv(sb, optStringRecord(body, "envs"), app.processes.shell), PWD: cwd },
       paths: sb.paths
     })
-    child.stdin?.end()
     const chunks: Array<Buffer> = []
     child.stdout?.on("data", (d: Buffer) => chunks.push(d))
     child.stderr?.on("data", (d: Buffer) => chunks.push(d))
@@ -57,13 +58,19 @@ export const processRoutes = (app: App): ReadonlyArray<readonly [HttpMethod, str
         }, timeout * 1000)
         : undefined
       child.once("error", (e) => finish({ error: e.message }))
-      child.once("exit", (code, signal) => {
-        setTimeout(() => finish({ exitCode: exitCodeOf(code, signal) }), DRAIN_GRACE_MS).unref()
+      // Go's ExitCode(): a shell killed by a signal has no exit status, which the daemon reports as -1.
+      child.once("exit", (code) => {
+        setTimeout(() => finish({ exitCode: signaled() ? -1 : (code ?? -1) }), DRAIN_GRACE_MS).unref()
       })
-      child.once("close", (code, signal) => finish({ exitCode: exitCodeOf(code, signal) }))
+      child.once("close", (code) => finish({ exitCode: signaled() ? -1 : (code ?? -1) }))
     })
     if (outcome === "timeout") {
-      throw new HttpError(408, `command execution timeout after ${timeout} seconds`, "PROCESS_EXECUTION_TIMEOUT")
+      throw new HttpError(
+        408,
+        `Command execution timed out after ${timeout} seconds. The timeout can be increased by adjusting the timeout ` +
+          "parameter in the request.",
+        "PROCESS_EXECUTION_TIMEOUT"
+      )
     }
     if ("error" in outcome) {
       sendJson(ctx.res, 200, { exitCode: -1, result: outcome.error })

@@ -11,13 +11,15 @@ export const TB = "/toolbox/{sandboxId}"
 
 /**
  * The sandbox a toolbox request addresses. Toolbox calls do not count against stuck states (only control-plane
- * requests do), but they need a running sandbox, as the proxy does.
+ * requests do), but they need a running sandbox, as the proxy does, and they count as activity.
  */
 export const toolboxSandbox = (app: App, ctx: Pick<RequestContext, "params">): SandboxRecord => {
   const id = ctx.params["sandboxId"]!
   const sb = app.store.findLive(id)
   if (!sb || sb.id !== id) throw new HttpError(404, `Sandbox ${id} not found`, "NOT_FOUND")
   if (sb.state !== "started") throw new HttpError(400, `Sandbox ${id} is not running (state: ${sb.state})`)
+  // Toolbox interaction is activity: it resets the auto-stop timer, as the real proxy does.
+  app.store.touchActivity(sb)
   return sb
 }
 
