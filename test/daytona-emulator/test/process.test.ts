@@ -112,10 +112,12 @@ describe("sessions", () => {
     expect(cmdId).toEqual(expect.any(String))
     const running = await sb.process.getSessionCommand("s-async", cmdId!)
     expect(running).not.toHaveProperty("exitCode")
+    // The daemon echoes input into the log: send it once the command has printed, so the order is fixed.
+    await expect.poll(async () => (await sb.process.getSessionCommandLogs("s-async", cmdId!)).stdout).toBe("begin\n")
     await sb.process.sendSessionCommandInput("s-async", cmdId!, "typed\n")
     await expect.poll(async () => (await sb.process.getSessionCommand("s-async", cmdId!)).exitCode).toBe(0)
     const logs = await sb.process.getSessionCommandLogs("s-async", cmdId!)
-    expect(logs.stdout).toBe("begin\ngot typed\n")
+    expect(logs.stdout).toBe("begin\ntyped\ngot typed\n")
     expect(logs.stderr).toBe("oops\n")
   })
 
