@@ -79,8 +79,8 @@ export interface MakeOptions {
   readonly retry?: Retry.RetryOptions
   /**
    * How often a sandbox is told of activity while a command runs in it (Daytona's auto-stop counts API traffic,
-   * not processes). Default: a quarter of the sandbox's auto-stop interval; never when auto-stop is off. Only
-   * while a command runs: an idle sandbox still auto-stops.
+   * not processes). Off unless given (a quarter of the auto-stop interval is the intended default); never when
+   * auto-stop is off. Only while a command runs: an idle sandbox still auto-stops.
    */
   readonly keepAliveEvery?: Duration.DurationInput
 }
@@ -233,10 +233,9 @@ export const make = Effect.fn("DaytonaProvider.make")(function*(options: MakeOpt
     retryRejected,
     keepAlive: (sb) => {
       const minutes = typeof sb.autoStopInterval === "number" ? sb.autoStopInterval : 15
-      const every = options.keepAliveEvery !== undefined
+      // Opt-in for now: the CLI hung at the end of a run with the default keep-alive on (not yet understood).
+      const every = options.keepAliveEvery !== undefined && minutes > 0
         ? Duration.decode(options.keepAliveEvery)
-        : minutes > 0
-        ? Duration.millis(minutes * 15_000)
         : undefined
       if (every === undefined) return Effect.void
       const refresh = Effect.ignore(sdk("keepAlive", sb.id, () => sb.refreshActivity()))
