@@ -124,7 +124,8 @@ export const agentSuite = (scenario: Scenario) => {
         const model = await scenario.model({ secretDir, hang })
         closeModel = model.close
         const marker = `agent-test-${Math.random().toString(36).slice(2)}`
-        const ws = join(cli.tmp, "project")
+        // A registered workspace's config is found from the workspace's own directory: it sits below the file.
+        const ws = join(cli.tmp, "cwd", "project")
         // Under bubblewrap the sandbox sees only the system directories and its runtime: the agent travels in the
         // workspace (hard links: the copy costs nothing here), installed there as a user could, and starts from the
         // runtime's copy. The emulator's sandboxes see the host's tree: there it runs from this repository.
@@ -206,7 +207,7 @@ export const agentSuite = (scenario: Scenario) => {
           (await cli.run(["session", "history", id, "-o", "json"], env)).stdout
         ]
         for (const out of outputs) expect(out).not.toContain(key)
-        expect(holders(key, [cli.home, ws, join(cli.tmp, "cwd"), join(cli.tmp, "config")])).toBe("")
+        expect(holders(key, [cli.home, join(cli.tmp, "cwd"), join(cli.tmp, "config")])).toBe("")
       })
 
       it("a supervisor killed mid-turn leaves no agent process behind after reconcile", async () => {
