@@ -3,6 +3,20 @@
  * standard input is a terminal, made in the sandbox by util-linux `script` (no native module needed here).
  */
 import { Effect, Stream } from "effect"
+import { fstatSync } from "node:fs"
+
+/**
+ * Whether standard input is a regular file (`< input.txt`): it ends, so a backend that cannot stream stdin may be
+ * given it whole before the command starts. A pipe may never end (a parent that keeps it open), and waiting for
+ * its end would hang the run.
+ */
+export const stdinIsFile = (): boolean => {
+  try {
+    return fstatSync(0).isFile()
+  } catch {
+    return false
+  }
+}
 
 /** Our standard input as a stream of bytes, until its end. */
 export const stdin: Stream.Stream<Uint8Array> = Stream.async<Uint8Array>((emit) => {

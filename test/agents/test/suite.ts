@@ -126,6 +126,7 @@ export const agentSuite = (scenario: Scenario) => {
         const marker = `agent-test-${Math.random().toString(36).slice(2)}`
         // A registered workspace's config is found from the workspace's own directory: it sits below the file.
         const ws = join(cli.tmp, "cwd", "project")
+        mkdirSync(ws, { recursive: true })
         // Under bubblewrap the sandbox sees only the system directories and its runtime: the agent travels in the
         // workspace (hard links: the copy costs nothing here), installed there as a user could, and starts from the
         // runtime's copy. The emulator's sandboxes see the host's tree: there it runs from this repository.
@@ -196,8 +197,9 @@ export const agentSuite = (scenario: Scenario) => {
         for (const [file, content] of Object.entries(scenario.made)) {
           expect(existsSync(join(ws, file)) ? readFileSync(join(ws, file), "utf8") : told()).toBe(content)
         }
-        // The agent's own search tool ran in the runtime, where the host's secret does not exist.
-        if (backend === "local") expect(model.seen()).not.toContain(SECRET_TOKEN)
+        // The agent's own search tool ran in the runtime, where the host's secret does not exist: under bubblewrap on
+        // local, in the emulator's sandbox (its own /tmp over the host's) on Daytona.
+        expect(model.seen()).not.toContain(SECRET_TOKEN)
         // The key reached the model (through the agent) and nothing of ours.
         expect(model.keys()).toContain(key)
         const outputs = [

@@ -69,10 +69,13 @@ export const command = Command.make(
       const sessionId = makeSessionId()
       yield* Effect.flatMap(Supervision.Supervision, (s) => s.hold(sessionId, { workspace_path: workspace.path }))
       const toStdout = output === "text"
-      // Standard input goes to the command; a terminal comes with a pseudo-terminal, unless --no-tty or the
-      // backend cannot stream stdin while the command runs (a terminal never ends, so it is then not read).
+      // Standard input goes to the command; a terminal comes with a pseudo-terminal, unless --no-tty. A backend
+      // that cannot stream stdin while the command runs gets it whole before the start, so only when it is a file:
+      // a terminal or a pipe may never end.
       const terminal = process.stdin.isTTY === true
-      const pty = terminal && !noTty && toStdout && provider.execInteractive !== undefined
+      const interactive = provider.execInteractive !== undefined
+      const pty = terminal && !noTty && toStdout && interactive
+      const passStdin = interactive ? !(terminal && !pty) : Terminal.stdinIsFile()
       if (pty) yield* Terminal.raw
       const outcome = yield* SessionLifecycle.run({
         sessionId,
@@ -81,7 +84,7 @@ export const command = Command.make(
         provider,
         agent: null,
         command: pty ? Terminal.underPty(cmd) : cmd,
-        ...(terminal && !pty ? {} : { stdin: Terminal.stdin }),
+        ...(passStdin ? { stdin: Terminal.stdin } : {}),
         owner: Sessions.owner(),
         labels: { [Label.stateDir]: yield* Sessions.stateDirLabel },
         hooks,
