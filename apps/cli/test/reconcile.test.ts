@@ -229,8 +229,9 @@ const crashMatrix = (backend: Backend, base: Fixture) =>
     const ids = new Map<string, string>()
     // Start every session first; each one blocks in its phase.
     for (const c of cases) {
-      const dir = yield* cli.mkdir(`workspaces/${c.name}`)
-      yield* cli.write(`workspaces/${c.name}/input.txt`, "seeded\n")
+      // Below the config file: a registered workspace's config is found from its own directory.
+      const dir = yield* cli.mkdir(`cwd/workspaces/${c.name}`)
+      yield* cli.write(`cwd/workspaces/${c.name}/input.txt`, "seeded\n")
       const profile = c.phase === "setup" ? `${c.mode}-setup` : c.mode
       expectOk(yield* cli.run(["workspace", "add", dir, "--name", c.name, "--sandbox", profile]))
       const command = c.phase === "running"
@@ -282,7 +283,7 @@ const crashMatrix = (backend: Backend, base: Fixture) =>
 
     // What was written in the runtime before the kill is on the host.
     for (const c of cases) {
-      const dir = join(cli.tmp, "workspaces", c.name)
+      const dir = join(cli.tmp, "cwd", "workspaces", c.name)
       expect(existsSync(join(dir, "agent.txt")), `${c.name} agent.txt`).toBe(
         c.phase === "running" || c.phase === "stopping"
       )
