@@ -341,7 +341,8 @@ layer(NodeContext.layer)("sandbox-cli session lifecycle (local provider)", (it) 
       Effect.gen(function*() {
         const cli = yield* fixture()
         yield* cli.write("cwd/.sandbox-cli.toml", `[sandboxes.keep]\nbackend = "local"\npersistence = "reuse"\n`)
-        const ws = yield* cli.mkdir("ws")
+        // Below the config file: a registered workspace's config is found from its own directory.
+        const ws = yield* cli.mkdir("cwd/ws")
         expectOk(yield* cli.run(["workspace", "add", ws, "--name", "ws", "--sandbox", "keep"]))
         const id = json<{ id: string }>(
           yield* cli.run([

@@ -1,4 +1,5 @@
 import { Effect, Option, type ParseResult, SchemaAST } from "effect"
+import * as Redaction from "../Redaction.js"
 import { ConfigError } from "../SandboxError.js"
 
 /** A config file's name and text: enough to name the line of a key path. */
@@ -14,7 +15,8 @@ export const errorAt = (doc: DocText, path: ReadonlyArray<string>, expected: str
     file: doc.file,
     key_path: path.join("."),
     expected,
-    got,
+    // What was found is echoed: never with the credentials a URL may carry.
+    got: Redaction.urls(got),
     ...(line !== undefined ? { line } : {}),
     ...(hint !== undefined ? { hint } : {})
   })
