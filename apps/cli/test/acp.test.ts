@@ -588,6 +588,13 @@ export const provider = async () => ({
         // returns when the turn ends; the stop that brings it home may still be under way).
         yield* poll(Effect.sync(() => existsSync(join(ws, "asked.txt"))), (there) => there)
         expect(readFileSync(join(ws, "asked.txt"), "utf8")).toBe("yes")
+        // The stop goes on after the file is home (the runtime is removed last): wait for its end, so that the
+        // test's temporary directory is not removed under it.
+        const id = /ses_[a-z0-9]+/.exec(transcript)![0]
+        yield* poll(
+          Effect.map(cli.run(["session", "status", id, "-o", "json"]), (r) => json<{ state: string }>(r).state),
+          (state) => ["stopped", "failed", "crashed"].includes(state)
+        )
       }),
     TIMEOUT
   )
