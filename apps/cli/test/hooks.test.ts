@@ -31,7 +31,8 @@ layer(NodeContext.layer)("sandbox-cli config hooks", (it) => {
         expect(refused.code).toBe(1)
         expect(refused.stdout).toBe("")
         expect(refused.stderr).toContain(
-          "hook sandbox.prepare not run: ./hooks/prepare.sh changed since you last ran it; " +
+          // Relative hook paths resolve against the config file's directory: the line names the file itself.
+          `hook sandbox.prepare not run: ${script} changed since you last ran it; ` +
             "check it, then run again with --trust-hooks\n"
         )
         expect(marked()).toBe("prepare\n")
