@@ -2,80 +2,168 @@
  * The whole path a user takes: a config with `[providers] tmpdir = "@example/sandbox-tmpdir"` and a profile with
  * `backend = "tmpdir"`, then `sandbox-cli run`. The CLI resolves the package by name from the config file's
  * directory, adapts it with `fromPromiseProvider`, syncs the workspace in, runs the command and brings changes home.
+ * A session whose command never ends by itself (`sleep infinity` under this provider's async-generator
+ * `execStream`) is stopped by `session stop`, and the command is gone afterwards.
  *
- * Needs the CLI bundle (`npm run build -w sandbox-cli`); without it the case is skipped and says so.
+ * Needs the CLI bundle (`npm run build -w sandbox-cli`); without it the cases are skipped and say so.
  */
 import { spawn } from "node:child_process"
 import { existsSync, promises as fsp } from "node:fs"
 import { tmpdir } from "node:os"
 import * as nodePath from "node:path"
 import { fileURLToPath } from "node:url"
-import { describe, expect, it } from "vitest"
+import { afterEach, beforeEach, describe, expect, it } from "vitest"
 
 const packageDir = fileURLToPath(new URL("..", import.meta.url))
 const cli = nodePath.join(packageDir, "../../apps/cli/bin/sandbox-cli.cjs")
 const cliBuilt = existsSync(nodePath.join(packageDir, "../../apps/cli/dist/sandbox-cli.cjs"))
 
-const run = (args: ReadonlyArray<string>, cwd: string, env: Record<string, string>) =>
-  new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+interface Ran {
+  readonly code: number | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/** Runs the CLI; a run that outlives `timeoutMs` is killed and reported with code null. */
+const run = (args: ReadonlyArray<string>, cwd: string, env: Record<string, string>, timeoutMs = 60_000) =>
+  new Promise<Ran>((resolve, reject) => {
     const child = spawn(process.execPath, [cli, ...args], { cwd, env: { ...process.env, ...env } })
     let stdout = ""
     let stderr = ""
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs)
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()))
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()))
     child.once("error", reject)
-    child.once("close", (code) => resolve({ code, stdout, stderr }))
+    child.once("close", (code) => {
+      clearTimeout(timer)
+      resolve({ code, stdout, stderr })
+    })
   })
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/**
+ * A project as a user has it: the config (inside this package, so that the package name resolves from its
+ * directory as from a project's) with a `scratch` profile on the tmpdir backend, and a workspace beside it.
+ */
+interface Project {
+  readonly configDir: string
+  readonly config: string
+  readonly root: string
+  readonly workspace: string
+  readonly env: Record<string, string>
+}
+
+let project: Project
+/** Commands a case started that must not outlive it. */
+const leftover: Array<number> = []
+let scratch: string
+beforeEach(async () => {
+  const configDir = await fsp.mkdtemp(nodePath.join(packageDir, ".tmp-cli-"))
+  scratch = await fsp.mkdtemp(nodePath.join(tmpdir(), "sandbox-tmpdir-cli-"))
+  const root = nodePath.join(scratch, "root")
+  const workspace = nodePath.join(scratch, "ws")
+  await fsp.mkdir(workspace)
+  await fsp.writeFile(nodePath.join(workspace, "in.txt"), "from the host\n")
+  const config = nodePath.join(configDir, "sandbox-cli.toml")
+  await fsp.writeFile(
+    config,
+    [
+      "[providers]",
+      "tmpdir = \"@example/sandbox-tmpdir\"",
+      "",
+      "[sandboxes.scratch]",
+      "backend = \"tmpdir\"",
+      "",
+      "[sandboxes.scratch.tmpdir]",
+      `root = ${JSON.stringify(root)}`,
+      ""
+    ].join("\n")
+  )
+  const env = { SANDBOX_CLI_HOME: nodePath.join(scratch, "home"), XDG_CONFIG_HOME: nodePath.join(scratch, "xdg") }
+  project = { configDir, config, root, workspace, env }
+})
+afterEach(async () => {
+  // A case that failed may leave a supervisor (and its command) behind: end them before their files go.
+  const locks = nodePath.join(project.env["SANDBOX_CLI_HOME"]!, "supervisors")
+  for (const name of await fsp.readdir(locks).catch(() => [])) {
+    const lock = JSON.parse(await fsp.readFile(nodePath.join(locks, name), "utf8").catch(() => "{}")) as {
+      pid?: number
+    }
+    if (lock.pid !== undefined && alive(lock.pid)) process.kill(lock.pid, "SIGKILL")
+  }
+  for (const pid of leftover.splice(0)) if (alive(pid)) process.kill(pid, "SIGKILL")
+  await fsp.rm(project.configDir, { recursive: true, force: true })
+  await fsp.rm(scratch, { recursive: true, force: true })
+})
 
 describe("sandbox-cli with the package under [providers]", () => {
   it.skipIf(!cliBuilt)("runs a command in a tmpdir sandbox and brings its changes home", async () => {
-    // The config sits inside the package so that the package name resolves from its directory, as from a project.
-    const configDir = await fsp.mkdtemp(nodePath.join(packageDir, ".tmp-cli-"))
-    const scratch = await fsp.mkdtemp(nodePath.join(tmpdir(), "sandbox-tmpdir-cli-"))
-    try {
-      const root = nodePath.join(scratch, "root")
-      const workspace = nodePath.join(scratch, "ws")
-      await fsp.mkdir(workspace)
-      await fsp.writeFile(nodePath.join(workspace, "in.txt"), "from the host\n")
-      const config = nodePath.join(configDir, "sandbox-cli.toml")
-      await fsp.writeFile(
-        config,
-        [
-          "[providers]",
-          "tmpdir = \"@example/sandbox-tmpdir\"",
-          "",
-          "[sandboxes.scratch]",
-          "backend = \"tmpdir\"",
-          "",
-          "[sandboxes.scratch.tmpdir]",
-          `root = ${JSON.stringify(root)}`,
-          ""
-        ].join("\n")
-      )
-      const r = await run(
-        [
-          "run",
-          "--config",
-          config,
-          "--profile",
-          "scratch",
-          "--",
-          "sh",
-          "-c",
-          "cat in.txt; echo made > out.txt; exit 3"
-        ],
-        workspace,
-        { SANDBOX_CLI_HOME: nodePath.join(scratch, "home"), XDG_CONFIG_HOME: nodePath.join(scratch, "xdg") }
-      )
-      expect(r.stderr).not.toMatch(/unknown backend|provider module/)
-      expect(r.code).toBe(3)
-      expect(r.stdout).toContain("from the host")
-      expect(await fsp.readFile(nodePath.join(workspace, "out.txt"), "utf8")).toBe("made\n")
-      // The profile is transient: the sandbox directory is gone after the run.
-      expect(await fsp.readdir(root)).toEqual([])
-    } finally {
-      await fsp.rm(configDir, { recursive: true, force: true })
-      await fsp.rm(scratch, { recursive: true, force: true })
-    }
+    const { config, root, workspace, env } = project
+    const r = await run(
+      ["run", "--config", config, "--profile", "scratch", "--", "sh", "-c", "cat in.txt; echo made > out.txt; exit 3"],
+      workspace,
+      env
+    )
+    expect(r.stderr).not.toMatch(/unknown backend|provider module/)
+    expect(r.code).toBe(3)
+    expect(r.stdout).toContain("from the host")
+    expect(await fsp.readFile(nodePath.join(workspace, "out.txt"), "utf8")).toBe("made\n")
+    // The profile is transient: the sandbox directory is gone after the run.
+    expect(await fsp.readdir(root)).toEqual([])
   })
+
+  it.skipIf(!cliBuilt)(
+    "session stop stops a command that never ends by itself, and its work comes home",
+    async () => {
+      const { config, root, workspace, env } = project
+      // `--config` is a subcommand option: it goes after the command's words.
+      const sub = (words: ReadonlyArray<string>, rest: ReadonlyArray<string> = [], timeoutMs?: number) =>
+        run([...words, "--config", config, ...rest], workspace, env, timeoutMs).then((r) => {
+          expect(r.code, `${words.join(" ")}: ${r.stderr}`).toBe(0)
+          return r
+        })
+      await sub(["workspace", "add", workspace], ["--name", "proj", "--sandbox", "scratch"])
+      const created = await sub(["session", "new"], [
+        "--workspace",
+        "proj",
+        "-o",
+        "json",
+        "--",
+        "sh",
+        "-c",
+        "echo $$ > pid.txt; echo up > up.txt; exec sleep infinity"
+      ])
+      const id = (JSON.parse(created.stdout) as { id: string }).id
+      // The command is up once its pid is in the sandbox.
+      let pid: number | undefined
+      for (let i = 0; i < 300 && pid === undefined; i++) {
+        const [dir] = await fsp.readdir(root).catch(() => [])
+        const text = dir === undefined
+          ? ""
+          : await fsp.readFile(nodePath.join(root, dir, "work", "pid.txt"), "utf8").catch(() => "")
+        if (/^\d+\n$/.test(text)) pid = Number(text)
+        else await new Promise((r) => setTimeout(r, 100))
+      }
+      expect(pid, "the command wrote its pid").toBeDefined()
+      leftover.push(pid!)
+      expect(alive(pid!)).toBe(true)
+
+      const started = Date.now()
+      await sub(["session", "stop", id], [], 45_000)
+      expect(Date.now() - started).toBeLessThan(30_000)
+      const status = await sub(["session", "status", id], ["-o", "json"])
+      expect(JSON.parse(status.stdout)).toMatchObject({ state: "stopped" })
+      expect(alive(pid!), "the sleep outlived session stop").toBe(false)
+      expect(await fsp.readFile(nodePath.join(workspace, "up.txt"), "utf8")).toBe("up\n")
+    },
+    90_000
+  )
 })
