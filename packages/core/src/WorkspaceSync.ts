@@ -17,7 +17,7 @@ import type { Instance, Service as ProviderService } from "./SandboxProvider.js"
  * @since 0.1.0
  * @category models
  */
-export const SyncReason = Schema.Literal("start", "checkpoint", "stop", "crash")
+export const SyncReason = Schema.Literal("start", "checkpoint", "stop", "crash", "live")
 /**
  * @since 0.1.0
  * @category models
@@ -51,6 +51,12 @@ export interface SyncRequest {
   readonly protected_paths?: ReadonlyArray<string>
   /** Apply the held changes of protected paths (the user said so): nothing is held back in this sync. */
   readonly accept_held?: boolean
+  /**
+   * Workspace-relative paths that changed on either side since the last sync (what watchers saw): a two-way
+   * sync then reads only these paths (each with its subtree) on both sides and takes everything else as the
+   * last sync left it. The engine falls back to a full three-way sync when it holds no earlier scan to build on.
+   */
+  readonly scope?: ReadonlyArray<string>
 }
 
 /**

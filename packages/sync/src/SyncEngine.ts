@@ -6,16 +6,17 @@
  * → transfer from the runtime (verify, rename into place) → fold what really happened into the ancestor →
  * validate and save it (`AncestorStore`: a journal line per cycle, a new base now and then).
  *
- * How the runtime is reached depends on the provider. When it offers `hostPath` (the runtime is a directory on
- * this host, as with the local provider, bubblewrap or not), the runtime is walked in worker threads beside the
- * host scan (or by the runtime scanner's script as a host child process where no worker starts) and written with
- * direct file operations (`DirectRuntime`, `TransferFromRuntime.runDirect`): the same steps and
- * checks as the archive path, no provider exec, no archive. Otherwise (a remote runtime) the scan is one exec,
- * host → runtime is tar + one `putArchive` + one apply exec, and runtime → host is one `getArchive`.
+ * How the runtime is reached is a `RuntimeSide`: `direct` when the provider offers `hostPath` (the runtime is a
+ * directory on this host, as with the local provider, bubblewrap or not), `archive` otherwise (one scan exec, one
+ * tar each way). Both carry out the same plan with the same checks.
  *
- * Modes: `none` moves nothing; `seed` seeds at start and `sync` does nothing; `session-bidirectional` (and
- * `live`, for now) seeds at start and syncs both ways at a checkpoint; at `stop`/`crash` it syncs back only
- * (runtime → host; host-only changes are left alone). Seeding a runtime that already has content is
+ * A two-way request with a `scope` (a live batch: the paths watchers saw change) reads both sides again only
+ * there, with the rest taken from this engine's last scans, and applies the same three-way rules, guards and
+ * ancestor update as a full cycle; without an earlier scan to build on it is a full cycle.
+ *
+ * Modes: `none` moves nothing; `seed` seeds at start and `sync` does nothing; `session-bidirectional` and
+ * `live` seed at start and sync both ways at a checkpoint (and, live, at every batch); at `stop`/`crash` it syncs
+ * back only (runtime → host; host-only changes are left alone). Seeding a runtime that already has content is
  * one-way-safe: a runtime file that differs is never overwritten, it is reported as a conflict.
  *
  * @since 0.1.0
@@ -31,7 +32,6 @@ import { Effect, Layer, Option } from "effect"
 import * as Ancestor from "./Ancestor.js"
 import * as AncestorStore from "./AncestorStore.js"
 import * as Conflicts from "./Conflicts.js"
-import * as DirectRuntime from "./DirectRuntime.js"
 import * as Filter from "./Filter.js"
 import * as GitSeed from "./GitSeed.js"
 import * as HostScan from "./HostScan.js"
@@ -39,13 +39,14 @@ import * as Fold from "./internal/fold.js"
 import * as hostFs from "./internal/hostFs.js"
 import * as Progress from "./internal/progress.js"
 import * as report from "./internal/report.js"
+import * as Scope from "./internal/scope.js"
 import * as temps from "./internal/temps.js"
 import type { Entry } from "./Manifest.js"
-import * as RuntimeScan from "./RuntimeScan.js"
+import type * as RuntimeScan from "./RuntimeScan.js"
+import * as RuntimeSide from "./RuntimeSide.js"
 import * as Safety from "./Safety.js"
 import * as SyncPlan from "./SyncPlan.js"
 import * as TransferFromRuntime from "./TransferFromRuntime.js"
-import * as TransferToRuntime from "./TransferToRuntime.js"
 
 /**
  * @since 0.1.0
@@ -95,10 +96,7 @@ export const make = (options: Options = {}) =>
       return clean
     }
     // per state dir: the host's last scan, and the paths written there since
-    const lastHost = new Map<
-      string,
-      { readonly key: string; readonly manifest: HostScan.HostManifest; readonly written: Array<string> }
-    >()
+    const lastHost = new Map<string, Scope.LastHost>()
 
     const loadAncestor = (stateDir: string, identity: Ancestor.Identity) =>
       Effect.gen(function*() {
@@ -163,8 +161,16 @@ export const make = (options: Options = {}) =>
         host_root: hostRoot,
         runtime_root: runtimeRoot
       }
-      // a runtime that is a directory on this host is scanned by a host process and written directly (DirectRuntime)
+      const format: ArchiveFormat = options.compression === "none"
+        ? "tar"
+        : options.compression === "gzip"
+        ? "tar.gz"
+        : provider.archive_format ?? "tar.gz"
+      // a runtime that is a directory on this host is scanned by a host process and written directly
       const direct = yield* hostPathOf(provider, request.instance)
+      const side: RuntimeSide.RuntimeSide = direct !== undefined
+        ? RuntimeSide.direct(direct, hostPathOf(provider, request.instance))
+        : RuntimeSide.archive({ provider, instance: request.instance, root: runtimeRoot, format })
       const persisted = yield* loadAncestor(stateDir, identity)
       const loaded = Option.map(persisted, (p) => p.ancestor)
       const ancestor = Option.getOrElse(loaded, () => Ancestor.empty(identity))
@@ -184,27 +190,29 @@ export const make = (options: Options = {}) =>
         Effect.mapError((e) => fail("Io", `cannot scan the workspace ${hostRoot}: ${e.message}`))
       )
       const scanRuntimeWith = (alone: boolean) =>
-        direct !== undefined
-          ? DirectRuntime.scan({ root: direct, filter: runtimeFilter, snapshot: ancestor.runtime, alone })
-          : RuntimeScan.scan({
-            provider,
-            instance: request.instance,
-            root: runtimeRoot,
-            filter: runtimeFilter,
-            snapshot: ancestor.runtime
-          }).pipe(
-            Effect.flatMap((r) =>
-              "error" in r
-                ? Effect.fail(fail("Unreachable", `cannot scan the runtime: ${r.error}`))
-                : Effect.succeed(r.manifest)
-            )
-          )
+        side.scan({ filter: runtimeFilter, snapshot: ancestor.runtime, alone })
       let host: HostScan.HostManifest
       let runtime: RuntimeScan.RuntimeManifest
       const hostKey = `${hostRoot}\0${filter.key}`
       // a scoped sync-back: the only paths that can differ (see `SyncPlan.reconcile`)
       let candidates: Array<string> | undefined
-      if (policy === "sync-back" && gitFiles === undefined && Option.isSome(loaded)) {
+      const scopedTwoWay = policy === "two-way" && request.scope !== undefined && gitFiles === undefined &&
+          Option.isSome(loaded) && !filter.hasIncludes && ancestor.runtime.filter_key === filter.key
+        ? yield* Scope.scanBoth({
+          lastHost,
+          paths: Scope.inScope(request.scope, filter),
+          side,
+          hostRoot,
+          hostKey,
+          stateDir,
+          filter,
+          runtimeFilter,
+          ancestor
+        })
+        : undefined
+      if (scopedTwoWay !== undefined) {
+        ;({ candidates, host, runtime } = scopedTwoWay)
+      } else if (policy === "sync-back" && gitFiles === undefined && Option.isSome(loaded)) {
         // sync-back only acts where the runtime changed: when it equals the ancestor, the host is not even scanned
         runtime = yield* scanRuntimeWith(true)
         // read only here: the copy is needed only when the filter changed
@@ -334,58 +342,22 @@ export const make = (options: Options = {}) =>
       })
       if (massDeletion !== undefined) return yield* massDeletion
 
-      const format: ArchiveFormat = options.compression === "none"
-        ? "tar"
-        : options.compression === "gzip"
-        ? "tar.gz"
-        : provider.archive_format ?? "tar.gz"
-
-      if (direct !== undefined && (plan.toRuntime.length > 0 || hostOps.ops.length > 0)) {
-        // the runtime may have been archived or moved while it was scanned: look again before writing
-        const again = yield* hostPathOf(provider, request.instance)
-        if (again !== direct) {
-          return yield* fail("Changed", `the runtime directory moved during the sync (${direct} → ${again ?? "none"})`)
-        }
-      }
-      let toRuntime: (Fold.ToRuntimeOutcome & Partial<DirectRuntime.Outcome>) | undefined
-      if (plan.toRuntime.length > 0 && direct !== undefined) {
-        const { steps } = TransferToRuntime.buildSteps({
-          roots: plan.toRuntime,
-          ancestor: tracked,
-          host: host.entries,
-          runtime: runtimeEntries,
-          children: plan.children,
-          hostDigest,
-          rawStamps: runtime.raw_stamps
-        })
-        toRuntime = yield* DirectRuntime.applyToRuntime({
-          steps,
+      // the runtime may have been archived or moved while it was scanned: look again before writing
+      if (plan.toRuntime.length > 0 || hostOps.ops.length > 0) yield* side.recheck
+      let toRuntime: RuntimeSide.ApplyOutcome | undefined
+      if (plan.toRuntime.length > 0) {
+        toRuntime = yield* side.apply({
+          input: {
+            roots: plan.toRuntime,
+            ancestor: tracked,
+            host: host.entries,
+            runtime: runtimeEntries,
+            children: plan.children,
+            hostDigest,
+            rawStamps: runtime.raw_stamps
+          },
           hostRoot,
-          runtimeRoot: direct,
-          host: host.entries,
-          children: plan.children,
           stateDir
-        })
-      } else if (plan.toRuntime.length > 0) {
-        const ops = TransferToRuntime.buildOps({
-          roots: plan.toRuntime,
-          ancestor: tracked,
-          host: host.entries,
-          runtime: runtimeEntries,
-          children: plan.children,
-          hostDigest,
-          rawStamps: runtime.raw_stamps
-        })
-        yield* Progress.enter("transfer")
-        toRuntime = yield* TransferToRuntime.run({
-          ops,
-          hostRoot,
-          stateDir,
-          runtimeRoot,
-          provider,
-          instance: request.instance,
-          format,
-          host: host.entries
         })
       }
       // what may be written on the host is read again by the next scoped scan (see above), even if this fails
@@ -393,26 +365,13 @@ export const make = (options: Options = {}) =>
       for (const c of plan.conflicts) written.push(c.path, Conflicts.copyPath(c.path, request.session_id))
       let fromRuntime: TransferFromRuntime.Applied | undefined
       if (hostOps.ops.length > 0 || hostOps.collisions.length > 0) yield* Progress.enter("transfer")
-      if ((hostOps.ops.length > 0 || hostOps.collisions.length > 0) && direct !== undefined) {
-        fromRuntime = yield* TransferFromRuntime.runDirect({
-          ops: hostOps,
-          hostRoot,
-          runtimeDir: direct,
-          sessionId: request.session_id,
-          stateDir,
-          ...(options.hooks !== undefined ? { hooks: options.hooks } : {})
-        })
-      } else if (hostOps.ops.length > 0 || hostOps.collisions.length > 0) {
-        fromRuntime = yield* TransferFromRuntime.run({
+      if (hostOps.ops.length > 0 || hostOps.collisions.length > 0) {
+        fromRuntime = yield* side.read({
           ops: hostOps,
           hostRoot,
           stateDir,
-          runtimeRoot,
-          provider,
-          instance: request.instance,
-          format,
           sessionId: request.session_id,
-          ...(options.hooks !== undefined ? { hooks: options.hooks } : {})
+          hooks: options.hooks
         })
       }
 
