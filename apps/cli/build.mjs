@@ -46,6 +46,35 @@ const bundleSdkRequires = {
   }
 }
 
+// Our sources import Effect's modules through its barrels (`import { Effect, Schema } from "effect"`). Where
+// esbuild must keep a module lazily initialised (everything below an import()), initialising a barrel initialises
+// every module it re-exports: all of effect (and fast-check through Schema's arbitraries), all of
+// @effect/platform's HTTP stack. Rewriting those imports into the modules themselves (`effect/Effect`) makes a
+// command initialise only what it uses. Only our own sources are rewritten, and only import declarations.
+const barrels = { effect: "effect", "@effect/platform": "@effect/platform" }
+const effectFunctions = new Set(["absurd", "flow", "hole", "identity", "pipe", "unsafeCoerce"])
+const barrelImport = /import\s+(type\s+)?\{([^}]*)\}\s+from\s+"(effect|@effect\/platform)"/g
+const deepImports = {
+  name: "deep-imports",
+  setup(b) {
+    b.onLoad({ filter: /[\\/](packages|apps)[\\/][^\\/]+[\\/]src[\\/].*\.ts$/ }, async (args) => {
+      const source = await readFile(args.path, "utf8")
+      const contents = source.replace(barrelImport, (_all, typeOnly, names, barrel) => {
+        if (typeOnly) return ""
+        return names.split(",").map((n) => n.trim()).filter((n) => n !== "" && !n.startsWith("type "))
+          .map((n) => {
+            const [name, alias = name] = n.split(/\s+as\s+/)
+            return barrel === "effect" && effectFunctions.has(name)
+              ? `import { ${name} as ${alias} } from "effect/Function"`
+              : `import * as ${alias} from "${barrels[barrel]}/${name}"`
+          })
+          .join(";")
+      })
+      return { contents, loader: "ts" }
+    })
+  }
+}
+
 for (const [specifier, file] of Object.entries(vendors)) {
   await build({
     plugins: [bundleSdkRequires],
@@ -63,7 +92,7 @@ for (const [specifier, file] of Object.entries(vendors)) {
 
 await build({
   entryPoints: ["src/bin.ts"],
-  plugins: [lazyVendors],
+  plugins: [lazyVendors, deepImports],
   outfile: "dist/sandbox-cli.cjs",
   bundle: true,
   platform: "node",
@@ -84,6 +113,7 @@ await build({
 await build({
   entryPoints: { scanWorker: "../../packages/sync/src/internal/scanWorker.ts" },
   outdir: "dist",
+  plugins: [deepImports],
   bundle: true,
   platform: "node",
   format: "esm",

@@ -46,6 +46,12 @@ const run = () => {
         const temp = `${cacheFile}.${process.pid}.tmp`
         fs.writeFileSync(temp, script.createCachedData())
         fs.renameSync(temp, cacheFile)
+        // caches of earlier builds are never read again
+        for (const name of fs.readdirSync(path.dirname(cacheFile))) {
+          if (name.startsWith("v8-") && name.endsWith(".bin") && name !== path.basename(cacheFile)) {
+            fs.rmSync(path.join(path.dirname(cacheFile), name), { force: true })
+          }
+        }
       } catch {}
     })
   }

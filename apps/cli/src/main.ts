@@ -2,37 +2,73 @@
  * The command tree and how it runs: layers, one-line errors, exit codes.
  */
 import * as Command from "@effect/cli/Command"
-import * as NodeContext from "@effect/platform-node/NodeContext"
-import { Console, Effect, Exit, HashMap } from "effect"
-import * as doctor from "./commands/doctor.js"
-import * as profile from "./commands/profile.js"
-import * as reconcile from "./commands/reconcile.js"
-import * as run from "./commands/run.js"
-import * as sandbox from "./commands/sandbox.js"
-import * as session from "./commands/session.js"
-import * as workspace from "./commands/workspace.js"
+import * as NodeCommandExecutor from "@effect/platform-node/NodeCommandExecutor"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodePath from "@effect/platform-node/NodePath"
+import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
+import type * as CommandExecutor from "@effect/platform/CommandExecutor"
+import type * as FileSystem from "@effect/platform/FileSystem"
+import type * as Path from "@effect/platform/Path"
+import type * as Terminal from "@effect/platform/Terminal"
+import { Console, Effect, Exit, HashMap, HashSet, Layer } from "effect"
 import { progressIn } from "./CommonOptions.js"
 import { ExitCode, render } from "./Failure.js"
 import * as Progress from "./Progress.js"
-import * as Supervisor from "./Supervisor.js"
 
 declare const __VERSION__: string
 export const version = typeof __VERSION__ === "string" ? __VERSION__ : "0.0.0-dev"
 
-const root = Command.make("sandbox-cli").pipe(
-  Command.withDescription("Run durable agent work inside sandboxes"),
-  Command.withSubcommands([
-    run.command,
-    session.command,
-    sandbox.command,
-    workspace.command,
-    profile.command,
-    doctor.command,
-    ...reconcile.commands
-  ])
-)
+/** The platform commands run on: NodeContext's services without its worker manager, which nothing uses. */
+type Platform = CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path | Terminal.Terminal
+const platform: Layer.Layer<Platform> = Layer.mergeAll(NodePath.layer, NodeCommandExecutor.layer, NodeTerminal.layer)
+  .pipe(Layer.provideMerge(NodeFileSystem.layer))
 
-const cli = Command.run(root, { name: "sandbox-cli", version })
+type AnyCommand = Command.Command<string, never, unknown, unknown>
+
+/** A module of top-level commands, loaded only when one of them runs (or the whole tree is needed). */
+type Module = () => Promise<ReadonlyArray<AnyCommand>>
+const one = (load: () => Promise<{ readonly command: unknown }>): Module => () =>
+  load().then((m) => [m.command as never])
+const reconcileModule: Module = () => import("./commands/reconcile.js").then((m) => m.commands as never)
+
+/**
+ * The top-level commands by name, in the order help lists them. A command's module (and what only it needs) is
+ * not initialised by the others. `checked`: the command works with sessions and sandboxes, so it first finishes
+ * sessions of this host whose supervisor died (reconcile.startupCheck).
+ */
+const table: ReadonlyArray<{ readonly name: string; readonly checked?: true; readonly load: Module }> = [
+  { name: "run", checked: true, load: one(() => import("./commands/run.js")) },
+  { name: "session", checked: true, load: one(() => import("./commands/session.js")) },
+  { name: "sandbox", checked: true, load: one(() => import("./commands/sandbox.js")) },
+  { name: "workspace", load: one(() => import("./commands/workspace.js")) },
+  { name: "profile", load: one(() => import("./commands/profile.js")) },
+  { name: "doctor", load: one(() => import("./commands/doctor.js")) },
+  { name: "reconcile", load: reconcileModule },
+  { name: "prune", load: reconcileModule }
+]
+
+/**
+ * The commands of the tree for argv: only the one argv names, else all of them (top-level help, completions,
+ * an unknown command need the whole tree). For a named command @effect/cli parses, helps and errs the same on
+ * either tree: it sees nothing of the root's other subcommands.
+ */
+const commandsFor = async (argv: ReadonlyArray<string>): Promise<ReadonlyArray<AnyCommand>> => {
+  const named = table.find((c) => c.name === argv[2])
+  if (named !== undefined && !argv.some((a) => a === "--completions" || a === "--wizard")) {
+    return (await named.load()).filter((c) => HashSet.has(Command.getNames(c), named.name))
+  }
+  const modules = [...new Set(table.map((c) => c.load))]
+  return (await Promise.all(modules.map((load) => load()))).flat()
+}
+
+const cliFor = (commands: ReadonlyArray<AnyCommand>) =>
+  Command.run(
+    Command.make("sandbox-cli").pipe(
+      Command.withDescription("Run durable agent work inside sandboxes"),
+      Command.withSubcommands(commands as [AnyCommand, ...Array<AnyCommand>])
+    ),
+    { name: "sandbox-cli", version }
+  )
 
 /** ANSI colour and style escapes, as @effect/cli writes them into help and usage errors. */
 const ansi = /\x1b\[[0-9;]*m/g
@@ -57,16 +93,16 @@ const plainConsole = (console: Console.Console): Console.Console => {
 }
 
 /** The command groups: a wrong subcommand of one is named against that group, not the top level. */
-const groups = new Map<string, Command.Command<string, never, unknown, unknown>>([
-  ["session", session.command as never],
-  ["sandbox", sandbox.command as never],
-  ["workspace", workspace.command as never],
-  ["profile", profile.command as never]
-])
+const groups = new Set(["session", "sandbox", "workspace", "profile"])
 
 /** `session bogus`: @effect/cli would list the top-level commands; list the group's own. */
-const unknownSubcommand = (argv: ReadonlyArray<string>): string | undefined => {
-  const group = groups.get(argv[2] ?? "")
+const unknownSubcommand = (
+  argv: ReadonlyArray<string>,
+  commands: ReadonlyArray<AnyCommand>
+): string | undefined => {
+  const group = groups.has(argv[2] ?? "")
+    ? commands.find((c) => HashSet.has(Command.getNames(c), argv[2]!))
+    : undefined
   const sub = argv[3]
   if (group === undefined || sub === undefined || sub.startsWith("-")) return undefined
   const names = [...HashMap.keys(Command.getSubcommands(group))]
@@ -77,20 +113,32 @@ const unknownSubcommand = (argv: ReadonlyArray<string>): string | undefined => {
 /** Run the CLI with argv (as `process.argv`) and resolve with the exit code. */
 export const main = async (argv: ReadonlyArray<string>): Promise<number> => {
   const verbose = argv.includes("--verbose")
-  const wrongSubcommand = unknownSubcommand(argv)
-  if (wrongSubcommand !== undefined) {
-    process.stderr.write(`${wrongSubcommand}\n`)
-    return ExitCode.usage
-  }
   // The supervisor is a hidden subcommand: it is started by `session new`, never by a person.
   const supervising = argv[2] === "__supervise"
-  const command: Effect.Effect<number | void, unknown, NodeContext.NodeContext> = supervising
-    ? Supervisor.supervise(argv[3] ?? "")
-    : Effect.zipRight(reconcile.startupCheck(argv), Effect.suspend(() => cli(argv)))
+  let command: Effect.Effect<number | void, unknown, Platform>
+  if (supervising) {
+    const Supervisor = await import("./Supervisor.js")
+    command = Supervisor.supervise(argv[3] ?? "")
+  } else {
+    const commands = await commandsFor(argv)
+    const wrongSubcommand = unknownSubcommand(argv, commands)
+    if (wrongSubcommand !== undefined) {
+      process.stderr.write(`${wrongSubcommand}\n`)
+      return ExitCode.usage
+    }
+    const cli = cliFor(commands)
+    const checked = table.some((c) => c.checked === true && c.name === argv[2])
+    command = checked
+      ? Effect.zipRight(
+        Effect.flatMap(Effect.promise(() => import("./commands/reconcile.js")), (m) => m.startupCheck(argv)),
+        Effect.suspend(() => cli(argv))
+      )
+      : cli(argv)
+  }
   const program = command.pipe(
     // a supervisor has no terminal: its progress is nobody's
     Effect.provide(Progress.layer(supervising ? "none" : progressIn(argv))),
-    Effect.provide(NodeContext.layer),
+    Effect.provide(platform),
     (self) => Console.consoleWith((console) => Console.withConsole(self, plainConsole(console)))
   )
   // Ctrl-C (or SIGTERM) interrupts the command; the session's stop phase still syncs back and cleans up.

@@ -188,9 +188,6 @@ export const commands = [reconcile, prune] as const
 
 // ---- The check at start ---------------------------------------------------------------------------------
 
-/** Commands that work with sessions and sandboxes; only they pay for the check (and only a directory read). */
-const CHECKED = new Set(["session", "run", "sandbox"])
-
 const configFlag = (argv: ReadonlyArray<string>): Option.Option<string> => {
   const at = argv.findIndex((a) => a === "--config" || a.startsWith("--config="))
   if (at < 0) return Option.none()
@@ -200,10 +197,11 @@ const configFlag = (argv: ReadonlyArray<string>): Option.Option<string> => {
 
 /**
  * Sessions of this host whose supervisor died: finish them before the command runs. Costs one directory read
- * when there are none; never fails the command.
+ * when there are none; never fails the command. Run first by the commands that work with sessions and sandboxes
+ * (main.ts says which).
  */
 export const startupCheck = (argv: ReadonlyArray<string>) => {
-  if (!CHECKED.has(argv[2] ?? "") || argv.includes("--help") || argv.includes("-h")) return Effect.void
+  if (argv.includes("--help") || argv.includes("-h")) return Effect.void
   return Effect.gen(function*() {
     yield* AgentReaper.reapOrphans
     const supervision = yield* Supervision.Supervision

@@ -1,0 +1,47 @@
+/**
+ * What the built CLI holds and loads: a short command must not pay for modules no command uses, nor for the
+ * commands it is not. Speed itself is measured by `npm run bench:cli`; these check the structure that makes it.
+ */
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import { expect, layer } from "@effect/vitest"
+import { Effect } from "effect"
+import { readFileSync } from "node:fs"
+import { expectOk, fixture, json, paths } from "./helpers.js"
+
+layer(NodeContext.layer)("sandbox-cli bundle", (it) => {
+  it("imports Effect's modules, not its barrels: unused modules are not in the bundle at all", () => {
+    const bundle = readFileSync(paths.bundle, "utf8")
+    // Reached only through `import { … } from "effect"` / `"@effect/platform"` barrels: their HTTP server,
+    // MessagePack codec and worker pool, and fast-check (Schema's arbitraries). No command uses any of them.
+    for (
+      const unused of [
+        "@effect/platform/HttpServer",
+        "@effect/platform/MsgPack/MsgPackError",
+        "@effect/platform/Worker",
+        "fast-check"
+      ]
+    ) {
+      expect(bundle, unused).not.toContain(unused)
+    }
+  })
+
+  it.scoped("a command loads only its own module; the whole tree still answers help and unknown commands", () =>
+    Effect.gen(function*() {
+      const cli = yield* fixture()
+      const profiles = json<ReadonlyArray<{ readonly name: string }>>(
+        expectOk(yield* cli.run(["profile", "list", "-o", "json"]))
+      )
+      expect(profiles.map((p) => p.name)).toContain("local")
+      const help = expectOk(yield* cli.run(["--help"]))
+      for (const name of ["run", "session", "sandbox", "workspace", "profile", "doctor", "reconcile", "prune"]) {
+        expect(help.stdout).toContain(name)
+      }
+      const unknown = yield* cli.run(["bogus"])
+      expect(unknown.code).toBe(2)
+      expect(unknown.stderr).toContain("'session'")
+      const wrong = yield* cli.run(["session", "bogus"])
+      expect(wrong.code).toBe(2)
+      expect(wrong.stderr).toMatch(/^Invalid subcommand for session - use one of .*'stop'/)
+      expect(wrong.stderr).not.toContain("'doctor'")
+    }))
+})
