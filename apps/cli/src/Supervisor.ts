@@ -9,7 +9,7 @@ import * as ConfigFile from "@org/sandbox-core/ConfigFile"
 import { SessionId } from "@org/sandbox-core/Ids"
 import { Label } from "@org/sandbox-core/SandboxProvider"
 import * as SessionLifecycle from "@org/sandbox-core/SessionLifecycle"
-import { Cause, Deferred, Effect, Either, Exit, Option, Queue, Runtime, Schedule, Schema } from "effect"
+import { Cause, Deferred, Duration, Effect, Either, Exit, Option, Queue, Runtime, Schedule, Schema } from "effect"
 import { spawn } from "node:child_process"
 import { openSync } from "node:fs"
 import * as AcpDriver from "./AcpDriver.js"
@@ -40,8 +40,15 @@ const SpecArg = Schema.compose(Schema.StringFromBase64Url, Schema.parseJson(Supe
 export const ControlRequestBody = Schema.Union(
   Schema.Struct({ action: Schema.Literal("sync") }),
   Schema.Struct({ action: Schema.Literal("prompt"), text: Schema.String }),
-  /** `session stop --force`: stop, and let the sync-back pass the mass-deletion guard. */
-  Schema.Struct({ action: Schema.Literal("stop"), force: Schema.Boolean })
+  /**
+   * `session stop --force` / `--grace`: stop, let the sync-back pass the mass-deletion guard, give the command this
+   * many milliseconds to clean up.
+   */
+  Schema.Struct({
+    action: Schema.Literal("stop"),
+    force: Schema.Boolean,
+    grace_ms: Schema.optional(Schema.Number.pipe(Schema.int(), Schema.nonNegative()))
+  })
 )
 
 export const ControlReply = Schema.Struct({
@@ -163,7 +170,12 @@ export const supervise = (encoded: string) =>
         }
         yield* fs.remove(request).pipe(Effect.ignore)
         if (requested.right.action === "stop") {
-          yield* Queue.offer(control, { _tag: "Stop", force: requested.right.force })
+          const { force, grace_ms } = requested.right
+          yield* Queue.offer(control, {
+            _tag: "Stop",
+            force,
+            ...(grace_ms !== undefined ? { grace: Duration.millis(grace_ms) } : {})
+          })
           yield* answer({ ok: true, result: "stopping" })
           continue
         }

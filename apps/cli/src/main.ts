@@ -14,6 +14,7 @@ import { Console, Effect, Exit, HashMap, HashSet, Layer } from "effect"
 import { progressIn } from "./CommonOptions.js"
 import { ExitCode, render } from "./Failure.js"
 import * as Progress from "./Progress.js"
+import * as StopSignal from "./StopSignal.js"
 
 declare const __VERSION__: string
 export const version = typeof __VERSION__ === "string" ? __VERSION__ : "0.0.0-dev"
@@ -142,8 +143,12 @@ export const main = async (argv: ReadonlyArray<string>): Promise<number> => {
     (self) => Console.consoleWith((console) => Console.withConsole(self, plainConsole(console)))
   )
   // Ctrl-C (or SIGTERM) interrupts the command; the session's stop phase still syncs back and cleans up.
+  // The command then gets the same signal: SIGINT for a Ctrl-C, SIGTERM otherwise.
   const controller = new AbortController()
-  const onSignal = () => controller.abort()
+  const onSignal = (signal: NodeJS.Signals) => {
+    StopSignal.record(signal === "SIGINT" ? "SIGINT" : "SIGTERM")
+    controller.abort()
+  }
   if (!supervising) {
     process.once("SIGINT", onSignal)
     process.once("SIGTERM", onSignal)

@@ -16,8 +16,15 @@ import { expectOk, fixture, json, paths, poll } from "./helpers.js"
 const TIMEOUT = 120_000
 const agentScript = fileURLToPath(new URL("../../../test/acp-agent/agent.mjs", import.meta.url))
 
-/** A command that cleans up on SIGTERM or SIGINT, as a real tool's `trap` would, and says when it is ready. */
-const trapping = `trap 'echo cleaned > cleaned.txt; exit 0' TERM INT; echo ready; echo up > up.txt; ` +
+/**
+ * A command that cleans up on SIGTERM or SIGINT, as a real tool's `trap` would, noting which signal it got, and says
+ * when it is ready.
+ */
+const trapping = `trap 'echo term > cleaned.txt; exit 0' TERM; trap 'echo int > cleaned.txt; exit 0' INT; ` +
+  `echo ready; echo up > up.txt; while :; do sleep 0.1; done`
+
+/** A command whose cleanup takes 3 s: a grace of 1 s cuts it short. */
+const slowTrap = `trap 'sleep 3; echo slow > slow.txt; exit 0' TERM INT; echo ready; echo up > up.txt; ` +
   `while :; do sleep 0.1; done`
 
 interface Spawned {
@@ -72,7 +79,7 @@ const project = (cli: Fixture, config = "") =>
 
 layer(NodeContext.layer)("sandbox-cli stop and follow", (it) => {
   it.scoped(
-    "Ctrl-C on run gives the command's trap time to clean up, and its work comes home",
+    "Ctrl-C on run sends the command SIGINT and gives its trap time to clean up, and its work comes home",
     () =>
       Effect.gen(function*() {
         const cli = yield* fixture()
@@ -84,7 +91,7 @@ layer(NodeContext.layer)("sandbox-cli stop and follow", (it) => {
           }
         })
         expect(result.code).toBe(130)
-        expect(readFileSync(join(cli.cwd, "cleaned.txt"), "utf8")).toBe("cleaned\n")
+        expect(readFileSync(join(cli.cwd, "cleaned.txt"), "utf8")).toBe("int\n")
       }),
     TIMEOUT
   )
@@ -98,7 +105,7 @@ layer(NodeContext.layer)("sandbox-cli stop and follow", (it) => {
         const id = yield* newSession(cli, "--", "sh", "-c", trapping)
         yield* poll(cli.run(["session", "exec", id, "--", "cat", "up.txt"]), (r) => r.code === 0)
         expectOk(yield* cli.run(["session", "stop", id]))
-        expect(readFileSync(join(ws, "cleaned.txt"), "utf8")).toBe("cleaned\n")
+        expect(readFileSync(join(ws, "cleaned.txt"), "utf8")).toBe("term\n")
 
         const stubborn = yield* newSession(
           cli,
@@ -112,6 +119,53 @@ layer(NodeContext.layer)("sandbox-cli stop and follow", (it) => {
         yield* poll(cli.run(["session", "exec", stubborn, "--", "cat", "up2.txt"]), (r) => r.code === 0)
         expectOk(yield* cli.run(["session", "stop", stubborn]))
         expect((yield* status(cli, stubborn)).state).toBe("stopped")
+      }),
+    TIMEOUT
+  )
+
+  it.scoped(
+    "--grace overrides the profile's stop_grace for one stop, on session stop and run; a bad one is refused",
+    () =>
+      Effect.gen(function*() {
+        const cli = yield* fixture()
+        const ws = yield* project(cli, `[sandboxes.quick]\nbackend = "local"\nstop_grace = "1s"\n`)
+        const bad = yield* cli.run(["session", "stop", "whatever", "--grace", "soon"])
+        expect(bad.code).toBe(2)
+        expect(bad.stderr.trim()).toBe(`error: --grace "soon": expected a duration such as "10s", "500ms" or "1m"`)
+
+        const id = yield* newSession(cli, "--sandbox", "quick", "--", "sh", "-c", slowTrap)
+        yield* poll(cli.run(["session", "exec", id, "--", "cat", "up.txt"]), (r) => r.code === 0)
+        expectOk(yield* cli.run(["session", "stop", id, "--grace", "30s"]))
+        expect(readFileSync(join(ws, "slow.txt"), "utf8")).toBe("slow\n")
+
+        let signalled = false
+        const result = yield* background(
+          cli,
+          [
+            "run",
+            "--workspace",
+            ws,
+            "--profile",
+            "quick",
+            "--grace",
+            "30s",
+            "--",
+            "sh",
+            "-c",
+            slowTrap.replace(
+              "slow.txt",
+              "slow-run.txt"
+            )
+          ],
+          (out, child) => {
+            if (!signalled && out.includes("ready")) {
+              signalled = true
+              child.kill("SIGINT")
+            }
+          }
+        )
+        expect(result.code).toBe(130)
+        expect(readFileSync(join(ws, "slow-run.txt"), "utf8")).toBe("slow\n")
       }),
     TIMEOUT
   )

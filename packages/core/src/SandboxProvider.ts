@@ -113,6 +113,24 @@ export interface ExecRequest {
   readonly env?: Readonly<Record<string, string>>
   readonly timeout?: Duration.DurationInput
   readonly stdin?: Uint8Array | string
+  /**
+   * How to stop the command when its run is interrupted, asked at that moment: the first signal for the
+   * command's processes and how long they may clean up before they are killed. Without it a provider sends
+   * `SIGTERM` and waits its own default.
+   */
+  readonly stop?: Effect.Effect<StopRequest>
+}
+
+/**
+ * How a running command is stopped: `signal` to its processes (`SIGINT` for a Ctrl-C, else `SIGTERM`), then
+ * `grace` for them to clean up, then `SIGKILL`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StopRequest {
+  readonly signal: "SIGTERM" | "SIGINT"
+  readonly grace: Duration.Duration
 }
 
 /**

@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import type { Scope } from "effect"
-import { Cause, DateTime, Deferred, Effect, Either, Exit, Option, Queue, Stream } from "effect"
+import { Cause, DateTime, Deferred, Duration, Effect, Either, Exit, Fiber, Option, Queue, Stream } from "effect"
 import { type Agent, locationOf } from "./Agent.js"
 import type * as AgentDriver from "./AgentDriver.js"
 import * as EndOfSession from "./EndOfSession.js"
@@ -15,9 +15,9 @@ import { HistoryEntry } from "./History.js"
 import * as Hooks from "./Hooks.js"
 import type { SandboxId, SessionId } from "./Ids.js"
 import { makeSandboxId, makeSessionId } from "./Ids.js"
-import type { Profile } from "./Profile.js"
+import { type Profile, stopGraceMillis } from "./Profile.js"
 import { ExecError, type ProviderError, type StoreError, type SyncError, UsageError } from "./SandboxError.js"
-import type { Instance, Service as ProviderService } from "./SandboxProvider.js"
+import type { Instance, Service as ProviderService, StopRequest } from "./SandboxProvider.js"
 import { Label, labelsFor } from "./SandboxProvider.js"
 import type { SandboxState, SessionState } from "./Session.js"
 import { isFinal, SandboxRecord, Session, SyncStatus, transition } from "./Session.js"
@@ -45,8 +45,11 @@ const concatBytes = (chunks: Iterable<Uint8Array>): Uint8Array => {
  */
 export type ControlRequest =
   | { readonly _tag: "Sync"; readonly reply: Deferred.Deferred<SyncResult, LifecycleError> }
-  /** `force`: the stop's sync-back may pass the mass-deletion guard (`session stop --force`). */
-  | { readonly _tag: "Stop"; readonly force?: boolean }
+  /**
+   * `force`: the stop's sync-back may pass the mass-deletion guard (`session stop --force`); `grace`: how long the
+   * command may clean up after its signal (instead of the profile's `stop_grace`).
+   */
+  | { readonly _tag: "Stop"; readonly force?: boolean; readonly grace?: Duration.Duration }
   /** A further prompt turn for a live ACP session. */
   | {
     readonly _tag: "Prompt"
@@ -86,6 +89,11 @@ export interface StartOptions {
    * the provider has `execInteractive`, else read to its end first and handed over whole.
    */
   readonly stdin?: Stream.Stream<Uint8Array>
+  /**
+   * How the launched command is stopped when the session is interrupted from outside, asked at that moment (the
+   * one-shot path's Ctrl-C asks for `SIGINT`, `--grace` for another grace than the profile's `stop_grace`).
+   */
+  readonly stop?: Effect.Effect<Partial<StopRequest>>
   /** Requests from outside while the command runs. */
   readonly control?: Queue.Dequeue<ControlRequest>
   /** Called once the session record exists (before any provider call). */
@@ -117,6 +125,20 @@ export interface Outcome {
  * @category models
  */
 export type LifecycleError = StoreError | ProviderError | SyncError | ExecError | Hooks.HookDenied | UsageError
+
+/**
+ * `Effect.raceFirst`, but an interruption from outside (Ctrl-C on `run`) waits until both sides have finished
+ * stopping: left to itself a race leaves its halves stopping in the background, and the stop phase would sync back
+ * while the command's trap still cleans up.
+ */
+const raceToTheEnd = <A, E, B, E2>(
+  left: Effect.Effect<A, E>,
+  right: Effect.Effect<B, E2>
+): Effect.Effect<A | B, E | E2> =>
+  Effect.flatMap(
+    Effect.fork(Effect.raceFirst(left, right)),
+    (fiber) => Fiber.join(fiber).pipe(Effect.onInterrupt(() => Fiber.interrupt(fiber)))
+  )
 
 const tail = (text: string, max = 4000) => (text.length > max ? `…${text.slice(-max)}` : text)
 
@@ -335,6 +357,16 @@ export const run = Effect.fn("Session.run")(function*(options: StartOptions) {
       )
 
       let forcedStop = false
+      // How the command is stopped: the grace a Stop request asked for, else what the caller says, else SIGTERM and
+      // the profile's grace.
+      let requestedGrace: Duration.Duration | undefined
+      const stopRequest: Effect.Effect<StopRequest> = Effect.map(
+        options.stop ?? Effect.succeed<Partial<StopRequest>>({}),
+        (outside) => ({
+          signal: outside.signal ?? "SIGTERM",
+          grace: requestedGrace ?? outside.grace ?? Duration.millis(stopGraceMillis(profile))
+        })
+      )
       const syncRequest = (
         instance: Instance,
         reason: "start" | "checkpoint" | "stop" | "crash",
@@ -503,7 +535,7 @@ export const run = Effect.fn("Session.run")(function*(options: StartOptions) {
               })
             ))
           // Whichever ends first: Stop, a failed turn, or the agent exiting between turns.
-          yield* Effect.raceFirst(serve, Effect.raceFirst(worker, exited))
+          yield* raceToTheEnd(serve, Effect.raceFirst(worker, exited))
           yield* emit("sandbox.launch.complete", { exit_code: 0 })
           return 0
         }).pipe(
@@ -519,7 +551,7 @@ export const run = Effect.fn("Session.run")(function*(options: StartOptions) {
           yield* setState("running")
           yield* emit("session.running", {})
           const exitCode = yield* Deferred.make<number>()
-          const request = { argv, env: { ...env, ...(options.agent?.env ?? {}) } }
+          const request = { argv, env: { ...env, ...(options.agent?.env ?? {}) }, stop: stopRequest }
           const stdin = options.stdin
           const execution = stdin === undefined
             ? provider.execStream(instance, request)
@@ -561,7 +593,10 @@ export const run = Effect.fn("Session.run")(function*(options: StartOptions) {
               Effect.flatMap((request) =>
                 request._tag === "Stop"
                   ? Effect.zipRight(
-                    Effect.sync(() => void (request.force === true && (forcedStop = true))),
+                    Effect.sync(() => {
+                      if (request.force === true) forcedStop = true
+                      if (request.grace !== undefined) requestedGrace = request.grace
+                    }),
                     Effect.interrupt
                   )
                   : request._tag === "Prompt"
@@ -577,7 +612,7 @@ export const run = Effect.fn("Session.run")(function*(options: StartOptions) {
             )
             : Effect.never
           // Whichever ends first: the command, or a Stop request (which interrupts the command).
-          yield* Effect.raceFirst(output, serve)
+          yield* raceToTheEnd(output, serve)
           const code = yield* Deferred.poll(exitCode).pipe(
             Effect.flatMap((o) => Option.isSome(o) ? o.value : Effect.succeed(-1))
           )

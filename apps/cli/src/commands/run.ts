@@ -18,6 +18,8 @@ import * as ConfigHooks from "../ConfigHooks.js"
 import { ExitWith } from "../Failure.js"
 import * as Render from "../Render.js"
 import * as Sessions from "../Sessions.js"
+import * as Stopping from "../Stopping.js"
+import * as StopSignal from "../StopSignal.js"
 import * as Terminal from "../Terminal.js"
 
 const RunResult = Schema.Struct({
@@ -48,14 +50,16 @@ export const command = Command.make(
       Options.withDescription("Allow a sync-back that would delete most of the host tree")
     ),
     trustHooks: ConfigHooks.trustHooksOption,
+    grace: Stopping.graceOption,
     noTty: Options.boolean("no-tty").pipe(
       Options.withDescription("Do not give the command a terminal even when standard input is one (nor read it)")
     ),
     cmd: Args.text({ name: "CMD" }).pipe(Args.repeated, Args.withDescription("The command to run, after --"))
   },
-  ({ cmd, config, force, keep, noTty, output, profile: profileFlag, trustHooks, workspace: dir }) =>
+  ({ cmd, config, force, grace: graceFlag, keep, noTty, output, profile: profileFlag, trustHooks, workspace: dir }) =>
     Effect.gen(function*() {
       if (cmd.length === 0) return yield* new UsageError({ detail: "nothing to run: sandbox-cli run -- CMD [ARGS…]" })
+      const grace = yield* Stopping.parseGrace(graceFlag)
       const workspace = yield* Sessions.workspaceForDir(Option.getOrElse(dir, () => process.cwd()))
       const loaded = yield* AppConfig.load(config, workspace.path)
       const profile = yield* ConfigFile.selectProfile(loaded.config, {
@@ -91,6 +95,11 @@ export const command = Command.make(
         syncStateDir: paths.syncState,
         keep,
         force,
+        // Interrupted by Ctrl-C, the command gets SIGINT (as it would outside a sandbox), else SIGTERM.
+        stop: Effect.sync(() => ({
+          signal: StopSignal.signal(),
+          ...(Option.isSome(grace) ? { grace: grace.value } : {})
+        })),
         onOutput: (stream, data) =>
           Effect.sync(() => {
             ;(stream === "stdout" && toStdout ? process.stdout : process.stderr).write(data)

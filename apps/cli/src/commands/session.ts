@@ -24,6 +24,7 @@ import * as ConfigHooks from "../ConfigHooks.js"
 import { CommandFailed, ExitWith } from "../Failure.js"
 import * as Render from "../Render.js"
 import * as Sessions from "../Sessions.js"
+import * as Stopping from "../Stopping.js"
 import * as Supervisor from "../Supervisor.js"
 import * as Reconcile from "./reconcile.js"
 
@@ -486,9 +487,10 @@ const force = Options.boolean("force").pipe(
 
 const stop = Command.make(
   "stop",
-  { ...common, id: idArg, force },
-  ({ config, force, id, output }) =>
+  { ...common, id: idArg, force, grace: Stopping.graceOption },
+  ({ config, force, grace: graceFlag, id, output }) =>
     Effect.gen(function*() {
+      const grace = yield* Stopping.parseGrace(graceFlag)
       const store = yield* Store.Store
       const session = yield* Sessions.sessionById(id)
       // An ended session whose sync-back was halted keeps its sandbox: --force finishes it past the guard.
@@ -502,8 +504,13 @@ const stop = Command.make(
       }
       const lock = yield* Sessions.liveSupervisor(id)
       if (Option.isNone(lock)) return yield* Sessions.notRunning(session)
-      if (force) yield* control(id, { action: "stop", force: true }, "1 minute")
-      else process.kill(lock.value.pid, "SIGTERM")
+      if (force || Option.isSome(grace)) {
+        yield* control(id, {
+          action: "stop",
+          force,
+          ...(Option.isSome(grace) ? { grace_ms: Duration.toMillis(grace.value) } : {})
+        }, "1 minute")
+      } else process.kill(lock.value.pid, "SIGTERM")
       const final = yield* waitUntil(
         store.getSession(id).pipe(Effect.map((s) => (isFinal(s.state) ? Option.some(s) : Option.none()))),
         "15 minutes"

@@ -4,8 +4,8 @@
  */
 import type { Sandbox } from "@daytonaio/sdk"
 import type { ProviderError } from "@org/sandbox-core/SandboxError"
-import type { ExecOutput, ExecRequest, ExecResult, Instance } from "@org/sandbox-core/SandboxProvider"
-import { Duration, Effect, Schedule, Schema, type Scope, Stream } from "effect"
+import type { ExecOutput, ExecRequest, ExecResult, Instance, StopRequest } from "@org/sandbox-core/SandboxProvider"
+import { Duration, Effect, Option, Schedule, Schema, type Scope, Stream } from "effect"
 import { type Call, homeDirOf, scratchOf } from "./client.js"
 import { providerError } from "./errors.js"
 import {
@@ -17,6 +17,7 @@ import {
   relativePosix,
   resolvePosix,
   sessionScript,
+  signalScript,
   stdinBytes,
   type StdinPlan,
   text,
@@ -133,6 +134,46 @@ export const exec = (tb: Toolbox, instance: Instance, request: ExecRequest): Eff
 
 const Command = Schema.Struct({ exitCode: Schema.optional(Schema.NullOr(Schema.Number)) })
 
+/**
+ * Stop a session command as a process group is stopped on the host: its signal to the command and everything
+ * below it (a second, blocking exec: the daemon has no signal call), up to `grace` for it to exit, then SIGKILL.
+ * Runs in a finalizer (uninterruptible): the wait is made interruptible so its timeout can end it; failures are
+ * ignored (deleting the session still ends the command).
+ */
+const stopGracefully = (
+  tb: Toolbox,
+  sb: Sandbox,
+  id: string,
+  sessionId: string,
+  cmdId: string,
+  token: string,
+  asked: StopRequest
+): Effect.Effect<void> => {
+  const operation = "execStream.stop"
+  const signal = (name: "TERM" | "INT" | "KILL") =>
+    tb.call(operation, id, () => sb.process.executeCommand(viaSh(signalScript(token, name)), undefined, undefined, 30))
+  const ended = tb.call(operation, id, () => sb.process.getSessionCommand(sessionId, cmdId)).pipe(
+    Effect.flatMap((u) => Schema.decodeUnknown(Command)(u)),
+    Effect.map((c) => typeof c.exitCode === "number"),
+    Effect.orElseSucceed(() => false)
+  )
+  const endedWithin = (grace: Duration.Duration) =>
+    ended.pipe(
+      Effect.repeat({ schedule: Schedule.spaced("200 millis"), until: (done) => done }),
+      Effect.interruptible,
+      Effect.timeout(grace),
+      Effect.option,
+      Effect.map(Option.isSome)
+    )
+  return Effect.gen(function*() {
+    if (Duration.toMillis(asked.grace) > 0) {
+      yield* signal(asked.signal === "SIGINT" ? "INT" : "TERM")
+      if (yield* endedWithin(asked.grace)) return
+    }
+    yield* signal("KILL")
+  }).pipe(Effect.ignore, Effect.withSpan("DaytonaProvider.execStream.stop"))
+}
+
 const encoder = new TextEncoder()
 
 /**
@@ -161,7 +202,8 @@ export const execStream = (
     const stdin: StdinPlan = input !== undefined
       ? { _tag: "Session" }
       : yield* planStdin(tb, sb, instance, operation, request.stdin, cwd)
-    const script = sessionScript({ command, cwdFromHome: relativePosix(homeDirOf(instance), cwd), env, stdin })
+    const token = nonce()
+    const script = sessionScript({ command, cwdFromHome: relativePosix(homeDirOf(instance), cwd), env, stdin, token })
     const sessionId = `sandbox-cli-${nonce()}`
     yield* tb.keepAlive(sb)
     // A retried create whose first reply was lost finds its session made: 409 is success for a fresh id.
@@ -183,6 +225,14 @@ export const execStream = (
         })
     ))
     const cmdId = started.cmdId
+    // Stopped before its exit (interrupted, timed out): the command gets its signal and grace before the session's
+    // deletion kills what is left.
+    let exited = false
+    yield* Effect.addFinalizer(() =>
+      exited || request.stop === undefined
+        ? Effect.void
+        : Effect.flatMap(request.stop, (asked) => stopGracefully(tb, sb, id, sessionId, cmdId, token, asked))
+    )
     if (input !== undefined) {
       // One input request at a time, in order; the daemon ends each with a newline (ours already do).
       const decoder = new TextDecoder()
@@ -221,7 +271,10 @@ export const execStream = (
     )
     const all = Stream.concat(
       outputs,
-      Stream.fromEffect(Effect.map(exitCode, (exit_code): ExecOutput => ({ _tag: "Exit", exit_code })))
+      Stream.fromEffect(Effect.map(exitCode, (exit_code): ExecOutput => {
+        exited = true
+        return { _tag: "Exit", exit_code }
+      }))
     )
     const seconds = timeoutSeconds(request.timeout)
     if (seconds === 0) return all

@@ -105,22 +105,58 @@ export const sessionScript = (options: {
   readonly cwdFromHome: string
   readonly env: Readonly<Record<string, string>>
   readonly stdin: StdinPlan
+  /** The command's pid goes to `pidFile(token)`, for `signalScript` to stop it gracefully. */
+  readonly token: string
 }): string => {
   const stdin = stdinSetup(options.stdin)
   const exports = Object.entries(options.env).map(([k, v]) => `export ${k}=${quote(v)}`)
+  // The command's own process records its pid, then becomes the command (`commandLine` is one simple command):
+  // the wrappers around it are never signalled, so the command's exit (after its trap ran) is what the session
+  // reports.
+  const recorded = `sh -c 'echo $$ > "$0" && eval "exec $1"' "$pf" ${quote(options.command)}`
   const inner = [
     ...(options.stdin._tag === "Inline" ? [tempDir] : []),
     ...stdin.setup,
+    `pf=${pidFile(options.token)}`,
     `cd "$HOME" && cd -- ${quote(options.cwdFromHome)} || exit 126`,
     ...exports,
-    stdin.from === "" ? `( ${options.command} )` : `( ${options.command} ) < ${stdin.from}`,
+    stdin.from === "" ? `( ${recorded} )` : `( ${recorded} ) < ${stdin.from}`,
     `c=$?`,
+    `rm -f "$pf"`,
     ...(options.stdin._tag === "Inline" ? [`rm -rf "$t"`] : []),
     ...(stdin.cleanup !== "" ? [`rm -f${stdin.cleanup}`] : []),
     `exit $c`
   ]
   return `(\n${inner.join("\n")}\n)`
 }
+
+/** Where a streamed command's pid is kept while it runs (a shell word: the runtime's own temp directory). */
+const pidFile = (token: string): string => `"\${TMPDIR:-/tmp}/sandbox-cli-${token.replace(/[^A-Za-z0-9]/g, "")}.pid"`
+
+/**
+ * Send `signal` to a streamed command (by the pid `sessionScript` recorded) and every process below it, found by
+ * their parents in `/proc`: the daemon has no signal call for a session command, and the command may not lead a
+ * process group of its own. Nothing to signal (the command has ended) is not an error.
+ */
+export const signalScript = (token: string, signal: "TERM" | "INT" | "KILL"): string =>
+  [
+    `root=$(cat ${pidFile(token)} 2>/dev/null) || exit 0`,
+    `[ -n "$root" ] || exit 0`,
+    `all=" $root "`,
+    `grew=1`,
+    `while [ "$grew" = 1 ]; do`,
+    `  grew=0`,
+    `  for f in /proc/[0-9]*/stat; do`,
+    `    { read -r line < "$f"; } 2>/dev/null || continue`,
+    `    rest=\${line##*\\)}`,
+    `    set -- $rest`,
+    `    pid=\${f#/proc/}; pid=\${pid%/stat}`,
+    `    case "$all" in *" $2 "*) case "$all" in *" $pid "*) ;; *) all="$all$pid "; grew=1 ;; esac ;; esac`,
+    `  done`,
+    `done`,
+    `kill -s ${signal} $all 2>/dev/null`,
+    `exit 0`
+  ].join("\n")
 
 /** A valid environment variable name (anything else would break `export`). */
 export const isEnvName = (name: string): boolean => /^[A-Za-z_][A-Za-z0-9_]*$/.test(name)

@@ -77,6 +77,7 @@ export const startIn = (
     readonly cwd?: string | undefined
     readonly env?: Readonly<Record<string, string>> | undefined
     readonly stdin?: Spawn["stdin"]
+    readonly stop?: Spawn["stop"]
   }
 ): Effect.Effect<Started | number, ProviderError, Scope.Scope> =>
   Effect.gen(function*() {
@@ -102,7 +103,8 @@ export const startIn = (
       cwd,
       env,
       ...(options.stdin !== undefined ? { stdin: options.stdin } : {}),
-      ...(runner.stopGrace !== undefined ? { grace: runner.stopGrace } : {})
+      ...(runner.stopGrace !== undefined ? { grace: runner.stopGrace } : {}),
+      ...(options.stop !== undefined ? { stop: options.stop } : {})
     }).pipe(Effect.mapError(fromProcess(operation, id)))
     yield* runner.track(id, started.pid, started.killGroup)
     return started
@@ -141,7 +143,13 @@ export const execStream = (
   }
   const stream = Stream.unwrapScoped(
     Effect.map(
-      startIn(runner, found, operation, { argv, cwd: request.cwd, env: request.env, stdin: stdinOf(request.stdin) }),
+      startIn(runner, found, operation, {
+        argv,
+        cwd: request.cwd,
+        env: request.env,
+        stdin: stdinOf(request.stdin),
+        stop: request.stop
+      }),
       (started) =>
         typeof started === "number"
           ? notRunnable(argv[0], started)

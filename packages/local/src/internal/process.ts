@@ -1,6 +1,6 @@
 import type * as FileSystem from "@effect/platform/FileSystem"
 import type * as Path from "@effect/platform/Path"
-import type { ExecOutput } from "@org/sandbox-core/SandboxProvider"
+import type { ExecOutput, StopRequest } from "@org/sandbox-core/SandboxProvider"
 import type { Scope } from "effect"
 import { Chunk, Data, Deferred, Duration, Effect, Exit, Option, Sink, Stream } from "effect"
 import { type ChildProcess, spawn as nodeSpawn } from "node:child_process"
@@ -44,6 +44,8 @@ export interface Spawn {
    * Without it the group is SIGKILLed at once.
    */
   readonly grace?: Duration.DurationInput
+  /** Asked when the process is stopped: the signal and grace for this stop (over `grace` and SIGTERM). */
+  readonly stop?: Effect.Effect<StopRequest>
 }
 
 /**
@@ -156,12 +158,15 @@ export const start = (spawn: Spawn): Effect.Effect<Started, ProcessError, Scope.
       (child) =>
         Effect.gen(function*() {
           if (!observed) {
-            const graceful = spawn.grace !== undefined && Duration.toMillis(Duration.decode(spawn.grace)) > 0
+            const asked = spawn.stop !== undefined ? yield* spawn.stop : undefined
+            const signal = asked?.signal ?? "SIGTERM"
+            const grace = asked?.grace ?? Duration.decode(spawn.grace ?? 0)
+            const graceful = Duration.toMillis(grace) > 0
             // Finalizers run uninterruptibly: the wait itself must be interruptible for its timeout to end it.
             const exitWithin = (duration: Duration.DurationInput) =>
               Deferred.await(exited).pipe(Effect.interruptible, Effect.timeout(duration), Effect.option)
-            const ended = graceful && (yield* signalGroupOf(child, "SIGTERM")) &&
-              Option.isSome(yield* exitWithin(spawn.grace!))
+            const ended = graceful && (yield* signalGroupOf(child, signal)) &&
+              Option.isSome(yield* exitWithin(grace))
             if (!ended) {
               yield* killGroupOf(child)
               yield* exitWithin("5 seconds")
