@@ -69,6 +69,28 @@ layer(NodeContext.layer)("sandbox-cli with a daytona profile (emulator)", (it) =
       expect(JSON.stringify(emu.sandboxes()[0]!.labels)).toContain("sandbox-cli")
     }), TIMEOUT)
 
+  // The provider keeps a sandbox alive while each command runs; the session's stop (sync back through exec) runs
+  // with interruption off, and a keep-alive forked there once kept the CLI from ever exiting.
+  it.scoped(
+    "run with the keep-alive on exits as soon as its work is done, for each persistence",
+    () =>
+      Effect.gen(function*() {
+        const emu = yield* emulator()
+        const { cli, env, ws } = yield* setup(emu)
+        for (const persistence of ["transient", "archive", "reuse"]) {
+          const started = Date.now()
+          const ran = yield* cli.run(
+            ["run", "--profile", `cloud-${persistence}`, "--workspace", ws, "--", "sh", "-c", "sleep 1; cat in.txt"],
+            { env }
+          ).pipe(Effect.timeout("60 seconds"), TestServices.provideLive)
+          // The promise settles on the child's "close": the process has exited, not only finished its work.
+          expect([ran.code, ran.signal, ran.stdout]).toEqual([0, null, "from the host\n"])
+          expect(Date.now() - started).toBeLessThan(45_000)
+        }
+      }),
+    TIMEOUT
+  )
+
   it.scoped(
     "run, archive: the sandbox is archived; reuse: the next run reattaches to the same one",
     () =>

@@ -76,8 +76,8 @@ export interface MakeOptions {
   readonly retry?: Retry.RetryOptions
   /**
    * How often a sandbox is told of activity while a command runs in it (Daytona's auto-stop counts API traffic,
-   * not processes). Off unless given (a quarter of the auto-stop interval is the intended default); never when
-   * auto-stop is off. Only while a command runs: an idle sandbox still auto-stops.
+   * not processes). Default: a quarter of the sandbox's auto-stop interval; never when auto-stop is off. Only
+   * while a command runs: an idle sandbox still auto-stops.
    */
   readonly keepAliveEvery?: Duration.DurationInput
 }

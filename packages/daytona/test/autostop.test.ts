@@ -15,6 +15,8 @@ const emulator = useEmulator({ autoStopMinuteMs: MINUTE_MS })
 
 const stateOf = (id: string) => emulator().sandboxes().find((s) => s.id === id)?.state
 
+const refreshes = () => emulator().stats().routes["POST /api/sandbox/{sandboxId}/last-activity"] ?? 0
+
 describe("auto-stop", () => {
   it.scopedLive("a command that runs 3x the interval with no other traffic is not stopped", () =>
     Effect.gen(function*() {
@@ -54,6 +56,31 @@ describe("auto-stop", () => {
       // It starts again on demand, as reuse does.
       const started = yield* provider.start(instance)
       expect(started.state).toBe("running")
+      yield* provider.destroy(instance)
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  // A session's stop (sync back through exec and getArchive) and every finalizer run with interruption off; a
+  // keep-alive forked there inherited that, so the end of the exec waited forever for a loop that never ends:
+  // the CLI hung at the end of each Daytona run.
+  it.scopedLive("the keep-alive ends with its command, even where interruption is off", () =>
+    Effect.gen(function*() {
+      const emu = emulator()
+      const provider = yield* makeProvider(emu, profile({ auto_stop: 1 }), {
+        keepAliveEvery: `${MINUTE_MS / 10} millis`
+      })
+      const instance = yield* provider.create(spec())
+      const work = Effect.gen(function*() {
+        const blocking = yield* provider.exec(instance, { shell: "sleep 0.5; echo done" })
+        const streamed = yield* Stream.runCollect(provider.execStream(instance, { shell: "sleep 0.5; echo done" }))
+        return [blocking.stdout, Chunk.toArray(streamed).at(-1)] as const
+      })
+      const ran = yield* work.pipe(Effect.uninterruptible, Effect.disconnect, Effect.timeout("20 seconds"))
+      expect(ran).toEqual(["done\n", { _tag: "Exit", exit_code: 0 }])
+      expect(refreshes()).toBeGreaterThan(0)
+      // Nothing refreshes the sandbox once its commands have ended.
+      const after = refreshes()
+      yield* Effect.sleep(`${MINUTE_MS / 2} millis`)
+      expect(refreshes()).toBe(after)
       yield* provider.destroy(instance)
     }).pipe(Effect.provide(NodeContext.layer)))
 })

@@ -6,9 +6,17 @@ import type { Sandbox } from "@daytonaio/sdk"
 import { Duration, Effect, type Scope } from "effect"
 import type { Call } from "./client.js"
 
+/** The refresh period when none is given: a quarter of the sandbox's auto-stop interval (Daytona's default 15). */
+export const defaultEvery = (autoStopMinutes: number): Duration.Duration => Duration.millis(autoStopMinutes * 15_000)
+
 /**
- * Refresh the sandbox's activity every `every` for as long as the scope is open. Off unless `every` is given;
- * never when the sandbox's auto-stop is off.
+ * Refresh the sandbox's activity every `every` (default: a quarter of its auto-stop interval) for as long as the
+ * scope is open, never when its auto-stop is off. The scope is the work's own (one exec, one stream), so an idle
+ * sandbox still auto-stops.
+ *
+ * The loop is interruptible wherever it was forked from: work often runs where interruption is off (a session's
+ * stop, which syncs back through an exec, and every finalizer), and a fiber forked there inherits that. Closing the
+ * scope waits for the fiber's end, so an uninterruptible loop made the scope, and the command, wait forever.
  */
 export const keepAlive = (
   sdk: Call,
@@ -16,9 +24,10 @@ export const keepAlive = (
   every: Duration.DurationInput | undefined
 ): Effect.Effect<void, never, Scope.Scope> => {
   const minutes = typeof sb.autoStopInterval === "number" ? sb.autoStopInterval : 15
-  // Opt-in for now: the CLI hung at the end of a run with the default keep-alive on (not yet understood).
-  const interval = every !== undefined && minutes > 0 ? Duration.decode(every) : undefined
-  if (interval === undefined) return Effect.void
+  if (minutes <= 0) return Effect.void
+  const interval = every !== undefined ? Duration.decode(every) : defaultEvery(minutes)
   const refresh = Effect.ignore(sdk("keepAlive", sb.id, () => sb.refreshActivity()))
-  return Effect.asVoid(Effect.forkScoped(Effect.forever(Effect.zipRight(Effect.sleep(interval), refresh))))
+  return Effect.asVoid(
+    Effect.forkScoped(Effect.interruptible(Effect.forever(Effect.zipRight(Effect.sleep(interval), refresh))))
+  )
 }
