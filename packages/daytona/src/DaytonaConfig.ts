@@ -50,7 +50,6 @@ export const DaytonaConfig = Schema.Struct({
   target: Schema.optional(Schema.NonEmptyString),
   snapshot: Schema.optional(Schema.NonEmptyString),
   image: Schema.optional(Schema.NonEmptyString),
-  class: Schema.optional(Schema.NonEmptyString),
   auto_stop: Schema.optional(Interval),
   auto_archive: Schema.optional(Interval),
   auto_delete: Schema.optional(Schema.Int)
