@@ -243,17 +243,21 @@ layer(NodeContext.layer)("sandbox-cli profile", (it) => {
 
   // Daytona's create API has no sandbox class (its size comes from the snapshot or the resources), so a `class`
   // was accepted and never sent; it is refused like any key the backend does not know.
-  it.scoped("class in the daytona table is refused: one line naming the file, its line and the key", () =>
-    Effect.gen(function*() {
-      const cli = yield* fixture()
-      const file = yield* cli.write("cwd/cloud.toml", cloud.replace("snapshot =", `class = "small"\nsnapshot =`))
-      const refused = yield* cli.run(["profile", "validate", file])
-      const line = expectError(refused, 2)
-      expect(line).toContain(`${file}:5:`)
-      expect(line).toContain("sandboxes.cloud.daytona.class")
-      expect(line).toContain(`unknown key "class"`)
-      expect(refused.stderr.trim().split("\n")).toHaveLength(1)
-    }), TIMEOUT)
+  it.scoped(
+    "class in the daytona table is refused: one line naming the file, its line and the key",
+    () =>
+      Effect.gen(function*() {
+        const cli = yield* fixture()
+        const file = yield* cli.write("cwd/cloud.toml", cloud.replace("snapshot =", `class = "small"\nsnapshot =`))
+        const refused = yield* cli.run(["profile", "validate", file])
+        const line = expectError(refused, 2)
+        expect(line).toContain(`${file}:5:`)
+        expect(line).toContain("sandboxes.cloud.daytona.class")
+        expect(line).toContain(`unknown key "class"`)
+        expect(refused.stderr.trim().split("\n")).toHaveLength(1)
+      }),
+    TIMEOUT
+  )
 
   it.scoped("a bad value in the daytona table names the key", () =>
     Effect.gen(function*() {
