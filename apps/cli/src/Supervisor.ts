@@ -15,6 +15,7 @@ import { openSync } from "node:fs"
 import * as AcpDriver from "./AcpDriver.js"
 import * as AppConfig from "./AppConfig.js"
 import * as ConfigHooks from "./ConfigHooks.js"
+import { ControlReply, ControlRequestBody } from "./Control.js"
 import * as Sessions from "./Sessions.js"
 
 export const SupervisorSpec = Schema.Struct({
@@ -35,27 +36,6 @@ export const SupervisorSpec = Schema.Struct({
 export type SupervisorSpec = typeof SupervisorSpec.Type
 
 const SpecArg = Schema.compose(Schema.StringFromBase64Url, Schema.parseJson(SupervisorSpec))
-
-/** What a `.req` control file holds. */
-export const ControlRequestBody = Schema.Union(
-  Schema.Struct({ action: Schema.Literal("sync") }),
-  Schema.Struct({ action: Schema.Literal("prompt"), text: Schema.String }),
-  /**
-   * `session stop --force` / `--grace`: stop, let the sync-back pass the mass-deletion guard, give the command this
-   * many milliseconds to clean up.
-   */
-  Schema.Struct({
-    action: Schema.Literal("stop"),
-    force: Schema.Boolean,
-    grace_ms: Schema.optional(Schema.Number.pipe(Schema.int(), Schema.nonNegative()))
-  })
-)
-
-export const ControlReply = Schema.Struct({
-  ok: Schema.Boolean,
-  result: Schema.optional(Schema.Unknown),
-  error: Schema.optional(Schema.String)
-})
 
 /** How to start this same CLI again: Node runs the launcher, Deno runs the bundle. */
 const selfCommand = (): ReadonlyArray<string> => {

@@ -21,12 +21,11 @@ import { createInterface } from "node:readline"
 import * as AppConfig from "../AppConfig.js"
 import { common } from "../CommonOptions.js"
 import * as ConfigHooks from "../ConfigHooks.js"
+import * as Control from "../Control.js"
 import { CommandFailed, ExitWith } from "../Failure.js"
 import * as Render from "../Render.js"
 import * as Sessions from "../Sessions.js"
 import * as Stopping from "../Stopping.js"
-import * as Supervisor from "../Supervisor.js"
-import * as Reconcile from "./reconcile.js"
 
 const idArg = Args.text({ name: "ID" }).pipe(Args.withDescription("Session id"))
 const cmdArgs = Args.text({ name: "CMD" }).pipe(Args.repeated, Args.withDescription("Command and arguments, after --"))
@@ -188,27 +187,6 @@ const readStdinPrompt = Effect.promise(async (): Promise<string | undefined> => 
   return text.length > 0 ? text : undefined
 })
 
-/** Ask a session's supervisor to do something and wait for its answer. */
-const control = (id: string, body: typeof Supervisor.ControlRequestBody.Type, wait: Duration.DurationInput) =>
-  Effect.gen(function*() {
-    const session = yield* Sessions.sessionById(id)
-    const lock = yield* Sessions.liveSupervisor(id)
-    if (Option.isNone(lock) || isFinal(session.state)) return yield* Sessions.notRunning(session)
-    const fs = yield* FileSystem.FileSystem
-    const path = yield* Path.Path
-    const paths = yield* Sessions.supervisorPaths(id)
-    const nonce = `${Date.now()}-${process.pid}`
-    yield* fs.makeDirectory(paths.control, { recursive: true })
-    yield* fs.writeFileString(path.join(paths.control, `${nonce}.req`), JSON.stringify(body))
-    process.kill(lock.value.pid, "SIGUSR1")
-    const replyFile = path.join(paths.control, `${nonce}.json`)
-    const text = yield* waitUntil(fs.readFileString(replyFile).pipe(Effect.option), wait).pipe(
-      Effect.mapError(() => new CommandFailed({ message: `no answer from the supervisor of ${id}` }))
-    )
-    yield* fs.remove(replyFile).pipe(Effect.ignore)
-    return Schema.decodeUnknownSync(Schema.parseJson(Supervisor.ControlReply))(text)
-  })
-
 const TurnResult = Schema.Struct({ turn: Schema.Number, stop_reason: Schema.String })
 
 const prompt = Command.make(
@@ -227,7 +205,7 @@ const prompt = Command.make(
       if (given === undefined) {
         return yield* new UsageError({ detail: "nothing to send: sandbox-cli session prompt ID TEXT" })
       }
-      const reply = yield* control(id, { action: "prompt", text: given }, "24 hours")
+      const reply = yield* Control.ask(id, { action: "prompt", text: given }, "24 hours")
       if (!reply.ok) return yield* new CommandFailed({ message: `prompt failed: ${reply.error ?? "unknown error"}` })
       const result = Schema.decodeUnknownSync(TurnResult)(reply.result)
       yield* Render.by(output, TurnResult, result, (r) => Render.line(`turn ${r.turn} ended: ${r.stop_reason}`))
@@ -297,6 +275,7 @@ const newSession = Command.make(
       if (isAcp && Option.isSome(chosen) && Agent.locationOf(profile) === "host") {
         yield* Render.warn(Agent.hostWarning(chosen.value.name))
       }
+      const Supervisor = yield* Effect.promise(() => import("../Supervisor.js"))
       const supervisor = yield* Supervisor.spawnSupervisor({
         session_id: id,
         workspace: workspace.name,
@@ -455,7 +434,7 @@ const SyncReport = Schema.Struct({
 
 const sync = Command.make("sync", { ...common, id: idArg }, ({ id, output }) =>
   Effect.gen(function*() {
-    const reply = yield* control(id, { action: "sync" }, "10 minutes")
+    const reply = yield* Control.ask(id, { action: "sync" }, "10 minutes")
     if (!reply.ok) return yield* new CommandFailed({ message: `sync failed: ${reply.error ?? "unknown error"}` })
     const result = Schema.decodeUnknownSync(WorkspaceSync.SyncResult)(reply.result)
     const report = { ...result, conflicts: result.conflicts.map((c) => c.path), conflict_details: result.conflicts }
@@ -495,6 +474,7 @@ const stop = Command.make(
       const session = yield* Sessions.sessionById(id)
       // An ended session whose sync-back was halted keeps its sandbox: --force finishes it past the guard.
       if (isFinal(session.state) && force && session.sandbox.kept === "unsynced") {
+        const Reconcile = yield* Effect.promise(() => import("./reconcile.js"))
         return yield* Reconcile.forceFinish(config, id, output)
       }
       // Idempotent: stopping a session that has ended is done already.
@@ -505,7 +485,7 @@ const stop = Command.make(
       const lock = yield* Sessions.liveSupervisor(id)
       if (Option.isNone(lock)) return yield* Sessions.notRunning(session)
       if (force || Option.isSome(grace)) {
-        yield* control(id, {
+        yield* Control.ask(id, {
           action: "stop",
           force,
           ...(Option.isSome(grace) ? { grace_ms: Duration.toMillis(grace.value) } : {})
@@ -527,5 +507,6 @@ const stop = Command.make(
 export const command = Command.make("session").pipe(
   Command.withDescription("Durable sessions: start, inspect, sync, stop"),
   Command.withSubcommands([newSession, list, status, events, history, prompt, sync, exec, stop]),
-  Command.provide(Sessions.runtimeLayer)
+  // The store only: the sync engine runs in the supervisor, and reconcile brings its own.
+  Command.provide(Store.layerConfig)
 )
