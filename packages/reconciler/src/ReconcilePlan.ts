@@ -154,6 +154,11 @@ export interface Observation {
   /** For every session not in a final state that this run may judge. */
   readonly liveness: ReadonlyMap<string, Liveness>
   readonly profiles: ReadonlyMap<string, Profile>
+  /**
+   * A session's own profile, by session id, where its workspace's configuration names it: a profile of the same
+   * name elsewhere (the current directory's configuration) may point somewhere else.
+   */
+  readonly session_profiles?: ReadonlyMap<string, Profile>
   /** The profile each listing went through, by target key. */
   readonly targets: ReadonlyMap<string, Profile>
   readonly instances: ReadonlyArray<Found>
@@ -242,6 +247,7 @@ export const decide = (o: Observation): Decided => {
   let kept = 0
   const mine = (owner: string | undefined) => o.all_owners || owner === o.owner
   const inBackend = (backend: string) => o.backend === undefined || o.backend === backend
+  const profileOf = (s: Session) => o.session_profiles?.get(s.id) ?? o.profiles.get(s.sandbox.profile)
 
   const newest = new Map<string, Session>()
   for (const s of [...o.sessions].sort(newestFirst)) {
@@ -342,7 +348,7 @@ export const decide = (o: Observation): Decided => {
       }, { profile: undefined, claim_key: other.session.id })
     }
     const { lock_path, reason, session: s } = primary!
-    const profile = o.profiles.get(s.sandbox.profile)
+    const profile = profileOf(s)
     const found = locate(s)
     const base = {
       ...sessionFields(s),
@@ -489,7 +495,7 @@ export const decide = (o: Observation): Decided => {
         }, { profile: undefined })
         continue
       }
-      const profile = o.profiles.get(s.sandbox.profile)
+      const profile = profileOf(s)
       if (profile === undefined) {
         if (o.scope === "all") {
           push({
@@ -592,7 +598,7 @@ export const decide = (o: Observation): Decided => {
     for (const s of newest.values()) {
       if (!isFinal(s.state) || handled.has(s.sandbox.sandbox_id) || !inBackend(s.sandbox.backend)) continue
       if (s.sandbox.instance_id === null || s.sandbox.state === "gone" || !mine(s.owner)) continue
-      const profile = o.profiles.get(s.sandbox.profile)
+      const profile = profileOf(s)
       if (profile === undefined || !o.listed.has(targetKey(profile))) continue
       push({
         ...sessionFields(s),

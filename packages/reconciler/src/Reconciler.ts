@@ -12,7 +12,7 @@ import type { Profile } from "@org/sandbox-core/Profile"
 import type { SandboxError, StoreError } from "@org/sandbox-core/SandboxError"
 import type { Service as ProviderService } from "@org/sandbox-core/SandboxProvider"
 import { Label, MANAGED_BY } from "@org/sandbox-core/SandboxProvider"
-import { isFinal } from "@org/sandbox-core/Session"
+import { isFinal, type Session } from "@org/sandbox-core/Session"
 import { Store } from "@org/sandbox-core/Store"
 import { Supervision } from "@org/sandbox-core/Supervision"
 import type { Liveness } from "@org/sandbox-core/Supervision"
@@ -81,6 +81,11 @@ export interface Options {
   readonly owner: string
   /** Every configured profile: each distinct place they point at is listed once. */
   readonly profiles: ReadonlyArray<Profile>
+  /**
+   * A session's own profile: the one its workspace's configuration gives under the name the session recorded
+   * (`undefined`: look the name up in `profiles`).
+   */
+  readonly profileOf?: (session: Session) => Effect.Effect<Profile | undefined>
   /** Build the provider for a profile; it lives as long as the reconciler's scope. */
   readonly providerFor: (profile: Profile) => Effect.Effect<ProviderService, SandboxError, Scope.Scope>
   /** Where the sync engine keeps a sandbox's state (the ancestor manifest). */
@@ -141,6 +146,20 @@ export const make = (options: Options) =>
       const workspace_paths = new Map(workspaces.items.map((w) => [w.name as string, w.path]))
       const profiles = new Map(options.profiles.map((p) => [p.name as string, p]))
       const warnings: Array<string> = []
+      // Each session that may still hold a sandbox, with the profile of its own workspace's configuration.
+      const session_profiles = new Map<string, Profile>()
+      const profileOf = options.profileOf
+      if (profileOf !== undefined) {
+        const holding = sessionsListing.items.filter((s) =>
+          (!isFinal(s.state) || (s.sandbox.instance_id !== null && s.sandbox.state !== "gone")) &&
+          (scopeName !== "sessions" || session_ids.has(s.id))
+        )
+        yield* Effect.forEach(holding, (s) =>
+          Effect.map(profileOf(s), (p) => {
+            if (p !== undefined) session_profiles.set(s.id, p)
+          }), { concurrency: 8, discard: true })
+      }
+      const profileOfSession = (s: Session) => session_profiles.get(s.id) ?? profiles.get(s.sandbox.profile)
 
       // Liveness of every session still running by the store (cheap: one small file each).
       const pending = sessionsListing.items.filter((s) =>
@@ -159,8 +178,8 @@ export const make = (options: Options) =>
       const listed = new Set<string>()
       const checked = new Set<string>()
       if (scopeName !== "sessions") {
-        // Each distinct place once, with one filtered listing.
-        for (const p of options.profiles) {
+        // Each distinct place once, with one filtered listing: the configured profiles and the sessions' own.
+        for (const p of [...options.profiles, ...session_profiles.values()]) {
           if (request.backend !== undefined && p.backend !== request.backend) {
             continue
           }
@@ -194,7 +213,7 @@ export const make = (options: Options) =>
         yield* Effect.forEach(pending, (s) =>
           Effect.gen(function*() {
             const l = liveness.get(s.id)
-            const profile = profiles.get(s.sandbox.profile)
+            const profile = profileOfSession(s)
             if (l?._tag !== "Gone" || profile === undefined) return
             const provider = yield* providerOf(profile)
             const found = s.sandbox.instance_id !== null
@@ -226,6 +245,7 @@ export const make = (options: Options) =>
         sessions: sessionsListing.items,
         liveness,
         profiles,
+        session_profiles,
         targets,
         instances,
         listed,

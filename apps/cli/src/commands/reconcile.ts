@@ -12,7 +12,7 @@ import * as Path from "@effect/platform/Path"
 import * as Locations from "@org/sandbox-core/Locations"
 import type { Profile } from "@org/sandbox-core/Profile"
 import { UsageError } from "@org/sandbox-core/SandboxError"
-import { isFinal } from "@org/sandbox-core/Session"
+import { isFinal, type Session } from "@org/sandbox-core/Session"
 import * as Store from "@org/sandbox-core/Store"
 import * as Supervision from "@org/sandbox-core/Supervision"
 import type * as ReconcilePlan from "@org/sandbox-reconciler/ReconcilePlan"
@@ -34,18 +34,49 @@ const concurrency = Options.integer("concurrency").pipe(
   Options.withDescription("Sandboxes acted on at once")
 )
 
-/** The reconciler over this configuration, its providers and the state directory. */
-const reconcilerLayer = (loaded: AppConfig.Loaded, options: { readonly concurrency?: number } = {}) =>
+/**
+ * The reconciler over this configuration, its providers and the state directory. Each session's profile comes from
+ * its workspace's configuration (as `session new` took it), not from the current directory's.
+ */
+const reconcilerLayer = (
+  loaded: AppConfig.Loaded,
+  options: { readonly concurrency?: number; readonly config?: Option.Option<string> } = {}
+) =>
   Layer.unwrapEffect(Effect.gen(function*() {
     const { layer } = yield* Effect.promise(() => import("@org/sandbox-reconciler/Reconciler"))
     const path = yield* Path.Path
     const root = yield* Locations.stateDir
     const paths = yield* Sessions.supervisorPaths("reconcile")
-    const platform = yield* Effect.context<FileSystem.FileSystem | Path.Path | CommandExecutor.CommandExecutor>()
+    const platform = yield* Effect.context<
+      FileSystem.FileSystem | Path.Path | CommandExecutor.CommandExecutor | Store.Store
+    >()
+    // One configuration per workspace; a profile is built with the providers its own configuration names.
+    const byWorkspace = new Map<string, Effect.Effect<AppConfig.Loaded | undefined>>()
+    const registries = new Map<Profile, AppConfig.Loaded["registry"]>()
+    const workspaceConfig = (session: Session) => {
+      let cached = byWorkspace.get(session.workspace)
+      if (cached === undefined) {
+        cached = Effect.runSync(Effect.cached(
+          AppConfig.loadForSession(options.config ?? Option.none(), session).pipe(
+            Effect.provide(platform),
+            Effect.orElseSucceed(() => undefined)
+          )
+        ))
+        byWorkspace.set(session.workspace, cached)
+      }
+      return cached
+    }
     return layer({
       owner: Sessions.owner(),
       profiles: [...loaded.config.profiles.values()],
-      providerFor: (profile: Profile) => Sessions.providerFor(loaded.registry, profile).pipe(Effect.provide(platform)),
+      profileOf: (session) =>
+        Effect.map(workspaceConfig(session), (own) => {
+          const profile = own?.config.profiles.get(session.sandbox.profile)
+          if (own !== undefined && profile !== undefined) registries.set(profile, own.registry)
+          return profile
+        }),
+      providerFor: (profile: Profile) =>
+        Sessions.providerFor(registries.get(profile) ?? loaded.registry, profile).pipe(Effect.provide(platform)),
       syncStateDir: paths.syncState,
       stateDirLabel: yield* Sessions.stateDirLabel,
       claims: { dir: path.join(root, "reconcile"), pid: process.pid },
@@ -55,7 +86,7 @@ const reconcilerLayer = (loaded: AppConfig.Loaded, options: { readonly concurren
 
 const withReconciler = <A, E, R>(
   loaded: AppConfig.Loaded,
-  options: { readonly concurrency?: number },
+  options: { readonly concurrency?: number; readonly config?: Option.Option<string> },
   f: (reconciler: Reconciler.Service) => Effect.Effect<A, E, R>
 ) =>
   Effect.promise(() => import("@org/sandbox-reconciler/Reconciler")).pipe(
@@ -107,11 +138,15 @@ const run = (
     // Host-side agents of crashed supervisors first: nothing else ends them.
     if (!options.dryRun) yield* AgentReaper.reapOrphans
     const { Report } = yield* Effect.promise(() => import("@org/sandbox-reconciler/ReconcilePlan"))
-    const report = yield* withReconciler(loaded, { concurrency: options.concurrency }, (reconciler) =>
-      Effect.flatMap(
-        reconciler.plan(request),
-        (plan) => (options.dryRun ? Effect.succeed(plan.report) : reconciler.act(plan))
-      ))
+    const report = yield* withReconciler(
+      loaded,
+      { concurrency: options.concurrency, config: options.config },
+      (reconciler) =>
+        Effect.flatMap(
+          reconciler.plan(request),
+          (plan) => (options.dryRun ? Effect.succeed(plan.report) : reconciler.act(plan))
+        )
+    )
     for (const q of report.quarantined) {
       yield* Render.warn(`corrupt record ${q.path} moved to ${q.moved_to}: ${q.reason}`)
     }
@@ -219,7 +254,7 @@ export const startupCheck = (argv: ReadonlyArray<string>) => {
     const loaded = yield* AppConfig.load(configFlag(argv))
     const report = yield* withReconciler(
       loaded,
-      {},
+      { config: configFlag(argv) },
       (reconciler) => Effect.flatMap(reconciler.plan({ scope: { sessions: cutOff } }), reconciler.act)
     )
     for (const a of report.actions) {
