@@ -193,6 +193,36 @@ layer(NodeContext.layer)("sandbox-cli with a daytona profile (emulator)", (it) =
     TIMEOUT
   )
 
+  // A create whose reply is lost makes a sandbox the session may never learn of: the run fails and records no
+  // instance (or a gone one), but the sandbox lives. The reconciler finds it by its labels, not by the record.
+  it.scoped(
+    "a create whose reply was lost and could not be looked up: the run fails, reconcile and prune leave 0 sandboxes",
+    () =>
+      Effect.gen(function*() {
+        const emu = yield* emulator()
+        const { cli, env, ws } = yield* setup(emu)
+        for (const persistence of ["transient", "reuse"]) {
+          emu.setFaults([
+            { route: "POST /api/sandbox", kind: "drop-after", times: 1 },
+            // Create's first lookup of our labels passes; every later one fails until the run gives up.
+            { route: "GET /api/sandbox", kind: "503", retryAfterSeconds: 0, after: 1 }
+          ])
+          const failed = yield* runIn(cli, ws, `cloud-${persistence}`, env)
+          expect(failed.code).toBe(1)
+          expect(live(emu)).toHaveLength(1)
+          emu.setFaults([])
+          const sessions = json<ReadonlyArray<{ state: string }>>(yield* cli.run(["session", "list", "-o", "json"]))
+          expect(sessions[0]?.state).toBe("failed")
+          const command = persistence === "transient" ? ["reconcile"] : ["prune"]
+          const reconciled = yield* cli.run([...command, "-o", "json"], { env })
+          expect(reconciled.code, reconciled.stderr).toBe(0)
+          expect(live(emu), `${persistence}: ${reconciled.stdout}`).toEqual([])
+        }
+        expect(readFileSync(join(ws, "gone.txt"), "utf8")).toBe("delete me\n")
+      }),
+    TIMEOUT
+  )
+
   it.scoped(
     "missing key, wrong key, unknown snapshot: one clear line each, nothing left behind",
     () =>

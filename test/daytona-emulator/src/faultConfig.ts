@@ -49,6 +49,7 @@ export const parseFaultRule = (value: unknown, where = "rule"): FaultRule => {
   const retryAfterSeconds = optNum(obj, "retryAfterSeconds", where)
   const delayMs = optNum(obj, "delayMs", where)
   const times = optNum(obj, "times", where)
+  const after = optNum(obj, "after", where)
   const header = obj["retryAfterHeader"]
   if (header !== undefined && (typeof header !== "string" || !/^retry-after(-[\w-]+)?$/i.test(header))) {
     return fail(`${where}.retryAfterHeader must be Retry-After or Retry-After-<limiter>`)
@@ -62,6 +63,7 @@ export const parseFaultRule = (value: unknown, where = "rule"): FaultRule => {
     ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}),
     ...(delayMs !== undefined ? { delayMs } : {}),
     ...(times !== undefined ? { times } : {}),
+    ...(after !== undefined ? { after } : {}),
     ...(typeof header === "string" ? { retryAfterHeader: header } : {}),
     ...(date === true ? { retryAfterDate: true } : {})
   }

@@ -35,6 +35,8 @@ export const retryAfterHeaders = (fault: FaultDecision): Record<string, string> 
 interface ActiveRule {
   readonly rule: FaultRule
   fired: number
+  /** Matching requests seen, for `after`. */
+  seen: number
 }
 
 const matches = (pattern: RegExp | string, candidates: ReadonlyArray<string>): boolean =>
@@ -84,7 +86,7 @@ export class FaultInjector {
 
   set(rules: ReadonlyArray<FaultRule>): void {
     for (const r of rules) checkRate(r.rate ?? 1, "fault rate")
-    this.rules = rules.map((rule) => ({ rule, fired: 0 }))
+    this.rules = rules.map((rule) => ({ rule, fired: 0, seen: 0 }))
   }
 
   setRandom(random: RandomFailures | undefined): void {
@@ -109,6 +111,7 @@ export class FaultInjector {
       const { rule } = active
       if (rule.times !== undefined && active.fired >= rule.times) continue
       if (!matches(rule.route, [actualKey, templateKey])) continue
+      if (active.seen++ < (rule.after ?? 0)) continue
       const rate = rule.rate ?? 1
       if (this.random() >= rate) continue
       active.fired++

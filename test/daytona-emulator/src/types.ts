@@ -59,6 +59,8 @@ export interface FaultRule {
   readonly delayMs?: number
   /** Fire at most this many times (then the rule is spent). Default unlimited. */
   readonly times?: number
+  /** Let this many matching requests through before the rule starts firing. Default 0. */
+  readonly after?: number
 }
 
 /** The statuses the global random-failure mode may answer with (`drop` resets the connection instead). */

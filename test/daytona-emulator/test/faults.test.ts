@@ -68,6 +68,12 @@ describe("fault injection", () => {
     }
   })
 
+  it("`after` lets the first matching requests through, then fires (`times` counts from there)", () => {
+    const injector = new FaultInjector(1, [{ route: "GET /api/sandbox", kind: "503", after: 2, times: 1 }])
+    const kinds = [1, 2, 3, 4].map(() => injector.decide("GET /api/sandbox", "GET /api/sandbox")?.kind)
+    expect(kinds).toEqual([undefined, undefined, "503", undefined])
+  })
+
   it("a dropped connection surfaces as an SDK error after the SDK's own retries of idempotent calls", async () => {
     const { emu, daytona } = h()
     const sb = await daytona.create({ labels: { app: "faults" } })

@@ -60,11 +60,9 @@ export const act = (context: ActContext, item: Planned, since: number): Effect.E
       const liveness = yield* context.supervision.check(session.id, { local: true })
       if (liveness._tag === "Alive") return skipped(`its supervisor (pid ${liveness.lock.pid}) is alive`, session)
     }
-    if (
-      session !== undefined && !action.crash_session && session.sandbox.state === "gone" && action.decision !== "forget"
-    ) {
-      return skipped("its session already records the sandbox as gone", session)
-    }
+    // A session that records its sandbox as gone is no proof: a create whose reply was lost leaves a live sandbox
+    // behind a record that never learnt of it. The listing saw the sandbox; acting on one that is really gone
+    // by now is harmless (a destroy of a missing sandbox succeeds).
 
     const emit = (type: EventType, attrs: Record<string, unknown>) =>
       session === undefined
