@@ -314,7 +314,7 @@ export const run = Effect.fn("Session.run")(function*(options: StartOptions) {
             ...labelsFor({ sandbox_id, session_id, workspace: options.workspace.name, owner: options.owner }),
             ...options.labels,
             [Label.createdAt]: String(DateTime.toEpochMillis(created_at)),
-            ...(profile.sync_mode === "none" ? { "workspace-path": options.workspace.path } : {})
+            ...(profile.sync_mode === "none" ? { [Label.workspacePath]: options.workspace.path } : {})
           },
           env: { ...profile.env }
         }) // the provider retries its own operations (one retry layer per operation)
