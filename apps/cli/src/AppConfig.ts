@@ -9,12 +9,20 @@ import * as Locations from "@org/sandbox-core/Locations"
 import * as ProviderRegistry from "@org/sandbox-core/ProviderRegistry"
 import { ConfigError } from "@org/sandbox-core/SandboxError"
 import * as Store from "@org/sandbox-core/Store"
+import { profileKeys as localProfileKeys } from "@org/sandbox-local/LocalConfig"
 import { Effect, Option } from "effect"
 import { pathToFileURL } from "node:url"
 import { resolveProvider } from "./ProviderModule.js"
 
 export const builtinBackends: ReadonlyArray<ProviderRegistry.LazyBackend> = [
-  { name: "local", source: "built-in", load: () => import("@org/sandbox-local/LocalBackend") },
+  // The keys it claims on the profile table are known before it loads: another backend's profile that sets one
+  // is told whose key it is.
+  {
+    name: "local",
+    source: "built-in",
+    profileKeys: localProfileKeys,
+    load: () => import("@org/sandbox-local/LocalBackend")
+  },
   { name: "daytona", source: "built-in", load: () => import("@org/sandbox-daytona/DaytonaBackend") }
 ]
 

@@ -113,17 +113,16 @@ layer(NodeContext.layer)("sandbox-cli surface", (it) => {
     () =>
       Effect.gen(function*() {
         const cli = yield* fixture()
-        const local = json<{ network: boolean; default_excludes: ReadonlyArray<string> }>(
-          yield* cli.run(["profile", "show", "local", "-o", "json"])
-        )
-        expect(local.network).toBe(true)
+        type Shown = { backend_config: { network: boolean }; default_excludes: ReadonlyArray<string> }
+        const local = json<Shown>(yield* cli.run(["profile", "show", "local", "-o", "json"]))
+        expect(local.backend_config).toEqual({ isolation: "none", network: true })
         expect(local.default_excludes).toEqual(expect.arrayContaining([".git/", "node_modules/"]))
         const text = expectOk(yield* cli.run(["profile", "show", "local"])).stdout
-        expect(text).toMatch(/^network: +true/m)
+        expect(text).toMatch(/^local: +isolation=none, network=true$/m)
         expect(text).toMatch(/^default excludes: +\.git\/, node_modules\//m)
         yield* cli.write("cwd/.sandbox-cli.toml", `[sandboxes.jail]\nbackend = "local"\nisolation = "bubblewrap"\n`)
-        const jail = json<{ network: boolean }>(yield* cli.run(["profile", "show", "jail", "-o", "json"]))
-        expect(jail.network).toBe(false)
+        const jail = json<Shown>(yield* cli.run(["profile", "show", "jail", "-o", "json"]))
+        expect(jail.backend_config.network).toBe(false)
       }),
     TIMEOUT
   )

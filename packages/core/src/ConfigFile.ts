@@ -22,7 +22,7 @@ import {
   unknownKey
 } from "./internal/configIssues.js"
 import { resolveProfile } from "./internal/resolveProfile.js"
-import { builtinLocal, Command, type Profile, ProfileFields, ProfileInput } from "./Profile.js"
+import { builtinLocal, Command, type Profile } from "./Profile.js"
 import { ProviderRegistry } from "./ProviderRegistry.js"
 import { ConfigError, UsageError } from "./SandboxError.js"
 
@@ -116,8 +116,6 @@ const decodeAt = <A, I>(doc: ConfigFileDoc, path: ReadonlyArray<string>, schema:
     })
   )
 
-const profileKeys = Object.keys(ProfileFields)
-
 /**
  * Parse one file and check everything that can be checked without knowing the backends. Every problem found is
  * reported, not only the first.
@@ -184,15 +182,8 @@ export const parseFile = (file: string, text: string): Effect.Effect<ConfigFileD
           yield* attempt(decodeAt(doc, [section, name], AgentInput, entry))
           continue
         }
-        const common: Record<string, unknown> = {}
-        for (const [key, v] of Object.entries(entry)) {
-          if (profileKeys.includes(key)) common[key] = v
-          else if (!isTable(v)) problems.push(unknownKey(doc, [section, name, key], profileKeys))
-        }
-        // Each key on its own, so that every wrong value is reported.
-        for (const [key, v] of Object.entries(common)) {
-          yield* attempt(decodeAt(doc, [section, name], ProfileInput, { [key]: v }))
-        }
+        // A profile's keys are checked when it is resolved, where its backend is known: besides the keys of every
+        // profile, a backend has its table and may claim keys on the profile table.
       }
     }
     return yield* done(doc)

@@ -35,12 +35,6 @@ export type Persistence = typeof Persistence.Type
 export const Seed = Schema.Literal("tree", "git")
 
 /**
- * @since 0.1.0
- * @category models
- */
-export const Isolation = Schema.Literal("none", "bubblewrap")
-
-/**
  * How a protocol (ACP) agent's permission requests are answered: `allow-in-sandbox` (its tools run in the
  * sandbox anyway), `deny`, or `ask` the person at the terminal (only with a terminal attached).
  *
@@ -113,8 +107,9 @@ export const stopGraceMillis = (profile: { readonly stop_grace?: string | undefi
 }
 
 /**
- * The keys a `[sandboxes.<name>]` table may hold besides its backend table. Every key is optional in a file;
- * `resolve` fills the defaults after files are merged.
+ * The keys a `[sandboxes.<name>]` table may hold besides its backend table (and the keys its backend claims for
+ * the profile table, `BackendDefinition.profileKeys`). Every key is optional in a file; `resolve` fills the
+ * defaults after files are merged.
  *
  * @since 0.1.0
  * @category models
@@ -130,8 +125,6 @@ export const ProfileFields = {
   setup: Schema.optional(Schema.Array(Command)),
   env: Schema.optional(EnvMap),
   resources: Schema.optional(Resources),
-  isolation: Schema.optional(Isolation),
-  network: Schema.optional(Schema.Boolean),
   permissions: Schema.optional(Permissions),
   agent_location: Schema.optional(AgentLocation),
   stop_grace: Schema.optional(StopGrace)
@@ -168,15 +161,16 @@ export class Profile extends Schema.Class<Profile>("@org/sandbox-core/Profile")(
   setup: Schema.Array(Command),
   env: EnvMap,
   resources: Resources,
-  isolation: Isolation,
-  network: Schema.Boolean,
   /** ACP agents: how permission requests are answered (default `allow-in-sandbox`). */
   permissions: Schema.optional(Permissions),
   /** ACP agents: where the agent process runs (default `sandbox`; see `Agent.locationOf`). */
   agent_location: Schema.optional(AgentLocation),
   /** How long a stopping command may clean up after SIGTERM before SIGKILL (default `10s`). */
   stop_grace: Schema.optional(Schema.String),
-  /** The backend table, as decoded by the backend's schema. */
+  /**
+   * The backend table as written (its schema checked it), with the keys the backend claims on the profile table
+   * (`BackendDefinition.profileKeys`) merged in: the backend decodes it with its own schema.
+   */
   backend_config: Schema.Record({ key: Schema.String, value: Schema.Unknown }),
   /** Where the profile came from: a config file path or `<built-in>`. */
   source: Schema.String
@@ -191,18 +185,8 @@ export class Profile extends Schema.Class<Profile>("@org/sandbox-core/Profile")(
 export const defaults = {
   sync_mode: "session-bidirectional",
   persistence: "transient",
-  seed: "tree",
-  isolation: "none"
+  seed: "tree"
 } as const
-
-/**
- * Whether a profile that does not set `network` has it: without isolation a command has whatever network the
- * host has, so anything but `true` would be a lie; under isolation the network stays off unless asked for.
- *
- * @since 0.1.0
- * @category constants
- */
-export const defaultNetwork = (isolation: Profile["isolation"]): boolean => isolation === "none"
 
 /**
  * The built-in `local` profile: a throwaway copy of the workspace on the host whose changes come home.
@@ -221,8 +205,6 @@ export const builtinLocal: Profile = Profile.make({
   setup: [],
   env: {},
   resources: {},
-  isolation: "none",
-  network: true,
   backend_config: {},
   source: "<built-in>"
 })

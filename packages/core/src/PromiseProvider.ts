@@ -111,8 +111,6 @@ export interface PromiseProfile {
     readonly disk_gib?: number | undefined
     readonly gpu?: number | undefined
   }
-  readonly isolation: string
-  readonly network: boolean
   readonly permissions?: string | undefined
   readonly agent_location?: string | undefined
   readonly backend_config: { readonly [key: string]: unknown }
@@ -315,8 +313,9 @@ export interface PromiseProviderModule {
   /** A Standard Schema (zod, valibot, arktype, or hand-written) for the backend table; absent: any table. */
   readonly configSchema?: StandardSchemaV1Like | undefined
   /**
-   * Profile keys that only this backend honours (`isolation`, `network`): a profile of another backend that sets
-   * one is a config error.
+   * Keys of the backend table that may also be written on the profile table (`[sandboxes.<p>] key = …` as well as
+   * `[sandboxes.<p>.<backend>] key = …`): validated by `configSchema` with the rest of the table and handed over in
+   * `profile.backend_config`. A profile of another backend that sets one is a config error.
    */
   readonly profileKeys?: ReadonlyArray<string> | undefined
   readonly provider: (options: { readonly profile: PromiseProfile }) => Promise<PromiseProvider>

@@ -59,11 +59,15 @@ export interface BackendDefinition {
   readonly contract_version: number
   /** Decodes the `[sandboxes.<profile>.<backend>]` table (unknown keys should be errors). */
   readonly configSchema: Schema.Schema<any, any, never>
-  /** Profile keys that only this backend honours (`isolation`, `network` for local). */
+  /**
+   * Keys of this backend's table that may also be written on the profile table itself (`[sandboxes.<p>] key = …`).
+   * They are merged into the backend table and decoded by `configSchema` like the rest of it; on a profile of
+   * another backend they are refused.
+   */
   readonly profileKeys?: ReadonlyArray<string>
   /**
-   * The first profile setting this backend cannot honour (`network = false` without isolation on local), checked
-   * when config is resolved so the error names the file, line and key.
+   * The first profile setting this backend cannot honour, checked when config is resolved so the error names
+   * the file, line and key.
    */
   readonly checkProfile?: (profile: Profile) => ProfileIssue | undefined
   readonly make: (
@@ -82,6 +86,11 @@ export interface LazyBackend {
   /** `built-in`, or the package or path it comes from. */
   readonly source: string
   readonly load: () => Promise<unknown>
+  /**
+   * The profile keys it claims (`BackendDefinition.profileKeys`) when they are known without loading it: a profile
+   * of another backend that sets one is told which backend it belongs to.
+   */
+  readonly profileKeys?: ReadonlyArray<string>
   /** The config file and line that name it under `[providers]`, for load errors. */
   readonly file?: string
   readonly line?: number

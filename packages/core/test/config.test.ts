@@ -9,10 +9,14 @@ import { ConfigError, UsageError } from "../src/SandboxError.js"
 
 const notUsed = () => Effect.dieMessage("make is not used by config tests")
 
+// A backend that lets two of its table's keys be written on the profile table, as the built-in local one does.
 const localDefinition = {
   name: "local",
   contract_version: 1,
-  configSchema: Schema.Struct({}),
+  configSchema: Schema.Struct({
+    isolation: Schema.optional(Schema.Literal("none", "bubblewrap")),
+    network: Schema.optional(Schema.Boolean)
+  }),
   profileKeys: ["isolation", "network"],
   make: notUsed
 }
@@ -33,7 +37,12 @@ const daytonaDefinition = {
 }
 
 const Registry = ProviderRegistry.layer([
-  { name: "local", source: "built-in", load: () => Promise.resolve(localDefinition) },
+  {
+    name: "local",
+    source: "built-in",
+    profileKeys: ["isolation", "network"],
+    load: () => Promise.resolve(localDefinition)
+  },
   { name: "daytona", source: "built-in", load: () => Promise.resolve(daytonaDefinition) }
 ])
 
@@ -132,7 +141,10 @@ layer(TestLayer)("ConfigFile errors", (it) => {
       const { error, file } = yield* configError(`[sandboxes.dev]\nbackend = "local"\nsync_mdoe = "seed"\n`)
       expect(error.file).toBe(file)
       expect(error.key_path).toBe("sandboxes.dev.sync_mdoe")
-      expect(error.expected).toBe(`one of ${Object.keys(Profile.ProfileFields).join(", ")}`)
+      // The profile's own keys, the keys its backend claims on the profile table, and the backend's table.
+      expect(error.expected).toBe(
+        `one of ${[...Object.keys(Profile.ProfileFields), "isolation", "network", "local"].join(", ")}`
+      )
       expect(error.got).toBe(`unknown key "sync_mdoe"`)
       expect(error.line).toBe(3)
       expect(error.hint).toBe(`did you mean "sync_mode"?`)
@@ -246,7 +258,7 @@ layer(TestLayer)("ConfigFile errors", (it) => {
         expected: "no isolation for backend daytona",
         got: `"bubblewrap"`,
         line: 3,
-        hint: "isolation applies to the local backend only"
+        hint: "isolation applies to backend local only"
       })
     }))
 
@@ -452,7 +464,7 @@ layer(TestLayer)("ConfigFile loading", (it) => {
       const local = config.profiles.get("local")!
       expect(local.backend).toBe("local")
       expect(local.sync_mode).toBe("none")
-      expect(local.isolation).toBe("bubblewrap")
+      expect(local.backend_config).toEqual({ isolation: "bubblewrap" })
       expect(local.setup).toEqual(["npm ci"])
       expect(local.persistence).toBe(Profile.builtinLocal.persistence)
       expect(local.seed).toBe(Profile.builtinLocal.seed)
@@ -527,7 +539,12 @@ const regionSchema = {
 }
 
 const ThirdParty = ProviderRegistry.layer([
-  { name: "local", source: "built-in", load: () => Promise.resolve(localDefinition) },
+  {
+    name: "local",
+    source: "built-in",
+    profileKeys: ["isolation", "network"],
+    load: () => Promise.resolve(localDefinition)
+  },
   {
     name: "e2b",
     source: "@acme/sandbox-e2b",

@@ -104,24 +104,70 @@ describe("a Standard Schema (zod) for a Promise-form backend table", () => {
     }))
 })
 
-describe("profile keys a third-party backend claims", () => {
-  it.effect("a Promise-form module that declares network as its own accepts it on its profiles", () =>
+describe("profile keys a third-party backend claims, as the built-in local one claims isolation and network", () => {
+  // A jail of its own: `confinement` may be written on the profile table, validated by the module's zod schema.
+  const jailTable = z.object({
+    confinement: z.enum(["off", "strict"]).default("off"),
+    region: z.string().default("eu")
+  }).strict()
+  const jail: PromiseProviderModule = { ...moduleWith(jailTable), profileKeys: ["confinement"] }
+  const resolveText = (text: string, module: PromiseProviderModule = jail) =>
+    ConfigFile.parseFile("/repo/.sandbox-cli.toml", text).pipe(
+      Effect.flatMap((doc) => ConfigFile.resolve({ files: [doc], providers: [] })),
+      Effect.provide(
+        ProviderRegistry.layer([
+          { name: "zz", source: "zz-pkg", profileKeys: ["confinement"], load: async () => module },
+          { name: "other", source: "other-pkg", load: async () => ({ ...moduleWith(undefined), backend: "other" }) }
+        ])
+      )
+    )
+
+  it.effect("a key claimed on the profile table is validated by the module's schema and reaches the provider", () =>
     Effect.gen(function*() {
-      const withKeys: PromiseProviderModule = { ...moduleWith(undefined), profileKeys: ["network"] }
-      const text = `[sandboxes.p]\nbackend = "zz"\nnetwork = true\n`
-      const config = yield* ConfigFile.parseFile("/repo/.sandbox-cli.toml", text).pipe(
-        Effect.flatMap((doc) => ConfigFile.resolve({ files: [doc], providers: [] })),
-        Effect.provide(ProviderRegistry.layer([{ name: "zz", source: "zz-pkg", load: async () => withKeys }]))
+      seen.length = 0
+      const config = yield* resolveText(`[sandboxes.p]\nbackend = "zz"\nconfinement = "strict"\n`)
+      const profile = config.profiles.get("p")!
+      expect(profile.backend_config).toEqual({ confinement: "strict" })
+      const registry = ProviderRegistry.make([{ name: "zz", source: "zz-pkg", load: async () => jail }])
+      const provider = yield* Effect.flatMap(registry.get("zz"), (d) => d.make({ profile }))
+      yield* provider.create({ ...makeSpec("zz"), profile })
+      expect(seen).toEqual([
+        { where: "factory", config: { confinement: "strict", region: "eu" } },
+        { where: "create", config: { confinement: "strict", region: "eu" } }
+      ])
+    }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)))
+
+  it.effect("a wrong value is refused at the key where it is written, by the module's own words", () =>
+    Effect.gen(function*() {
+      const onProfile = yield* Effect.flip(resolveText(`[sandboxes.p]\nbackend = "zz"\nconfinement = "loose"\n`))
+      expect(onProfile.message).toMatch(
+        /^\/repo\/\.sandbox-cli\.toml:3: key sandboxes\.p\.confinement: expected .*strict/
       )
-      expect(config.profiles.get("p")?.network).toBe(true)
-      const refused = yield* Effect.flip(
-        ConfigFile.parseFile("/repo/.sandbox-cli.toml", text).pipe(
-          Effect.flatMap((doc) => ConfigFile.resolve({ files: [doc], providers: [] })),
-          Effect.provide(
-            ProviderRegistry.layer([{ name: "zz", source: "zz-pkg", load: async () => moduleWith(undefined) }])
-          )
-        )
+      const inTable = yield* Effect.flip(
+        resolveText(`[sandboxes.p]\nbackend = "zz"\n\n[sandboxes.p.zz]\nconfinement = "loose"\n`)
       )
-      expect(refused.message).toContain("network")
+      expect(inTable.message).toMatch(/^\/repo\/\.sandbox-cli\.toml:5: key sandboxes\.p\.zz\.confinement: expected/)
+    }))
+
+  it.effect("unknown keys are still refused with file, line and key; a claimed key on another backend names its own", () =>
+    Effect.gen(function*() {
+      const unknown = yield* Effect.flip(resolveText(`[sandboxes.p]\nbackend = "zz"\nconfinment = "strict"\n`))
+      expect(unknown.message).toMatch(
+        /^\/repo\/\.sandbox-cli\.toml:3: key sandboxes\.p\.confinment: expected one of .*, got unknown key "confinment" \(did you mean "confinement"\?\)$/
+      )
+      const elsewhere = yield* Effect.flip(resolveText(`[sandboxes.q]\nbackend = "other"\nconfinement = "strict"\n`))
+      expect(elsewhere.message).toBe(
+        `/repo/.sandbox-cli.toml:3: key sandboxes.q.confinement: expected no confinement for backend other, ` +
+          `got "strict" (confinement applies to backend zz only)`
+      )
+      const twice = yield* Effect.flip(
+        resolveText(`[sandboxes.p]\nbackend = "zz"\nconfinement = "strict"\n[sandboxes.p.zz]\nconfinement = "off"\n`)
+      )
+      expect(twice.message).toMatch(/^\/repo\/\.sandbox-cli\.toml:3: key sandboxes\.p\.confinement: .*both/)
+      // A module that does not claim the key refuses it on the profile table.
+      const unclaimed = yield* Effect.flip(
+        resolveText(`[sandboxes.p]\nbackend = "zz"\nconfinement = "strict"\n`, moduleWith(jailTable))
+      )
+      expect(unclaimed.message).toMatch(/key sandboxes\.p\.confinement: expected one of .*unknown key/)
     }))
 })

@@ -6,7 +6,7 @@
 import type { BackendDefinition } from "@org/sandbox-core/ProviderRegistry"
 import { ConfigError } from "@org/sandbox-core/SandboxError"
 import { CONTRACT_VERSION } from "@org/sandbox-core/SandboxProvider"
-import { Effect } from "effect"
+import { Effect, Schema } from "effect"
 import { checkProfile, LocalConfig, profileKeys } from "./LocalConfig.js"
 import * as LocalProvider from "./LocalProvider.js"
 
@@ -20,19 +20,22 @@ export const definition: BackendDefinition = {
   configSchema: LocalConfig,
   profileKeys,
   checkProfile,
-  make: ({ profile }) => {
-    // A profile built in code never went through config resolution: the same rule, the same error.
-    const issue = checkProfile(profile)
-    return issue === undefined
-      ? LocalProvider.make({ profile })
-      : Effect.fail(
+  make: ({ profile }) =>
+    Effect.gen(function*() {
+      const fail = (key: string, expected: string, got: string, hint?: string) =>
         new ConfigError({
           file: profile.source,
-          key_path: `sandboxes.${profile.name}.${issue.key}`,
-          expected: issue.expected,
-          got: issue.got,
-          ...(issue.hint !== undefined ? { hint: issue.hint } : {})
+          key_path: `sandboxes.${profile.name}.${key}`,
+          expected,
+          got,
+          ...(hint !== undefined ? { hint } : {})
         })
+      // A profile built in code never went through config resolution: the same rules, the same errors.
+      yield* Schema.decodeUnknown(LocalConfig)(profile.backend_config).pipe(
+        Effect.mapError((e) => fail("local", "a table the local backend accepts", e.message.split("\n")[0]!))
       )
-  }
+      const issue = checkProfile(profile)
+      if (issue !== undefined) return yield* fail(issue.key, issue.expected, issue.got, issue.hint)
+      return yield* LocalProvider.make({ profile })
+    })
 }

@@ -1,5 +1,6 @@
 /**
- * The `[sandboxes.<name>.local]` table, and the profile keys only the local backend honours.
+ * The `[sandboxes.<name>.local]` table: `isolation` and `network`, which may also be written on the profile table
+ * itself (`[sandboxes.<name>] isolation = "bubblewrap"`), as any backend may let its keys be.
  *
  * @since 0.1.0
  */
@@ -8,20 +9,67 @@ import type { ProfileIssue } from "@org/sandbox-core/ProviderRegistry"
 import { Schema } from "effect"
 
 /**
- * The local backend takes no keys of its own yet; `isolation` and `network` sit on the profile itself.
+ * How commands are confined: not at all (`none`), or under bubblewrap.
  *
  * @since 0.1.0
  * @category schemas
  */
-export const LocalConfig = Schema.Struct({})
+export const Isolation = Schema.Literal("none", "bubblewrap")
 
 /**
- * Profile keys only the local backend honours.
+ * The local backend's settings as written: every key optional.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const LocalConfigInput = Schema.Struct({
+  isolation: Schema.optional(Isolation),
+  network: Schema.optional(Schema.Boolean)
+})
+
+/**
+ * The local backend's settings with their defaults: no isolation; the network the host has without isolation
+ * (anything else would be a lie), none under bubblewrap unless asked for. Encoding keeps every key, so a resolved
+ * profile shows what the backend will do.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const LocalConfig = Schema.transform(
+  LocalConfigInput,
+  Schema.Struct({ isolation: Isolation, network: Schema.Boolean }),
+  {
+    strict: true,
+    decode: (input) => {
+      const isolation = input.isolation ?? "none"
+      return { isolation, network: input.network ?? isolation === "none" }
+    },
+    encode: (settings) => settings
+  }
+)
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type LocalConfig = typeof LocalConfig.Type
+
+/**
+ * Keys of the local table that may sit on the profile table.
  *
  * @since 0.1.0
  * @category constants
  */
 export const profileKeys: ReadonlyArray<string> = ["isolation", "network"]
+
+/**
+ * The local settings of a profile (its `backend_config`), defaults filled in.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const settingsOf = (profile: Profile): LocalConfig =>
+  Schema.decodeUnknownSync(LocalConfig)(profile.backend_config)
 
 /**
  * What the local backend cannot honour, so it is refused rather than silently ignored: taking the network
@@ -31,7 +79,8 @@ export const profileKeys: ReadonlyArray<string> = ["isolation", "network"]
  * @category validation
  */
 export const checkProfile = (profile: Profile): ProfileIssue | undefined => {
-  if (!profile.network && profile.isolation === "none") {
+  const settings = settingsOf(profile)
+  if (!settings.network && settings.isolation === "none") {
     return {
       key: "network",
       expected: "network = true with isolation = \"none\"",

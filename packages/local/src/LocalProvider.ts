@@ -41,6 +41,7 @@ import {
   writeMetadata
 } from "./internal/layout.js"
 import { getArchive, packRuntime, putArchive, unpackRuntime } from "./internal/transfer.js"
+import { settingsOf } from "./LocalConfig.js"
 
 /**
  * The label that makes a sandbox run in a host directory itself instead of `<runtime>/workspace`: the
@@ -156,8 +157,9 @@ export const make = Effect.fn("LocalProvider.make")(function*(options: MakeOptio
   const killAll = (id: string) => Effect.zipRight(killOwn(id), Effect.sync(() => Groups.killRecorded(processesDir, id)))
   yield* Effect.addFinalizer(() => Effect.forEach([...processes.keys()], killOwn, { discard: true }))
 
-  const isolation: Effect.Effect<Option.Option<Bwrap.Bubblewrap>, ProviderError> = profile.isolation === "bubblewrap"
-    ? yield* Effect.cached(Effect.map(Bwrap.probe(fs, path, baseEnv["PATH"]!, profile.network), Option.some))
+  const settings = settingsOf(profile)
+  const isolation: Effect.Effect<Option.Option<Bwrap.Bubblewrap>, ProviderError> = settings.isolation === "bubblewrap"
+    ? yield* Effect.cached(Effect.map(Bwrap.probe(fs, path, baseEnv["PATH"]!, settings.network), Option.some))
     : Effect.succeed(Option.none())
   const runner: Effect.Effect<Runner, ProviderError> = Effect.map(isolation, (iso) => ({
     fs,

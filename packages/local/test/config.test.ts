@@ -5,6 +5,7 @@ import * as ConfigFile from "@org/sandbox-core/ConfigFile"
 import * as ProviderRegistry from "@org/sandbox-core/ProviderRegistry"
 import { Effect, Layer } from "effect"
 import * as LocalBackend from "../src/LocalBackend.js"
+import { settingsOf } from "../src/LocalConfig.js"
 
 const Registry = ProviderRegistry.layer([
   { name: "local", source: "built-in", load: () => Promise.resolve(LocalBackend) }
@@ -47,10 +48,35 @@ layer(Layer.merge(NodeContext.layer, Registry))("the local backend's profile key
         `[sandboxes.plain]\nbackend = "local"\n\n[sandboxes.boxed]\nbackend = "local"\nisolation = "bubblewrap"\n\n` +
           `[sandboxes.local]\nisolation = "bubblewrap"\n`
       )
-      expect(config.profiles.get("plain")?.network).toBe(true)
-      expect(config.profiles.get("boxed")?.network).toBe(false)
-      expect(config.profiles.get("local")?.network).toBe(false)
+      const network = (name: string) => settingsOf(config.profiles.get(name)!).network
+      expect(network("plain")).toBe(true)
+      expect(network("boxed")).toBe(false)
+      expect(network("local")).toBe(false)
+      // A resolved profile carries the settings with their defaults, so `profile show` tells the truth.
+      expect(config.profiles.get("boxed")?.backend_config).toEqual({ isolation: "bubblewrap", network: false })
       const { config: builtin } = yield* resolve(`[defaults]\n`)
-      expect(builtin.profiles.get("local")?.network).toBe(true)
+      expect(settingsOf(builtin.profiles.get("local")!).network).toBe(true)
+    }))
+
+  it.scoped("isolation and network may sit in the [sandboxes.<p>.local] table, checked by the same schema", () =>
+    Effect.gen(function*() {
+      const { config } = yield* resolve(
+        `[sandboxes.t]\nbackend = "local"\n\n[sandboxes.t.local]\nisolation = "bubblewrap"\n`
+      )
+      expect(settingsOf(config.profiles.get("t")!)).toEqual({ isolation: "bubblewrap", network: false })
+      const onProfile = yield* Effect.flip(resolve(`[sandboxes.t]\nbackend = "local"\nisolation = "jail"\n`))
+      expect(onProfile.message).toMatch(
+        /\.sandbox-cli\.toml:3: key sandboxes\.t\.isolation: expected "none" \| "bubblewrap", got "jail"$/
+      )
+      const inTable = yield* Effect.flip(
+        resolve(`[sandboxes.t]\nbackend = "local"\n\n[sandboxes.t.local]\nisolation = "jail"\n`)
+      )
+      expect(inTable.message).toMatch(
+        /\.sandbox-cli\.toml:5: key sandboxes\.t\.local\.isolation: expected "none" \| "bubblewrap"/
+      )
+      const unknown = yield* Effect.flip(
+        resolve(`[sandboxes.t]\nbackend = "local"\n\n[sandboxes.t.local]\nisolaton = "none"\n`)
+      )
+      expect(unknown.message).toMatch(/\.sandbox-cli\.toml:5: key sandboxes\.t\.local\.isolaton: .*unknown key/)
     }))
 })

@@ -24,7 +24,7 @@ const plain = await conformanceSuite({
 // Under bubblewrap every exec gets its own PID namespace, so the case that checks a background pid from a
 // second exec cannot see it; the local process-group tests cover that path.
 const isolated = await conformanceSuite({
-  makeProvider: makeProvider(Profile.make({ ...builtinLocal, isolation: "bubblewrap" })),
+  makeProvider: makeProvider(Profile.make({ ...builtinLocal, backend_config: { isolation: "bubblewrap" } })),
   layer: NodeContext.layer,
   capabilities: LocalProvider.capabilities,
   cases: cases.filter((c) => !c.name.includes("process group"))

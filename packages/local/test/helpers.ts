@@ -5,18 +5,33 @@ import type { CreateSpec, Instance, Service } from "@org/sandbox-core/SandboxPro
 import { makeSpec } from "@org/sandbox-core/testing"
 import { Effect, Option } from "effect"
 import { spawnSync } from "node:child_process"
+import type { LocalConfigInput } from "../src/LocalConfig.js"
 import * as LocalProvider from "../src/LocalProvider.js"
+
+/** The built-in profile with `overrides`; `isolation` and `network` go to its local table, where they belong. */
+export const localProfile = (overrides: Partial<typeof Profile.Type> & typeof LocalConfigInput.Type = {}) => {
+  const { isolation, network, ...rest } = overrides
+  return Profile.make({
+    ...builtinLocal,
+    ...rest,
+    backend_config: {
+      ...rest.backend_config,
+      ...(isolation !== undefined ? { isolation } : {}),
+      ...(network !== undefined ? { network } : {})
+    }
+  })
+}
 
 /** A provider over a fresh state directory that lives as long as the test's scope. */
 export const provider = (
-  profile: Partial<typeof Profile.Type> = {},
+  profile: Partial<typeof Profile.Type> & typeof LocalConfigInput.Type = {},
   options: { readonly hostEnv?: Readonly<Record<string, string>> } = {}
 ) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const stateDir = yield* fs.makeTempDirectoryScoped({ prefix: "sandbox-local-test-" })
     const local = yield* LocalProvider.make({
-      profile: Profile.make({ ...builtinLocal, ...profile }),
+      profile: localProfile(profile),
       stateDir,
       ...(options.hostEnv ? { hostEnv: options.hostEnv } : {})
     })

@@ -65,4 +65,19 @@ describe("createSandbox (local)", () => {
       /unknown backend "nope"/
     )
   })
+
+  it("the local backend's keys reach it from its table or, as in a config file, from the profile itself", async () => {
+    // network = false without bubblewrap is refused by the local backend: proof that the key reached it.
+    const refused = /network = true with isolation = "none"/
+    await expect(
+      createSandbox({ workspace: scratch(), stateDir: scratch(), profile: { backend_config: { network: false } } })
+    ).rejects.toThrow(refused)
+    const untyped = { network: false } as Record<string, unknown>
+    await expect(createSandbox({ workspace: scratch(), stateDir: scratch(), profile: untyped })).rejects.toThrow(
+      refused
+    )
+    await expect(
+      createSandbox({ workspace: scratch(), profile: { backend_config: { isolation: "jail" } } })
+    ).rejects.toThrow(/bubblewrap/)
+  })
 })

@@ -50,11 +50,6 @@ const showProfile = (p: ProfileView) =>
     ["env", Object.keys(p.env).join(", ")],
     ["stop_grace", p.stop_grace ?? "10s"],
     ["resources", Object.entries(p.resources).map(([k, v]) => `${k}=${v}`).join(", ")],
-    ["isolation", p.backend === "local" ? p.isolation : undefined],
-    [
-      "network",
-      p.backend === "local" ? (p.network ? "true (the host's network)" : "false (cut by bubblewrap)") : undefined
-    ],
     [p.backend, Object.entries(p.backend_config).map(([k, v]) => `${k}=${String(v)}`).join(", ")],
     ["source", p.source]
   ])
@@ -65,7 +60,14 @@ const show = Command.make(
   ({ config, name, output }) =>
     Effect.gen(function*() {
       const loaded = yield* AppConfig.load(config)
-      const profile = yield* ConfigFile.selectProfile(loaded.config, { flag: name })
+      const selected = yield* ConfigFile.selectProfile(loaded.config, { flag: name })
+      // The backend's settings as its schema fills them in (the built-in profile was never resolved).
+      const definition = yield* loaded.registry.get(selected.backend)
+      const settings = yield* Schema.decodeUnknown(definition.configSchema)(selected.backend_config).pipe(
+        Effect.flatMap(Schema.encode(definition.configSchema)),
+        Effect.orElseSucceed(() => selected.backend_config)
+      )
+      const profile = Profile.make({ ...selected, backend_config: settings as Record<string, unknown> })
       const shown = { ...Redaction.profile(profile), default_excludes: defaultExcludes }
       yield* Render.by(output, ProfileView, shown, showProfile)
     })

@@ -1,56 +1,58 @@
-import { Effect, Schema } from "effect"
+import { Effect, ParseResult, Schema } from "effect"
 import { ProfileName } from "../Ids.js"
-import { builtinLocal, defaultNetwork, defaults, Profile, ProfileFields, ProfileInput } from "../Profile.js"
+import { builtinLocal, defaults, Profile, ProfileFields, ProfileInput } from "../Profile.js"
 import { type BackendDefinition, decodeTable, type Registry } from "../ProviderRegistry.js"
 import type { ConfigError, UsageError } from "../SandboxError.js"
 import { collector, describe, didYouMean, type DocText, errorAt, firstIssue, unknownKey } from "./configIssues.js"
 
 const profileKeys = Object.keys(ProfileFields)
 
-/** Decode a backend table with the backend's own schema, its problems named at their key paths. */
+const isTable = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
+
+/**
+ * Decode a backend's settings with its own schema: its table, with the keys it claims on the profile table merged
+ * in. A problem is named where it was written: `sandboxes.<p>.<key>` for a claimed key set on the profile table,
+ * `sandboxes.<p>.<backend>.<key>` otherwise.
+ */
 const backendTable = (
   definition: BackendDefinition,
   value: unknown,
-  doc: DocText,
-  at: ReadonlyArray<string>
+  onProfile: ReadonlySet<string>,
+  profileAt: ReadonlyArray<string>,
+  docOf: (written: ReadonlyArray<string>) => DocText
 ): Effect.Effect<Record<string, unknown>, ConfigError> =>
   decodeTable(definition, value).pipe(
     Effect.mapError((error) => {
       const issue = firstIssue(error)
-      const full = [...at, ...issue.path.map(String)]
+      const [head, ...rest] = issue.path.map(String)
+      const written = head !== undefined && onProfile.has(head)
+        ? [...profileAt, head]
+        : [...profileAt, definition.name, ...(head !== undefined ? [head] : [])]
+      const full = [...written, ...rest]
       return issue.unexpectedKey
-        ? unknownKey(doc, full, issue.unexpectedKey.known)
-        : errorAt(doc, full, issue.expected, issue.got)
+        ? unknownKey(docOf(written), full, issue.unexpectedKey.known)
+        : errorAt(docOf(written), full, issue.expected, issue.got)
     }),
     Effect.map((decoded) => Schema.encodeSync(definition.configSchema)(decoded) as Record<string, unknown>)
   )
 
+/** The backends, other than `except`, that claim `key` on the profile table (as far as known without loading). */
+const claimedElsewhere = (registry: Registry, key: string, except: string): ReadonlyArray<string> =>
+  [...registry.backends.values()].filter((b) => b.name !== except && (b.profileKeys ?? []).includes(key)).map((b) =>
+    b.name
+  )
+
 /**
- * Settings that would be accepted and then do nothing are refused here, each with its own line: backend-only keys
- * on another backend, `live` sync (not built yet). What a backend itself cannot honour is its `checkProfile`'s.
+ * Settings that would be accepted and then do nothing are refused here: `live` sync (not built yet). What a
+ * backend itself cannot honour is its `checkProfile`'s.
  */
 const inertSettings = (
-  definition: BackendDefinition,
   name: string,
   table: Record<string, unknown>,
   docFor: (keyPath: ReadonlyArray<string>) => DocText
 ): ReadonlyArray<ConfigError> => {
   const at = (key: string) => ["sandboxes", name, key]
   const problems: Array<ConfigError> = []
-  const backend = definition.name
-  for (const key of ["isolation", "network"] as const) {
-    if (table[key] !== undefined && !(definition.profileKeys ?? []).includes(key)) {
-      problems.push(
-        errorAt(
-          docFor(at(key)),
-          at(key),
-          `no ${key} for backend ${backend}`,
-          describe(table[key]),
-          `${key} applies to the local backend only`
-        )
-      )
-    }
-  }
   if (table["sync_mode"] === "live") {
     problems.push(
       errorAt(
@@ -80,61 +82,115 @@ export const resolveProfile = (
     const base = name === "local" ? (Schema.encodeSync(Profile)(builtinLocal) as Record<string, unknown>) : {}
     const entry = { ...base, ...table }
     const doc = docFor(["sandboxes", name])
+    const { attempt, done, problems } = collector()
+    // Each key of every profile on its own, so that every wrong value is reported, in the file that wrote it.
+    for (const [key, value] of Object.entries(table)) {
+      if (!profileKeys.includes(key)) continue
+      yield* attempt(
+        ParseResult.decodeUnknown(ProfileInput, { onExcessProperty: "error", errors: "first" })({ [key]: value }).pipe(
+          Effect.mapError((error) => {
+            const issue = firstIssue(error)
+            const at = ["sandboxes", name, ...issue.path.map(String)]
+            return issue.unexpectedKey
+              ? unknownKey(docFor(["sandboxes", name, key]), at, issue.unexpectedKey.known)
+              : errorAt(docFor(["sandboxes", name, key]), at, issue.expected, issue.got)
+          })
+        )
+      )
+    }
     const backendNames = [...registry.backends.keys()]
     const backend = entry["backend"]
-    if (typeof backend !== "string") {
-      return yield* errorAt(
-        doc,
-        ["sandboxes", name, "backend"],
-        `one of ${backendNames.join(", ")}`,
-        "nothing (the key is required)"
+    if (typeof backend !== "string" || !registry.backends.has(backend)) {
+      const hint = typeof backend === "string" ? didYouMean(backend, backendNames) : undefined
+      problems.push(
+        typeof backend !== "string"
+          ? errorAt(
+            doc,
+            ["sandboxes", name, "backend"],
+            `one of ${backendNames.join(", ")}`,
+            "nothing (the key is required)"
+          )
+          : errorAt(
+            docFor(["sandboxes", name, "backend"]),
+            ["sandboxes", name, "backend"],
+            `one of ${backendNames.join(", ")}`,
+            JSON.stringify(backend),
+            hint
+              ? `did you mean "${hint}"? Third-party backends go under [providers]`
+              : "third-party backends go under [providers]"
+          )
       )
-    }
-    if (!registry.backends.has(backend)) {
-      const hint = didYouMean(backend, backendNames)
-      return yield* errorAt(
-        doc,
-        ["sandboxes", name, "backend"],
-        `one of ${backendNames.join(", ")}`,
-        JSON.stringify(backend),
-        hint
-          ? `did you mean "${hint}"? Third-party backends go under [providers]`
-          : "third-party backends go under [providers]"
-      )
+      return yield* done(builtinLocal)
     }
     const definition = yield* registry.get(backend)
-    const { attempt, done, problems } = collector()
-    let backendConfig: Record<string, unknown> | undefined
+    const claimed = new Set(definition.profileKeys ?? [])
+    // The backend's own settings: its table, and the keys it claims that are set on the profile table.
+    let settings: Record<string, unknown> = {}
+    const onProfile = new Set<string>()
     for (const [key, value] of Object.entries(table)) {
       if (profileKeys.includes(key)) continue
-      const docKey = docFor(["sandboxes", name, key])
+      const at = ["sandboxes", name, key]
+      const docKey = docFor(at)
       if (key === backend) {
-        const decoded = yield* attempt(backendTable(definition, value, docKey, ["sandboxes", name, key]))
-        backendConfig = decoded._tag === "Some" ? decoded.value : {}
-      } else {
+        if (isTable(value)) settings = { ...value, ...settings }
+        else problems.push(errorAt(docKey, at, `a [sandboxes.${name}.${backend}] table`, describe(value)))
+      } else if (claimed.has(key)) {
+        settings = { ...settings, [key]: value }
+        onProfile.add(key)
+      } else if (registry.backends.has(key)) {
         problems.push(
-          registry.backends.has(key)
+          errorAt(
+            docKey,
+            at,
+            `a [sandboxes.${name}.${backend}] table`,
+            `a table for backend ${key}`,
+            `this profile uses backend ${backend}`
+          )
+        )
+      } else {
+        const others = claimedElsewhere(registry, key, backend)
+        problems.push(
+          others.length > 0
             ? errorAt(
               docKey,
-              ["sandboxes", name, key],
-              `a [sandboxes.${name}.${backend}] table`,
-              `a table for backend ${key}`,
-              `this profile uses backend ${backend}`
+              at,
+              `no ${key} for backend ${backend}`,
+              describe(value),
+              `${key} applies to backend ${others.join(", ")} only`
             )
-            : unknownKey(docKey, ["sandboxes", name, key], [...profileKeys, backend])
+            : unknownKey(docKey, at, [...profileKeys, ...claimed, backend])
         )
       }
     }
-    problems.push(...inertSettings(definition, name, table, docFor))
-    if (backendConfig === undefined) {
-      // Decode an empty table so backends with required keys report them.
-      const decoded = yield* attempt(backendTable(definition, {}, doc, ["sandboxes", name, backend]))
-      backendConfig = decoded._tag === "Some" ? decoded.value : {}
+    const inTable = isTable(table[backend]) ? (table[backend] as Record<string, unknown>) : {}
+    for (const key of onProfile) {
+      if (key in inTable) {
+        const at = ["sandboxes", name, key]
+        problems.push(
+          errorAt(
+            docFor(at),
+            at,
+            `${key} set once`,
+            `${key} in both [sandboxes.${name}] and [sandboxes.${name}.${backend}]`,
+            "keep one of them"
+          )
+        )
+      }
     }
+    problems.push(...inertSettings(name, table, docFor))
+    // Decode even an empty table, so that backends with required keys report them. A problem is named in the file
+    // that wrote the key, else the one that wrote the backend table, else the one that wrote the profile.
+    const docOf = (written: ReadonlyArray<string>) =>
+      table[backend] === undefined && written.length > 3
+        ? docFor(["sandboxes", name])
+        : docFor(written.length > 3 && !(written[3]! in inTable) ? written.slice(0, 3) : written)
+    const decoded = yield* attempt(backendTable(definition, settings, onProfile, ["sandboxes", name], docOf))
+    const backendConfig = decoded._tag === "Some" ? decoded.value : {}
+    // A profile with wrong values is not built: what is wrong so far is the report.
+    if (problems.length > 0) return yield* done(builtinLocal)
     const input = Schema.decodeUnknownSync(ProfileInput)(
       Object.fromEntries(Object.entries(entry).filter(([k]) => profileKeys.includes(k)))
     )
-    const isolation = input.isolation ?? defaults.isolation
     const profile = Profile.make({
       name: ProfileName.make(name),
       backend,
@@ -147,9 +203,6 @@ export const resolveProfile = (
       setup: input.setup ?? [],
       env: input.env ?? {},
       resources: input.resources ?? {},
-      isolation,
-      // Only what the user set: the built-in local profile's value is a default, like any other.
-      network: typeof table["network"] === "boolean" ? table["network"] : defaultNetwork(isolation),
       ...(input.permissions !== undefined ? { permissions: input.permissions } : {}),
       ...(input.agent_location !== undefined ? { agent_location: input.agent_location } : {}),
       ...(input.stop_grace !== undefined ? { stop_grace: input.stop_grace } : {}),
@@ -158,7 +211,8 @@ export const resolveProfile = (
     })
     const issue = definition.checkProfile?.(profile)
     if (issue !== undefined) {
-      const at = ["sandboxes", name, issue.key]
+      // A key the backend claims may sit in its table.
+      const at = issue.key in inTable ? ["sandboxes", name, backend, issue.key] : ["sandboxes", name, issue.key]
       problems.push(errorAt(docFor(at), at, issue.expected, issue.got, issue.hint))
     }
     return yield* done(profile)

@@ -79,10 +79,15 @@ export const open = async (options: CreateOptions): Promise<Sandbox> => {
     owner: options.owner ?? `library@${hostname()}`
   }
   const setup = Effect.gen(function*() {
-    const { backend_config = {}, name = "library", ...rest } = options.profile ?? {}
-    const backend = rest.backend ?? "local"
+    const { backend_config = {}, name = "library", ...given } = options.profile ?? {}
+    const backend = given.backend ?? "local"
     const definition = yield* registry.get(backend)
-    const table = yield* ProviderRegistry.decodeTable(definition, backend_config).pipe(
+    // Keys the backend claims on the profile table (local's isolation and network) belong to its table, as in a
+    // config file.
+    const claimed = new Set(definition.profileKeys ?? [])
+    const rest = Object.fromEntries(Object.entries(given).filter(([k]) => !claimed.has(k)))
+    const hoisted = Object.fromEntries(Object.entries(given).filter(([k]) => claimed.has(k)))
+    const table = yield* ProviderRegistry.decodeTable(definition, { ...hoisted, ...backend_config }).pipe(
       Effect.mapError((issue) =>
         new ConfigError({
           file: "<library>",
