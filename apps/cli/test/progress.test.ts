@@ -30,6 +30,10 @@ layer(NodeContext.layer)("progress of long work (seed, sync-back)", (it) => {
         expect([transfer.entries_total, transfer.bytes_total]).toEqual([12, 7800])
         expect(seed.at(-1)).toMatchObject({ entries_done: 12, bytes_done: 7800 })
         expect(back[0]?.phase).toBe("scan")
+        // the sync-back counts what it applies, as the seed does: one file of 4 bytes
+        const backTransfer = back.filter((e) => e.phase === "transfer" && e.entries_total !== null)
+        expect(backTransfer.length).toBeGreaterThan(0)
+        expect([backTransfer[0]!.entries_total, backTransfer[0]!.bytes_total]).toEqual([1, 4])
         expect(back.at(-1)).toMatchObject({ phase: "done", entries_done: 1, bytes_done: 4 })
         expect(new Set(events.map((e) => e.session_id)).size).toBe(1)
         expect(readFileSync(join(cli.cwd, "made.txt"), "utf8")).toBe("new\n")

@@ -23,12 +23,13 @@ import { FileSystem, Path } from "@effect/platform"
 import { SyncError } from "@org/sandbox-core/SandboxError"
 import type { ArchiveFormat, Instance, Service as ProviderService } from "@org/sandbox-core/SandboxProvider"
 import type { Conflict, Held } from "@org/sandbox-core/WorkspaceSync"
-import { Effect } from "effect"
+import { Effect, Option } from "effect"
 import * as Conflicts from "./Conflicts.js"
 import { INTERNAL_PREFIX } from "./Filter.js"
 import type { Ops } from "./HostOps.js"
 import { run as runCommand } from "./internal/command.js"
 import * as hostFs from "./internal/hostFs.js"
+import * as Progress from "./internal/progress.js"
 import * as temps from "./internal/temps.js"
 import { Entry, parentOf, unsafeLinkReason } from "./Manifest.js"
 
@@ -151,7 +152,8 @@ export const run = Effect.fn("TransferFromRuntime.run")(function*(options: {
         Effect.mapError((e) => io(`tar: ${e.message}`))
       )
     }
-    return yield* Effect.sync(() => apply(options, { staging, refusedPaths }, nonce, refused))
+    const tracker = Option.getOrUndefined(yield* Progress.current)
+    return yield* Effect.sync(() => apply(options, { staging, refusedPaths }, nonce, refused, tracker))
   }).pipe(Effect.ensuring(cleanup))
 })
 
@@ -173,15 +175,16 @@ export const runDirect = (options: {
   readonly stateDir?: string
   readonly hooks?: Hooks
 }): Effect.Effect<Applied> =>
-  Effect.sync(() => {
-    const nonce = temps.nonce()
-    const marker = temps.begin(options.stateDir, { nonce, dirs: tempDirs(options.ops, options.hostRoot) })
-    try {
-      return apply(options, { direct: options.runtimeDir }, nonce, [])
-    } finally {
-      temps.end(marker)
-    }
-  })
+  Effect.flatMap(Progress.current, (tracker) =>
+    Effect.sync(() => {
+      const nonce = temps.nonce()
+      const marker = temps.begin(options.stateDir, { nonce, dirs: tempDirs(options.ops, options.hostRoot) })
+      try {
+        return apply(options, { direct: options.runtimeDir }, nonce, [], Option.getOrUndefined(tracker))
+      } finally {
+        temps.end(marker)
+      }
+    }))
 
 /**
  * Test hooks: `beforeRename` runs after a file's copy is complete and checked, immediately before the guard and
@@ -215,7 +218,8 @@ const apply = (
   options: { readonly ops: Ops; readonly hostRoot: string; readonly sessionId: string; readonly hooks?: Hooks },
   source: Source,
   nonce: string,
-  refused: Array<{ path: string; reason: string }>
+  refused: Array<{ path: string; reason: string }>,
+  tracker: Progress.Tracker | undefined
 ): Applied => {
   const direct = "direct" in source
   const staging = direct ? source.direct : source.staging
@@ -413,7 +417,10 @@ const apply = (
     ...options.ops.ops.filter((o) => o.op === "mkdir"),
     ...options.ops.ops.filter((o) => o.op === "place" || o.op === "chmod" || o.op === "keep")
   ]
-  for (const op of ordered) {
+  let totalBytes = 0
+  for (const op of ordered) if (op.op === "place") totalBytes += op.source.size
+  tracker?.phase("transfer", { entries: ordered.length, bytes: totalBytes })
+  for (const op of counted(ordered, tracker)) {
     const p = op.path
     if (op.op === "keep") {
       // what is kept beside is never a host mutation of `p` itself: `p` keeps its ancestor entry
@@ -506,6 +513,14 @@ const apply = (
     }
   }
   return { final, failed, conflicts, held, refused, errors, notices, files, bytes, deleted }
+}
+
+/** The ops in order, each counted as done (with the bytes it places) once the loop body over it has finished. */
+function* counted(ops: ReadonlyArray<Ops["ops"][number]>, tracker: Progress.Tracker | undefined) {
+  for (const op of ops) {
+    yield op
+    tracker?.add(1, op.op === "place" ? op.source.size : 0)
+  }
 }
 
 /** What a write expects at its target: the scanned entry, `undefined` (absent), or no check (a conflict copy). */
