@@ -1,8 +1,9 @@
 /**
  * Safety halts. A sync stops before touching anything, with `SyncError` reason `MassDeletion`, when:
  * - the runtime was wiped: its manifest is empty (or its root is gone) while the ancestor is not. A reset or
- *   recreated runtime looks like "everything deleted" (mutagen-io/mutagen#275); this halt cannot be forced:
- *   re-seed the runtime instead;
+ *   recreated runtime looks like "everything deleted" (mutagen-io/mutagen#275). `force` never propagates those
+ *   deletions: it lets the sync pass as if the runtime were new (the host keeps every file), so that a session
+ *   whose runtime was wiped can end;
  * - a sync would delete more than half of a host tree of at least 10 tracked files, unless `force`
  *   (Unison's `confirmbigdel`, Mutagen's emptied-root check).
  *
@@ -30,7 +31,8 @@ export const checkWiped = (options: {
     direction: "from_runtime",
     reason: "MassDeletion",
     detail: `the runtime ${options.rootMissing ? "root is gone" : "is empty"} but ${options.ancestorEntries} path(s) ` +
-      "were synced before: it looks reset or recreated, so no deletion is propagated to the host; re-seed it"
+      "were synced before: it looks reset or recreated, so no deletion is propagated to the host; re-seed it, or " +
+      "finish with --force (the host keeps every file)"
   })
 }
 

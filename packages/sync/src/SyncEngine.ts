@@ -279,7 +279,10 @@ export const make = (options: Options = {}) =>
           runtimeEntries: runtimeEntries.size,
           rootMissing: runtime.root_missing
         })
-        if (wiped !== undefined) return yield* wiped
+        // Forced, the session may end: nothing the empty runtime "deleted" reaches the host, which keeps every
+        // file; the runtime is synced as one that never had them.
+        if (wiped !== undefined && request.force !== true) return yield* wiped
+        if (wiped !== undefined) tracked = new Map()
       }
 
       const problems = new Set<string>()

@@ -132,7 +132,7 @@ for (const transport of transports) {
         expect(readTree(w.host)).toMatchObject({ README: "f:upper", readme: "f:lower" })
       }))
 
-    it.scoped("a wiped runtime never propagates deletions to the host, even with force", () =>
+    it.scoped("a wiped runtime never propagates deletions to the host; force lets the sync pass, host intact", () =>
       Effect.gen(function*() {
         const w = yield* world(T0, transport)
         yield* seed(w.request())
@@ -140,8 +140,12 @@ for (const transport of transports) {
         const emptied = yield* Effect.either(sync(w.request()))
         expect(Either.isLeft(emptied) && emptied.left._tag === "SyncError" && emptied.left.reason).toBe("MassDeletion")
         fs.rmSync(w.runtime, { recursive: true })
-        const gone = yield* Effect.either(sync(w.request({ force: true, reason: "stop" })))
+        const gone = yield* Effect.either(sync(w.request({ reason: "stop" })))
         expect(Either.isLeft(gone) && gone.left._tag === "SyncError" && gone.left.reason).toBe("MassDeletion")
+        expect(readTree(w.host)).toEqual(expected(T0))
+        // forced, the sync-back passes and deletes nothing: the host keeps every file
+        const forced = yield* sync(w.request({ force: true, reason: "stop" }))
+        expect(forced.deleted_on_host).toBe(0)
         expect(readTree(w.host)).toEqual(expected(T0))
         // a re-seed restores the runtime
         yield* seed(w.request())

@@ -173,7 +173,10 @@ const reconcile = Command.make(
       Args.withDescription("Only this session (or sandbox)")
     ),
     force: Options.boolean("force").pipe(
-      Options.withDescription("With ID: sync back even what the mass-deletion guard halts (deletes on the host)")
+      Options.withDescription(
+        "With ID: sync back even what the mass-deletion guard halts (deletes on the host); past a wiped runtime, " +
+          "end with the host intact"
+      )
     )
   },
   ({ allOwners, concurrency, config, dryRun, force, id, output }) =>

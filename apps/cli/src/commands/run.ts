@@ -47,7 +47,9 @@ export const command = Command.make(
       Options.withDescription("Keep the sandbox at the end whatever the profile's persistence says")
     ),
     force: Options.boolean("force").pipe(
-      Options.withDescription("Allow a sync-back that would delete most of the host tree")
+      Options.withDescription(
+        "Allow a sync-back that would delete most of the host tree; past a wiped runtime, end with the host intact"
+      )
     ),
     trustHooks: ConfigHooks.trustHooksOption,
     grace: Stopping.graceOption,

@@ -461,7 +461,10 @@ const exec = Command.make(
 ).pipe(Command.withDescription("Run a command in a session's sandbox"))
 
 const force = Options.boolean("force").pipe(
-  Options.withDescription("Let the sync-back pass the mass-deletion guard (the runtime's deletions reach the host)")
+  Options.withDescription(
+    "Let the sync-back pass the mass-deletion guard (the runtime's deletions reach the host); past a wiped runtime, " +
+      "end with the host intact"
+  )
 )
 
 const stop = Command.make(
