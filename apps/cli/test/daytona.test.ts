@@ -18,7 +18,15 @@ const KEY = "e2e-daytona-key"
 /** An emulator for one test, closed with its scope. Commands run under bubblewrap where it works. */
 const emulator = (options: Partial<Parameters<typeof startEmulator>[0]> = {}) =>
   Effect.acquireRelease(
-    Effect.promise(() => startEmulator({ apiKey: KEY, isolateProcesses: true, ...options })),
+    Effect.promise(() =>
+      startEmulator({
+        apiKey: KEY,
+        isolateProcesses: true,
+        // Deletes linger briefly, as on Daytona: the sandbox keeps its state, then shows destroying.
+        deleteLinger: { unchangedMs: 300, destroyingMs: 300 },
+        ...options
+      })
+    ),
     (emu) => Effect.promise(() => emu.close())
   )
 
@@ -28,8 +36,9 @@ const profiles = (emu: Emulator) =>
     `[sandboxes.cloud-${persistence}.daytona]\napi_url = "${emu.url}"\n`
   ).join("\n")
 
-/** Sandboxes the emulator still holds (destroyed ones left out). */
-const live = (emu: Emulator) => emu.sandboxes().filter((s) => s.state !== "destroyed")
+/** Sandboxes the emulator still holds (deleted ones left out, lingering or not). */
+const live = (emu: Emulator) =>
+  emu.sandboxes().filter((s) => s.state !== "destroyed" && s.state !== "destroying" && s.desiredState !== "destroyed")
 
 const setup = (emu: Emulator) =>
   Effect.gen(function*() {

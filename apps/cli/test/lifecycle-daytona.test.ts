@@ -18,7 +18,9 @@ const KEY = "e2e-lifecycle-key"
 const env = { DAYTONA_API_KEY: KEY }
 
 const emulator = Effect.acquireRelease(
-  Effect.promise(() => startEmulator({ apiKey: KEY, isolateProcesses: true })),
+  Effect.promise(() =>
+    startEmulator({ apiKey: KEY, isolateProcesses: true, deleteLinger: { unchangedMs: 300, destroyingMs: 300 } })
+  ),
   (emu) => Effect.promise(() => emu.close())
 )
 
@@ -28,7 +30,8 @@ const config = (emu: Emulator) =>
     `[sandboxes.cloud-${persistence}.daytona]\napi_url = "${emu.url}"\n`
   ).join("\n")
 
-const live = (emu: Emulator) => emu.sandboxes().filter((s) => s.state !== "destroyed" && s.state !== "destroying")
+const live = (emu: Emulator) =>
+  emu.sandboxes().filter((s) => s.state !== "destroyed" && s.state !== "destroying" && s.desiredState !== "destroyed")
 
 interface StatusJson {
   readonly id: string

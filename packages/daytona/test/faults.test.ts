@@ -82,6 +82,22 @@ describe("a delete that lingers", () => {
     }).pipe(Effect.provide(NodeContext.layer)))
 })
 
+describe("a delete someone else already sent", () => {
+  it.scopedLive("answers 409 while the sandbox lingers: that is success, after one lookup, not a wait", () =>
+    Effect.gen(function*() {
+      const emu = emulator()
+      const provider = yield* makeProvider(emu, profile(), fast)
+      const instance = yield* provider.create(spec())
+      // Another process (a reconcile) deletes it; this provider still holds the sandbox as started.
+      const other = yield* makeProvider(emu, profile(), fast)
+      yield* other.destroy(instance)
+      emu.resetStats()
+      yield* provider.destroy(instance).pipe(Effect.timeout("5 seconds"))
+      expect(emu.stats().perRoute["DELETE /api/sandbox/{sandboxIdOrName}"]?.statuses).toEqual({ "409": 1 })
+      expect(emu.stats().routes["GET /api/sandbox/{sandboxIdOrName}"]).toBe(1)
+    }).pipe(Effect.provide(NodeContext.layer)))
+})
+
 describe("half of all requests fail (429, 502, 503, dropped before or after acting)", () => {
   it.scopedLive("eight sandboxes are made, used and destroyed; none leaked", () =>
     Effect.gen(function*() {

@@ -28,11 +28,17 @@ export const SHELL: "sh" | "bash" | "zsh" = ((s) => (s === "bash" || s === "zsh"
   process.env["DAYTONA_EMULATOR_SHELL"]
 )
 
+/**
+ * A deleted sandbox lingers as on real Daytona (its state, then `destroying`, then gone; a second DELETE gets 409),
+ * briefly, so every test of the provider meets it.
+ */
+export const DELETE_LINGER = { unchangedMs: 200, destroyingMs: 200 }
+
 /** One emulator per test file, closed after the file; commands go through this run's shell. */
 export const useEmulator = (options: Omit<EmulatorOptions, "apiKey"> = {}): () => Emulator => {
   let emu: Emulator | undefined
   beforeAll(async () => {
-    emu = await startEmulator({ apiKey: API_KEY, shell: SHELL, ...options })
+    emu = await startEmulator({ apiKey: API_KEY, shell: SHELL, deleteLinger: DELETE_LINGER, ...options })
   })
   afterAll(async () => {
     await emu?.close()

@@ -156,23 +156,30 @@ export const makeLifecycle = (ctx: Context, base: CreateParams): Lifecycle => {
     return yield* retry(attempt)
   })
 
+  const fresh = (id: string) =>
+    retry(sdk("destroy", id, () => daytona.get(id))).pipe(
+      Effect.map(Option.some),
+      Effect.catchIf((e) => e.reason === "NotFound", () => Effect.succeed(Option.none<Sandbox>()))
+    )
+
   // One DELETE when the sandbox object is at hand (from create, get or list): a sandbox the API has accepted to
-  // destroy (`destroying`) is gone for us, so nothing waits or polls for the end of it.
+  // destroy (desired state `destroyed`, then `destroying`) is gone for us, so nothing waits or polls for its end.
   const destroyOnce = (id: string) =>
     Effect.gen(function*() {
       const known = sandboxes.get(id)
-      const found = known !== undefined ?
-        Option.some(known) :
-        yield* retry(sdk("destroy", id, () => daytona.get(id))).pipe(
-          Effect.map(Option.some),
-          Effect.catchIf((e) => e.reason === "NotFound", () => Effect.succeed(Option.none<Sandbox>()))
-        )
+      const found = known !== undefined ? Option.some(known) : yield* fresh(id)
       if (Option.isNone(found) || gone(found.value)) return
       const sb = found.value
       yield* sdk("destroy", id, () => sb.delete(seconds, false)).pipe(
         Effect.catchIf((e) => e.reason === "NotFound", () => Effect.void),
-        // 409: a transition, or a delete already accepted; the next attempt looks the sandbox up afresh.
-        Effect.tapError(() => Effect.sync(() => sandboxes.delete(id)))
+        // 409: a delete already accepted (another process's, or ours whose reply was lost), which is success, or
+        // a transition under way, which the retry waits out; one lookup tells them apart.
+        Effect.catchIf((e) => e.reason === "Conflict", (e) =>
+          Effect.flatMap(fresh(id), (again) =>
+            Option.isNone(again) || gone(again.value) ? Effect.void : Effect.fail(e))),
+        Effect.tapError(() =>
+          Effect.sync(() => sandboxes.delete(id))
+        )
       )
     })
 
