@@ -1,7 +1,7 @@
 /**
  * Library users outside the repository, from the installed tarballs: a program without Effect on the Promise facade
- * (`@org/sandbox-node`), a program on `@org/sandbox-daytona` and `@org/sandbox-sync` in Effect form against the
- * emulator, and a provider author's types — the Promise contract's `.d.ts` closure mentions no `effect`, and a
+ * (`@org/sandbox-node`, the README's own program among them), a program on `@org/sandbox-daytona` and
+ * `@org/sandbox-sync` in Effect form against the emulator (the README's copy checked against it), and a provider author's types — the Promise contract's `.d.ts` closure mentions no `effect`, and a
  * `PromiseCreateSpec` types with nothing else installed.
  */
 import { execFileSync } from "node:child_process"
@@ -11,9 +11,19 @@ import { tmpdir } from "node:os"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
+import { repoRoot } from "./globalSetup.js"
 import { KEY, pack, run, withEmulator } from "./helpers.js"
 
 const programs = fileURLToPath(new URL("../fixtures/programs", import.meta.url))
+
+/** The first ```ts block after a README heading, as written. */
+const readmeBlock = (heading: string): string => {
+  const readme = readFileSync(join(repoRoot, "README.md"), "utf8")
+  const at = readme.indexOf(`\n${heading}\n`)
+  expect(at, heading).toBeGreaterThan(-1)
+  const open = readme.indexOf("```ts\n", at)
+  return readme.slice(open + "```ts\n".length, readme.indexOf("```\n", open + 5))
+}
 
 /** A workspace with one file, and a copy of the named program in the install directory. */
 const setup = (program: string) => {
@@ -63,6 +73,41 @@ describe("library programs from the installed tarballs", () => {
     }
   })
 
+  it("the README's Promise program, as written, runs on a project from the installed tarballs", async () => {
+    const program = readmeBlock("### Without Effect: the Promise facade (`@org/sandbox-node`)")
+    // Beside the installed packages, so that its imports resolve there; run from a directory holding my-project.
+    const file = join(pack().project, "readme-promise.mjs")
+    writeFileSync(file, program)
+    const cwd = mkdtempSync(join(tmpdir(), "sandbox-pack-readme-"))
+    try {
+      const project = join(cwd, "my-project")
+      mkdirSync(project)
+      const manifest = { name: "my-project", version: "1.0.0", private: true }
+      writeFileSync(
+        join(project, "package.json"),
+        JSON.stringify({ ...manifest, scripts: { test: "echo tested > tested.txt && echo all tests passed" } })
+      )
+      writeFileSync(
+        join(project, "package-lock.json"),
+        JSON.stringify({ ...manifest, lockfileVersion: 3, requires: true, packages: { "": manifest } })
+      )
+      const r = await run("node", [file], { cwd })
+      expect(r.code, r.stderr).toBe(0)
+      expect(r.stdout).toContain("all tests passed")
+      expect(readFileSync(join(project, "tested.txt"), "utf8")).toBe("tested\n")
+      // npm ci's node_modules stays in the sandbox: it is one of the default excludes.
+      expect(existsSync(join(project, "node_modules"))).toBe(false)
+    } finally {
+      rmSync(cwd, { recursive: true, force: true })
+    }
+  })
+
+  it("the README's Effect program is daytona.mjs, the program run below", () => {
+    const fixture = readFileSync(join(programs, "daytona.mjs"), "utf8")
+    const program = readmeBlock("### With Effect: the sync engine (`@org/sandbox-sync`) and the core services")
+    expect(program).toBe(fixture.slice(fixture.indexOf("\nimport ") + 1))
+  })
+
   it("a program on @org/sandbox-daytona and @org/sandbox-sync runs against the emulator and brings work home", () =>
     withEmulator(async (emu) => {
       const { done, file, ws } = setup("daytona.mjs")
@@ -73,7 +118,7 @@ describe("library programs from the installed tarballs", () => {
           env: { DAYTONA_API_KEY: KEY, DAYTONA_API_URL: emu.url }
         })
         expect(r.code, r.stderr).toBe(0)
-        expect(JSON.parse(r.stdout)).toEqual({ seeded: 1, stdout: "from the host\n", back: 1 })
+        expect(JSON.parse(r.stdout)).toEqual({ seeded: 1, stdout: "from the host\n", streamed: "streamed\n", back: 1 })
         expect(readFileSync(join(ws, "out.txt"), "utf8")).toBe("made in daytona\n")
         expect(emu.sandboxes().filter((s) => s.state !== "destroyed")).toEqual([])
       } finally {
