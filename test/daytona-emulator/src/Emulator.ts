@@ -23,6 +23,8 @@ import { ADMIN_PREFIX, adminRoutes } from "./routes/admin.js"
 import { controlRoutes } from "./routes/control.js"
 import { fileRoutes } from "./routes/files.js"
 import { processRoutes } from "./routes/process.js"
+import { sandboxOpRoutes } from "./routes/sandboxOps.js"
+import { searchRoutes } from "./routes/search.js"
 import { followLogs, LOGS_TEMPLATE, sessionRoutes } from "./routes/sessions.js"
 import { snapshotRoutes } from "./routes/snapshots.js"
 import { infoRoutes, toolboxSandbox } from "./routes/toolbox.js"
@@ -31,6 +33,7 @@ import { SnapshotStore } from "./snapshots.js"
 import { SandboxStore } from "./state.js"
 import { StatsCounter } from "./stats.js"
 import type { Emulator, EmulatorOptions, SandboxState } from "./types.js"
+import { volumeRoutes, VolumeStore } from "./volumes.js"
 
 /** States whose sandbox has no running processes; entering one kills them and forgets the sessions. */
 const HALTED: ReadonlySet<SandboxState> = new Set<SandboxState>(["stopped", "archived", "destroying", "destroyed"])
@@ -99,6 +102,7 @@ export const startEmulator = async (options: EmulatorOptions): Promise<Emulator>
   const app: App = {
     store,
     snapshots: new SnapshotStore(organizationId),
+    volumes: new VolumeStore(organizationId),
     processes,
     sessions: new SessionManager(processes),
     router,
@@ -115,8 +119,11 @@ export const startEmulator = async (options: EmulatorOptions): Promise<Emulator>
   add("api", controlRoutes(app))
   add("api", accessRoutes(app, tokens))
   add("api", snapshotRoutes(app))
+  add("api", volumeRoutes(app))
+  add("api", sandboxOpRoutes(app))
   add("toolbox", infoRoutes(app))
   add("toolbox", fileRoutes(app))
+  add("toolbox", searchRoutes(app))
   add("toolbox", processRoutes(app))
   add("toolbox", sessionRoutes(app))
 

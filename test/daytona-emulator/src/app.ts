@@ -6,10 +6,12 @@ import type { ProcessRegistry } from "./processes.js"
 import type { SessionManager } from "./sessions.js"
 import type { SnapshotStore } from "./snapshots.js"
 import type { SandboxStore } from "./state.js"
+import type { VolumeStore } from "./volumes.js"
 
 export interface App {
   readonly store: SandboxStore
   readonly snapshots: SnapshotStore
+  readonly volumes: VolumeStore
   readonly processes: ProcessRegistry
   readonly sessions: SessionManager
   readonly router: Router

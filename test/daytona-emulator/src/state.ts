@@ -103,10 +103,10 @@ export interface SandboxRecord {
   readonly networkAllowList: string | undefined
   readonly domainAllowList: string | undefined
   readonly target: string
-  readonly cpu: number
+  cpu: number
   readonly gpu: number
-  readonly memory: number
-  readonly disk: number
+  memory: number
+  disk: number
   state: SandboxState
   desiredState: SandboxDesiredState
   errorReason: string | undefined
@@ -392,6 +392,12 @@ export class SandboxStore {
     if (sb.autoDeleteInterval === 0) return this.destroy(sb)
     this.transition(sb, "stopped")
     return this.dto(sb)
+  }
+
+  /** `POST /sandbox/{id}/recover`: a sandbox in `error` starts again (or stays stopped with `skipStart`). */
+  recover(sb: SandboxRecord, skipStart: boolean): void {
+    if (sb.state !== "error") throw new HttpError(400, "Sandbox is not in an error state")
+    this.transition(sb, skipStart ? "stopped" : "started")
   }
 
   archive(sb: SandboxRecord): void {

@@ -3,7 +3,7 @@
  */
 import type { App } from "../app.js"
 import type { Handler, HttpMethod } from "../http.js"
-import { HttpError, intParam, isObject, optNumber, optString, readJsonObject, sendJson } from "../http.js"
+import { HttpError, intParam, isObject, optNumber, optString, readJsonObject, sendEmpty, sendJson } from "../http.js"
 import { snapshotDto } from "../snapshots.js"
 import type { SnapshotRecord } from "../snapshots.js"
 
@@ -75,6 +75,13 @@ export const snapshotRoutes = (app: App): ReadonlyArray<readonly [HttpMethod, st
   ["DELETE", "/api/snapshots/{id}", (ctx) => {
     app.snapshots.remove(ctx.params["id"]!)
     sendJson(ctx.res, 200, {})
+  }],
+  ["POST", "/api/snapshots/{id}/deactivate", (ctx) => {
+    const s = app.snapshots.get(ctx.params["id"]!)
+    if (s.general) throw new HttpError(403, "General snapshots cannot be deactivated")
+    s.state = "inactive"
+    s.updatedAt = new Date().toISOString()
+    sendEmpty(ctx.res, 204)
   }],
   ["POST", "/api/snapshots/{id}/activate", (ctx) => {
     const s = app.snapshots.get(ctx.params["id"]!)
