@@ -1,5 +1,5 @@
 /**
- * `sandbox-cli session new | list | status | events | history | sync | exec | stop`
+ * `sandbox-cli session new | list | status | events | history | sync | exec | stop | conflicts`
  */
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
@@ -26,6 +26,7 @@ import { CommandFailed, ExitWith } from "../Failure.js"
 import * as Render from "../Render.js"
 import * as Sessions from "../Sessions.js"
 import * as Stopping from "../Stopping.js"
+import * as Conflicts from "./conflicts.js"
 
 const idArg = Args.text({ name: "ID" }).pipe(Args.withDescription("Session id"))
 const cmdArgs = Args.text({ name: "CMD" }).pipe(Args.repeated, Args.withDescription("Command and arguments, after --"))
@@ -509,7 +510,7 @@ const stop = Command.make(
 
 export const command = Command.make("session").pipe(
   Command.withDescription("Durable sessions: start, inspect, sync, stop"),
-  Command.withSubcommands([newSession, list, status, events, history, prompt, sync, exec, stop]),
+  Command.withSubcommands([newSession, list, status, events, history, prompt, sync, exec, stop, Conflicts.command]),
   // The store only: the sync engine runs in the supervisor, and reconcile brings its own.
   Command.provide(Store.layerConfig)
 )

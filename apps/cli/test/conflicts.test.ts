@@ -1,0 +1,109 @@
+/**
+ * `session conflicts`: list a session's unresolved conflicts, show both sides with a diff, and resolve each by
+ * keeping the host's version, the sandbox's, or both; a resolved conflict is not reported again by the next sync.
+ * On the local backend and on the Daytona emulator.
+ */
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import { expect, layer } from "@effect/vitest"
+import { startEmulator } from "@org/daytona-emulator"
+import { Effect } from "effect"
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import type { Fixture } from "./helpers.js"
+import { expectOk, fixture, json, poll } from "./helpers.js"
+
+const TIMEOUT = 240_000
+const KEY = "e2e-conflicts-key"
+
+interface Entry {
+  readonly path: string
+  readonly runtime_copy: string | null
+}
+
+const scenario = (cli: Fixture, config: string, env: Record<string, string>) =>
+  Effect.gen(function*() {
+    yield* cli.write("cwd/.sandbox-cli.toml", config)
+    const ws = yield* cli.mkdir("cwd/project")
+    for (const name of ["f.txt", "g.txt", "h.txt"]) writeFileSync(join(ws, name), "base\n")
+    expectOk(yield* cli.run(["workspace", "add", ws, "--name", "proj", "--sandbox", "box"], { env }))
+    const run = (...args: ReadonlyArray<string>) => cli.run(args, { env })
+    const { id } = json<{ id: string }>(
+      yield* run(
+        "session",
+        "new",
+        "--workspace",
+        "proj",
+        "-o",
+        "json",
+        "--",
+        "sh",
+        "-c",
+        "for f in f g h; do echo sandbox-$f > $f.txt; done; echo up > up.txt; sleep 600"
+      )
+    )
+    yield* poll(run("session", "exec", id, "--", "cat", "up.txt"), (r) => r.code === 0, "120 seconds")
+    for (const name of ["f", "g", "h"]) writeFileSync(join(ws, `${name}.txt`), `host-${name}\n`)
+    const synced = json<{ conflicts: ReadonlyArray<string> }>(expectOk(yield* run("session", "sync", id, "-o", "json")))
+    expect([...synced.conflicts].sort()).toEqual(["f.txt", "g.txt", "h.txt"])
+
+    const listed = json<ReadonlyArray<Entry>>(expectOk(yield* run("session", "conflicts", id, "-o", "json")))
+    expect(listed.map((e) => e.path).sort()).toEqual(["f.txt", "g.txt", "h.txt"])
+    expect(listed.find((e) => e.path === "f.txt")!.runtime_copy).toBe(`f.txt.sandbox-conflict-${id}`)
+
+    const shown = expectOk(yield* run("session", "conflicts", "show", id, "f.txt")).stdout
+    expect(shown).toContain("--- host/f.txt\n+++ sandbox/f.txt\n@@ -1,1 +1,1 @@\n-host-f\n+sandbox-f")
+    const unknown = yield* run("session", "conflicts", "show", id, "nope.txt")
+    expect(unknown.code).toBe(2)
+    expect(unknown.stderr).toContain(`no unresolved conflict at "nope.txt" in session ${id}`)
+
+    // the sandbox's version on both sides
+    expectOk(yield* run("session", "conflicts", "resolve", id, "f.txt", "--keep", "runtime"))
+    expect(readFileSync(join(ws, "f.txt"), "utf8")).toBe("sandbox-f\n")
+    // the host's version on both sides
+    expectOk(yield* run("session", "conflicts", "resolve", id, "g.txt", "--keep", "host"))
+    expect(expectOk(yield* run("session", "exec", id, "--", "cat", "g.txt")).stdout).toBe("host-g\n")
+    // both: the host's stays, the sandbox's beside it as a plain file
+    const both = json<{ runtime_version_at: string }>(
+      expectOk(yield* run("session", "conflicts", "resolve", id, "h.txt", "--keep", "both", "-o", "json"))
+    )
+    expect(both.runtime_version_at).toBe("h.txt.from-sandbox")
+    expect(readFileSync(join(ws, "h.txt"), "utf8")).toBe("host-h\n")
+    expect(readFileSync(join(ws, "h.txt.from-sandbox"), "utf8")).toBe("sandbox-h\n")
+
+    // settled: no copies left, nothing listed, and the next sync reports none of them again
+    expect(readdirSync(ws).filter((n) => n.includes(".sandbox-conflict-"))).toEqual([])
+    expect(json<ReadonlyArray<Entry>>(expectOk(yield* run("session", "conflicts", id, "-o", "json")))).toEqual([])
+    const again = json<{ conflicts: ReadonlyArray<string> }>(expectOk(yield* run("session", "sync", id, "-o", "json")))
+    expect(again.conflicts).toEqual([])
+    expect(expectOk(yield* run("session", "exec", id, "--", "cat", "h.txt.from-sandbox")).stdout).toBe("sandbox-h\n")
+    expectOk(yield* run("session", "stop", id))
+    expect(readFileSync(join(ws, "f.txt"), "utf8")).toBe("sandbox-f\n")
+    expect(readFileSync(join(ws, "g.txt"), "utf8")).toBe("host-g\n")
+    expect(existsSync(join(ws, `h.txt.sandbox-conflict-${id}`))).toBe(false)
+  })
+
+layer(NodeContext.layer)("sandbox-cli session conflicts", (it) => {
+  it.scoped(
+    "local: list, show, resolve host / runtime / both; the next sync reports none again",
+    () =>
+      Effect.gen(function*() {
+        const cli = yield* fixture()
+        yield* scenario(cli, `[sandboxes.box]\nbackend = "local"\n`, {})
+      }),
+    TIMEOUT
+  )
+
+  it.scoped("daytona emulator: the same", () =>
+    Effect.gen(function*() {
+      const emu = yield* Effect.acquireRelease(
+        Effect.promise(() => startEmulator({ apiKey: KEY, isolateProcesses: true })),
+        (e) => Effect.promise(() => e.close())
+      )
+      const cli = yield* fixture()
+      yield* scenario(
+        cli,
+        `[sandboxes.box]\nbackend = "daytona"\n[sandboxes.box.daytona]\napi_url = "${emu.url}"\n`,
+        { DAYTONA_API_KEY: KEY }
+      )
+    }), TIMEOUT)
+})
