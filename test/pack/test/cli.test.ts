@@ -4,7 +4,7 @@
  * with third-party provider packages loaded by name and by relative path (one CommonJS, one ESM-only), and from a
  * global install with its own prefix.
  */
-import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { repoRoot } from "./globalSetup.js"
@@ -81,6 +81,108 @@ describe("npx sandbox-cli from the installed tarballs", () => {
       expect(readdirSync(root)).toEqual([])
     })
   }
+})
+
+describe("a third-party provider gets what the built-in local one gets, from the installed CLI", () => {
+  /** A config with one profile on the CommonJS provider, its table's root set, and `extra` lines on the profile. */
+  const claimed = (name: string, extra: string) => {
+    const project = pack().project
+    const root = join(s.dir, `root-${name}`)
+    const config = join(project, `${name}.toml`)
+    writeFileSync(
+      config,
+      `[providers]\ncjs-tmpdir = "@example/sandbox-cjs"\n\n[sandboxes.${name}]\nbackend = "cjs-tmpdir"\n${extra}` +
+        `\n[sandboxes.${name}.cjs-tmpdir]\nroot = ${JSON.stringify(root)}\n`
+    )
+    return {
+      config,
+      run: (cmd: string) =>
+        sandboxCli(["run", "--config", config, "--profile", name, "--", "sh", "-c", cmd], workspace(name))
+    }
+  }
+
+  it("a key it claims on the profile table is checked by its schema and reaches it; its default applies", async () => {
+    const strict = await claimed("claims", `confinement = "strict"\n`).run("echo confinement=$CJS_CONFINEMENT")
+    expect(strict.stdout, strict.stderr).toContain("confinement=strict")
+    expect(strict.code).toBe(0)
+    const byDefault = await claimed("defaults", "").run("echo confinement=$CJS_CONFINEMENT")
+    expect(byDefault.stdout, byDefault.stderr).toContain("confinement=off")
+  })
+
+  for (
+    const [name, extra, line, message] of [
+      [
+        "wrong",
+        `confinement = "loose"\n`,
+        6,
+        /key sandboxes\.wrong\.confinement: expected "off" or "strict", got "loose"/
+      ],
+      ["unknown", `confinment = "strict"\n`, 6, /key sandboxes\.unknown\.confinment: .*unknown key/],
+      [
+        "local-key",
+        `isolation = "bubblewrap"\n`,
+        6,
+        /key sandboxes\.local-key\.isolation: .*applies to backend local only/
+      ]
+    ] as const
+  ) {
+    it(`${name}: refused in one line naming the file, line and key`, async () => {
+      const { config, run: runIt } = claimed(name, extra)
+      const r = await runIt("true")
+      expect(r.code).toBe(2)
+      const lines = r.stderr.trim().split("\n")
+      expect(lines, r.stderr).toHaveLength(1)
+      expect(lines[0]).toContain(`${config}:${line}:`)
+      expect(lines[0]).toMatch(message)
+    })
+  }
+
+  it("session stop ends a command that never ends by itself (sleep infinity under an async generator)", async () => {
+    const project = pack().project
+    const root = join(s.dir, "root-stop")
+    writeFileSync(
+      join(project, "stop.toml"),
+      `[providers]\ntmpdir = "@example/sandbox-tmpdir"\n\n[sandboxes.stop]\nbackend = "tmpdir"\n\n` +
+        `[sandboxes.stop.tmpdir]\nroot = ${JSON.stringify(root)}\n`
+    )
+    const ws = workspace("stop")
+    const cli = (words: ReadonlyArray<string>, rest: ReadonlyArray<string> = []) =>
+      sandboxCli([...words, "--config", join(project, "stop.toml"), ...rest], ws)
+    expect((await cli(["workspace", "add", ws], ["--name", "stopper", "--sandbox", "stop"])).code).toBe(0)
+    const created = await cli(["session", "new"], [
+      "--workspace",
+      "stopper",
+      "-o",
+      "json",
+      "--",
+      "sh",
+      "-c",
+      "echo $$ > pid.txt; exec sleep infinity"
+    ])
+    expect(created.code, created.stderr).toBe(0)
+    const id = (JSON.parse(created.stdout) as { id: string }).id
+    let pid: number | undefined
+    for (let i = 0; i < 300 && pid === undefined; i++) {
+      const dirs = existsSync(root) ? readdirSync(root) : []
+      const file = dirs.length === 1 ? join(root, dirs[0]!, "work", "pid.txt") : ""
+      const text = file !== "" && existsSync(file) ? readFileSync(file, "utf8") : ""
+      if (/^\d+\n$/.test(text)) pid = Number(text)
+      else await new Promise((r) => setTimeout(r, 100))
+    }
+    expect(pid, "the command wrote its pid").toBeDefined()
+    try {
+      const stopped = await cli(["session", "stop", id])
+      expect(stopped.code, stopped.stderr).toBe(0)
+      expect(() => process.kill(pid!, 0), "the sleep outlived session stop").toThrow()
+      expect(readFileSync(join(ws, "pid.txt"), "utf8")).toBe(`${pid}\n`)
+    } finally {
+      try {
+        process.kill(pid!, "SIGKILL")
+      } catch {
+        // gone, as it should be
+      }
+    }
+  })
 })
 
 describe("provider load and start failures, from the installed CLI", () => {

@@ -42,6 +42,44 @@ describe("the packed packages", () => {
     }
   })
 
+  it("the installed manifests claim no URL the project does not have, and say nothing undefined", () => {
+    const urls = new Set<string>()
+    for (const p of pack().packed.filter((x) => !x.name.startsWith("@example/"))) {
+      const text = readFileSync(join(pack().project, "node_modules", p.name, "package.json"), "utf8")
+      expect(text, p.name).not.toMatch(/undefined|example\.(com|org)|github\.com\/org\//)
+      const m = JSON.parse(text)
+      expect(m.repository?.type, p.name).toBe("git")
+      if (m.repository?.url !== undefined) urls.add(m.repository.url)
+    }
+    // One URL for all of them, or none until the project has one (scripts/set-repository.mjs sets it everywhere).
+    expect(urls.size).toBeLessThanOrEqual(1)
+  })
+
+  it("scripts/set-repository.mjs sets one URL, with each package's directory, in every published manifest", () => {
+    const dir = mkdtempSync(join(tmpdir(), "sandbox-pack-repository-"))
+    try {
+      writeFileSync(join(dir, "package.json"), JSON.stringify(manifest(repoRoot)))
+      const workspaces = [...shipped, "test/pack", "test", "test/daytona-emulator", "test/acp-agent", "test/agents"]
+      for (const w of workspaces) {
+        mkdirSync(join(dir, w), { recursive: true })
+        cpSync(join(repoRoot, w, "package.json"), join(dir, w, "package.json"))
+      }
+      const url = "git+https://git.invalid/owners/sandbox-cli.git"
+      execFileSync(process.execPath, [join(repoRoot, "scripts/set-repository.mjs"), url], {
+        env: { ...cleanEnv(), SANDBOX_CLI_REPO_ROOT: dir },
+        stdio: "pipe"
+      })
+      for (const w of workspaces) {
+        const m = manifest(join(dir, w))
+        if (m.private) expect(m.repository, w).toBeUndefined()
+        else expect(m.repository, w).toEqual({ type: "git", url, directory: w })
+      }
+      expect(manifest(dir).repository).toEqual({ type: "git", url })
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
   it("effect and @effect/platform are peers of every library, with Effect 3 ranges", () => {
     for (const w of libraries) {
       const m = manifest(join(repoRoot, w))
