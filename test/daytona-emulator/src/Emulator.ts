@@ -22,6 +22,7 @@ import { accessRoutes, AccessTokens } from "./routes/access.js"
 import { ADMIN_PREFIX, adminRoutes } from "./routes/admin.js"
 import { controlRoutes } from "./routes/control.js"
 import { fileRoutes } from "./routes/files.js"
+import { gitRoutes } from "./routes/git.js"
 import { processRoutes } from "./routes/process.js"
 import { sandboxOpRoutes } from "./routes/sandboxOps.js"
 import { searchRoutes } from "./routes/search.js"
@@ -124,6 +125,7 @@ export const startEmulator = async (options: EmulatorOptions): Promise<Emulator>
   add("toolbox", infoRoutes(app))
   add("toolbox", fileRoutes(app))
   add("toolbox", searchRoutes(app))
+  add("toolbox", gitRoutes(app))
   add("toolbox", processRoutes(app))
   add("toolbox", sessionRoutes(app))
 
