@@ -20,9 +20,11 @@ import { handlePreview } from "./preview.js"
 import { containment, ProcessRegistry } from "./processes.js"
 import { accessRoutes, AccessTokens } from "./routes/access.js"
 import { ADMIN_PREFIX, adminRoutes } from "./routes/admin.js"
+import { codeRunRoutes } from "./routes/codeRun.js"
 import { controlRoutes } from "./routes/control.js"
 import { fileRoutes } from "./routes/files.js"
 import { gitRoutes } from "./routes/git.js"
+import { portRoutes } from "./routes/ports.js"
 import { processRoutes } from "./routes/process.js"
 import { sandboxOpRoutes } from "./routes/sandboxOps.js"
 import { searchRoutes } from "./routes/search.js"
@@ -127,6 +129,8 @@ export const startEmulator = async (options: EmulatorOptions): Promise<Emulator>
   add("toolbox", searchRoutes(app))
   add("toolbox", gitRoutes(app))
   add("toolbox", processRoutes(app))
+  add("toolbox", codeRunRoutes(app))
+  add("toolbox", portRoutes(app))
   add("toolbox", sessionRoutes(app))
 
   const adminRouter = new Router()

@@ -219,6 +219,11 @@ export class ProcessRegistry {
     set.clear()
   }
 
+  /** The pids of the processes the emulator started for a sandbox (their descendants are found from these). */
+  roots(sandboxId: string): ReadonlyArray<number> {
+    return [...(this.bySandbox.get(sandboxId) ?? [])].flatMap((c) => (c.pid === undefined ? [] : [c.pid]))
+  }
+
   killAll(): void {
     for (const id of this.bySandbox.keys()) this.killSandbox(id)
   }

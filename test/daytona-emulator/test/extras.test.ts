@@ -133,3 +133,47 @@ describe("toolbox file search", () => {
     expect(globRegExp("a.b").test("axb")).toBe(false)
   })
 })
+
+describe("code run", () => {
+  it("runs Python, and TypeScript through node, with argv and env; a timeout is 408", async () => {
+    const { daytona } = h()
+    const py = await daytona.create({ language: "python" })
+    const ran = await py.process.codeRun("import sys, os\nprint(sys.argv[1:], os.environ['WHO'])\nsys.exit(3)", {
+      argv: ["a b", "c"],
+      env: { WHO: "me" }
+    })
+    expect(ran).toMatchObject({ exitCode: 3, result: "['a b', 'c'] me\n" })
+    const slow = await py.process.codeRun("import time\ntime.sleep(5)", undefined, 1).catch((e: unknown) => e)
+    expect((slow as DaytonaError).statusCode).toBe(408)
+    await py.delete()
+    const ts = await daytona.create({ language: "typescript" })
+    const typed = await ts.process.codeRun("const n: number = 6 * 7\nconsole.log(`n=${n}`, process.argv.slice(2))", {
+      argv: ["x"]
+    })
+    expect(typed).toMatchObject({ exitCode: 0, result: "n=42 [ 'x' ]\n" })
+    await ts.delete()
+  })
+})
+
+describe("ports", () => {
+  it("lists the ports the sandbox's processes listen on; in-use tells them apart from free ones", async () => {
+    const { daytona, emu } = h()
+    const sb = await daytona.create({ labels: { app: "ports" } })
+    const server = "require('http').createServer((q, s) => s.end('ok')).listen(0, '127.0.0.1', function () { " +
+      "require('fs').writeFileSync('port', String(this.address().port)) })"
+    await sb.process.createSession("srv")
+    await sb.process.executeSessionCommand("srv", { command: `node -e ${JSON.stringify(server)}`, runAsync: true })
+    let port = ""
+    for (let i = 0; i < 100 && port === ""; i++) {
+      port = await sb.fs.downloadFile(`${(await sb.getWorkDir())!}/port`).then((b) => b.toString(), () => "")
+      if (port === "") await new Promise((r) => setTimeout(r, 100))
+    }
+    const listed = await raw(emu, "GET", `/toolbox/${sb.id}/port`)
+    expect((listed.json as { ports: Array<number> }).ports).toContain(Number(port))
+    expect((await raw(emu, "GET", `/toolbox/${sb.id}/port/${port}/in-use`)).json).toEqual({ isInUse: true })
+    await sb.process.deleteSession("srv")
+    const other = await daytona.create({ labels: { app: "ports-other" } })
+    expect((await raw(emu, "GET", `/toolbox/${other.id}/port`)).json).toEqual({ ports: [] })
+    await Promise.all([sb.delete(), other.delete()])
+  })
+})

@@ -5,11 +5,13 @@
  * killed and 408 `PROCESS_EXECUTION_TIMEOUT`.
  */
 import { promises as fsp } from "node:fs"
+import type { ServerResponse } from "node:http"
 import type { App } from "../app.js"
 import type { Handler, HttpMethod } from "../http.js"
 import { HttpError, optNumber, optString, optStringRecord, readJsonObject, sendJson } from "../http.js"
 import { killGroup, sandboxEnv } from "../processes.js"
 import { resolveSandboxPath } from "../sandboxFs.js"
+import type { SandboxRecord } from "../state.js"
 import { TB, toolboxSandbox } from "./toolbox.js"
 
 /** After the shell exits, wait this long for pipes held by background children before answering. */
@@ -31,51 +33,65 @@ export const processRoutes = (app: App): ReadonlyArray<readonly [HttpMethod, str
       sendJson(ctx.res, 200, { exitCode: -1, result: `chdir ${optString(body, "cwd")}: no such file or directory` })
       return
     }
-    const { child, signaled } = app.processes.spawnCommand(sb.id, command, {
-      cwd,
-      env: { ...sandboxEnv(sb, optStringRecord(body, "envs"), app.processes.shell), PWD: cwd },
-      paths: sb.paths
-    })
-    const chunks: Array<Buffer> = []
-    child.stdout?.on("data", (d: Buffer) => chunks.push(d))
-    child.stderr?.on("data", (d: Buffer) => chunks.push(d))
-    // A client that gives up must not leave the command running.
-    ctx.res.once("close", () => {
-      if (!ctx.res.writableFinished) killGroup(child)
-    })
-    const outcome = await new Promise<{ exitCode: number } | "timeout" | { error: string }>((resolve) => {
-      let done = false
-      const finish = (v: { exitCode: number } | "timeout" | { error: string }): void => {
-        if (done) return
-        done = true
-        if (timer) clearTimeout(timer)
-        resolve(v)
-      }
-      const timer = timeout > 0
-        ? setTimeout(() => {
-          killGroup(child)
-          finish("timeout")
-        }, timeout * 1000)
-        : undefined
-      child.once("error", (e) => finish({ error: e.message }))
-      // Go's ExitCode(): a shell killed by a signal has no exit status, which the daemon reports as -1.
-      child.once("exit", (code) => {
-        setTimeout(() => finish({ exitCode: signaled() ? -1 : (code ?? -1) }), DRAIN_GRACE_MS).unref()
-      })
-      child.once("close", (code) => finish({ exitCode: signaled() ? -1 : (code ?? -1) }))
-    })
-    if (outcome === "timeout") {
-      throw new HttpError(
-        408,
-        `Command execution timed out after ${timeout} seconds. The timeout can be increased by adjusting the timeout ` +
-          "parameter in the request.",
-        "PROCESS_EXECUTION_TIMEOUT"
-      )
-    }
-    if ("error" in outcome) {
-      sendJson(ctx.res, 200, { exitCode: -1, result: outcome.error })
-      return
-    }
-    sendJson(ctx.res, 200, { exitCode: outcome.exitCode, result: Buffer.concat(chunks).toString("utf8") })
+    sendJson(ctx.res, 200, await runToEnd(app, sb, command, cwd, optStringRecord(body, "envs"), timeout, ctx.res))
   }]
 ]
+
+/**
+ * A command run to its end as the daemon runs it: the shell reads it on stdin in a process group of its own,
+ * stdout and stderr combined in arrival order; at `timeout` seconds (0: none) the group is killed and the request
+ * answers 408. A client that gives up (`res` closes first) takes the command with it.
+ */
+export const runToEnd = async (
+  app: App,
+  sb: SandboxRecord,
+  command: string,
+  cwd: string,
+  envs: Readonly<Record<string, string>> | undefined,
+  timeout: number,
+  res: ServerResponse
+): Promise<{ readonly exitCode: number; readonly result: string }> => {
+  const { child, signaled } = app.processes.spawnCommand(sb.id, command, {
+    cwd,
+    env: { ...sandboxEnv(sb, envs, app.processes.shell), PWD: cwd },
+    paths: sb.paths
+  })
+  const chunks: Array<Buffer> = []
+  child.stdout?.on("data", (d: Buffer) => chunks.push(d))
+  child.stderr?.on("data", (d: Buffer) => chunks.push(d))
+  // A client that gives up must not leave the command running.
+  res.once("close", () => {
+    if (!res.writableFinished) killGroup(child)
+  })
+  const outcome = await new Promise<{ exitCode: number } | "timeout" | { error: string }>((resolve) => {
+    let done = false
+    const finish = (v: { exitCode: number } | "timeout" | { error: string }): void => {
+      if (done) return
+      done = true
+      if (timer) clearTimeout(timer)
+      resolve(v)
+    }
+    const timer = timeout > 0
+      ? setTimeout(() => {
+        killGroup(child)
+        finish("timeout")
+      }, timeout * 1000)
+      : undefined
+    child.once("error", (e) => finish({ error: e.message }))
+    // Go's ExitCode(): a shell killed by a signal has no exit status, which the daemon reports as -1.
+    child.once("exit", (code) => {
+      setTimeout(() => finish({ exitCode: signaled() ? -1 : (code ?? -1) }), DRAIN_GRACE_MS).unref()
+    })
+    child.once("close", (code) => finish({ exitCode: signaled() ? -1 : (code ?? -1) }))
+  })
+  if (outcome === "timeout") {
+    throw new HttpError(
+      408,
+      `Command execution timed out after ${timeout} seconds. The timeout can be increased by adjusting the timeout ` +
+        "parameter in the request.",
+      "PROCESS_EXECUTION_TIMEOUT"
+    )
+  }
+  if ("error" in outcome) return { exitCode: -1, result: outcome.error }
+  return { exitCode: outcome.exitCode, result: Buffer.concat(chunks).toString("utf8") }
+}
