@@ -64,9 +64,11 @@ export const make = (ask?: Ask) =>
               }], and ${passed.missing} is not set in the environment that started the session`
             })
           }
-          // A host-side agent of a remote sandbox gets an empty directory, never the host workspace.
-          const hostCwd = profile.backend === "local"
-            ? instance.workdir
+          // A host-side agent works in the sandbox's directory when the runtime is one on this machine (any provider
+          // with hostPath: local, or a third party's); of a remote sandbox it gets an empty directory, never the host
+          // workspace.
+          const hostCwd = provider.hostPath !== undefined
+            ? yield* provider.hostPath(instance).pipe(Effect.mapError(toExecError(agent.name)))
             : yield* fs.makeTempDirectoryScoped({ prefix: "sandbox-cli-acp-" }).pipe(Effect.orDie)
           // A sandbox kept for reuse continues the agent session it had, where the agent can.
           const resume = profile.persistence === "reuse"

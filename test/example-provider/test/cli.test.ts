@@ -3,7 +3,8 @@
  * `backend = "tmpdir"`, then `sandbox-cli run`. The CLI resolves the package by name from the config file's
  * directory, adapts it with `fromPromiseProvider`, syncs the workspace in, runs the command and brings changes home.
  * A session whose command never ends by itself (`sleep infinity` under this provider's async-generator
- * `execStream`) is stopped by `session stop`, and the command is gone afterwards.
+ * `execStream`) is stopped by `session stop`, and the command is gone afterwards. A host-side ACP agent works in the
+ * sandbox's directory, as it does on the built-in local backend (the runtime is a directory on this machine).
  *
  * Needs the CLI bundle (`npm run build -w sandbox-cli`); without it the cases are skipped and say so.
  */
@@ -17,6 +18,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest"
 const packageDir = fileURLToPath(new URL("..", import.meta.url))
 const cli = nodePath.join(packageDir, "../../apps/cli/bin/sandbox-cli.cjs")
 const cliBuilt = existsSync(nodePath.join(packageDir, "../../apps/cli/dist/sandbox-cli.cjs"))
+const agentScript = nodePath.join(packageDir, "../acp-agent/agent.mjs")
 
 interface Ran {
   readonly code: number | null
@@ -94,10 +96,13 @@ afterEach(async () => {
   // A case that failed may leave a supervisor (and its command) behind: end them before their files go.
   const locks = nodePath.join(project.env["SANDBOX_CLI_HOME"]!, "supervisors")
   for (const name of await fsp.readdir(locks).catch(() => [])) {
-    const lock = JSON.parse(await fsp.readFile(nodePath.join(locks, name), "utf8").catch(() => "{}")) as {
-      pid?: number
+    let pid: number | undefined
+    try {
+      pid = (JSON.parse(await fsp.readFile(nodePath.join(locks, name), "utf8")) as { pid?: number }).pid
+    } catch {
+      // not a lock (or one half-written): nothing to end
     }
-    if (lock.pid !== undefined && alive(lock.pid)) process.kill(lock.pid, "SIGKILL")
+    if (pid !== undefined && alive(pid)) process.kill(pid, "SIGKILL")
   }
   for (const pid of leftover.splice(0)) if (alive(pid)) process.kill(pid, "SIGKILL")
   await fsp.rm(project.configDir, { recursive: true, force: true })
@@ -163,6 +168,49 @@ describe("sandbox-cli with the package under [providers]", () => {
       expect(JSON.parse(status.stdout)).toMatchObject({ state: "stopped" })
       expect(alive(pid!), "the sleep outlived session stop").toBe(false)
       expect(await fsp.readFile(nodePath.join(workspace, "up.txt"), "utf8")).toBe("up\n")
+    },
+    90_000
+  )
+
+  it.skipIf(!cliBuilt)(
+    "a host-side ACP agent works in the sandbox's directory, as on the built-in local backend",
+    async () => {
+      const { config, root, workspace, env } = project
+      // The provider has no stdio stream both ways, so its agents run on the host.
+      const text = await fsp.readFile(config, "utf8")
+      await fsp.writeFile(
+        config,
+        text.replace(`backend = "tmpdir"\n`, `backend = "tmpdir"\nagent_location = "host"\n`) +
+          `\n[agents.scripted]\nprotocol = "acp"\n` +
+          `command = [${JSON.stringify(process.execPath)}, ${JSON.stringify(agentScript)}]\n`
+      )
+      const sub = async (words: ReadonlyArray<string>, rest: ReadonlyArray<string> = []) => {
+        const r = await run([...words, "--config", config, ...rest], workspace, env)
+        expect(r.code, `${words.join(" ")}: ${r.stderr}`).toBe(0)
+        return r
+      }
+      await sub(["workspace", "add", workspace], ["--name", "proj", "--sandbox", "scratch"])
+      const created = await sub(["session", "new"], [
+        "--workspace",
+        "proj",
+        "--agent",
+        "scripted",
+        "--prompt",
+        "where",
+        "-o",
+        "json"
+      ])
+      const id = (JSON.parse(created.stdout) as { id: string }).id
+      let said: string | undefined
+      for (let i = 0; i < 300 && said === undefined; i++) {
+        const h = await sub(["session", "history", id], ["-o", "json"])
+        const entries = JSON.parse(h.stdout) as ReadonlyArray<{ kind: string; text: string }>
+        said = entries.map((e) => /agent cwd: (.*)/.exec(e.text)?.[1]).find((x) => x !== undefined)
+        if (said === undefined) await new Promise((r) => setTimeout(r, 100))
+      }
+      const [dir] = await fsp.readdir(root)
+      expect(said).toBe(await fsp.realpath(nodePath.join(root, dir!, "work")))
+      await sub(["session", "stop", id])
     },
     90_000
   )
