@@ -8,7 +8,7 @@ import type { Agent } from "@org/sandbox-core/Agent"
 import * as ConfigFile from "@org/sandbox-core/ConfigFile"
 import { WorkspaceName } from "@org/sandbox-core/Ids"
 import * as Locations from "@org/sandbox-core/Locations"
-import type { Profile } from "@org/sandbox-core/Profile"
+import { type Profile, stopGraceMillis } from "@org/sandbox-core/Profile"
 import type * as ProviderRegistry from "@org/sandbox-core/ProviderRegistry"
 import { StoreError, UsageError } from "@org/sandbox-core/SandboxError"
 import type { Instance, Service as ProviderService } from "@org/sandbox-core/SandboxProvider"
@@ -16,11 +16,12 @@ import { isFinal, type Session } from "@org/sandbox-core/Session"
 import * as Store from "@org/sandbox-core/Store"
 import * as Supervision from "@org/sandbox-core/Supervision"
 import { Workspace } from "@org/sandbox-core/Workspace"
-import { DateTime, Effect, Layer, Option, Stream } from "effect"
+import { DateTime, Duration, Effect, Layer, Option, Stream } from "effect"
 import { createHash } from "node:crypto"
 import { readFileSync } from "node:fs"
 import { hostname, userInfo } from "node:os"
 import * as AppConfig from "./AppConfig.js"
+import * as StopSignal from "./StopSignal.js"
 
 /** Host identity: the `owner` label of every sandbox this host creates. */
 export const owner = (): string => {
@@ -142,6 +143,7 @@ export const instanceOf = (provider: ProviderService, session: Session) =>
 
 /**
  * Run a command in a session's sandbox with the profile's env, its output streamed to ours; the exit code.
+ * Interrupted (Ctrl-C), the command is stopped as `run` stops its own: SIGINT, the profile's grace, then SIGKILL.
  */
 export const execInSandbox = (
   config: Option.Option<string>,
@@ -160,7 +162,8 @@ export const execInSandbox = (
           `sandbox-cli sandbox start ${session.sandbox.sandbox_id}`
       })
     }
-    return yield* provider.execStream(instance, { argv: [...argv], env: { ...profile.env } }).pipe(
+    const stop = Effect.sync(() => ({ signal: StopSignal.signal(), grace: Duration.millis(stopGraceMillis(profile)) }))
+    return yield* provider.execStream(instance, { argv: [...argv], env: { ...profile.env }, stop }).pipe(
       Stream.runFold(-1, (code, chunk) => {
         if (chunk._tag === "Exit") return chunk.exit_code
         sink(chunk._tag === "Stdout" ? "stdout" : "stderr", chunk.data)

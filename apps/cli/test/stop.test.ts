@@ -170,6 +170,24 @@ layer(NodeContext.layer)("sandbox-cli stop and follow", (it) => {
     TIMEOUT
   )
 
+  it.scoped("Ctrl-C on session exec sends its command SIGINT and waits for its trap", () =>
+    Effect.gen(function*() {
+      const cli = yield* fixture()
+      yield* project(cli)
+      const id = yield* newSession(cli, "--", "sh", "-c", "echo started > started.txt; sleep 600")
+      yield* poll(cli.run(["session", "exec", id, "--", "cat", "started.txt"]), (r) => r.code === 0)
+      let signalled = false
+      const exec = yield* background(cli, ["session", "exec", id, "--", "sh", "-c", trapping], (out, child) => {
+        if (!signalled && out.includes("ready")) {
+          signalled = true
+          child.kill("SIGINT")
+        }
+      })
+      expect(exec.code).toBe(130)
+      expect(expectOk(yield* cli.run(["session", "exec", id, "--", "cat", "cleaned.txt"])).stdout).toBe("int\n")
+      expectOk(yield* cli.run(["session", "stop", id]))
+    }), TIMEOUT)
+
   it.scoped(
     "events --follow and new --attach end with an error once the supervisor is killed",
     () =>
