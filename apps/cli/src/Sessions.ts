@@ -111,19 +111,46 @@ export const sessionById = (id: string) =>
     ))
 
 /**
+ * Whether a session's runtime is its workspace directory itself: its profile never syncs (`sync_mode = "none"`)
+ * and the provider's host directory for the instance (`hostPath`, offered by any provider whose runtime is a
+ * directory on this machine) is the workspace the session recorded, compared by real path. What the command did
+ * is then home already. A provider without `hostPath`, or one that cannot say for this instance, is not in place.
+ */
+export const ranInPlace = (
+  session: Session,
+  profile: Profile,
+  provider: ProviderService,
+  instance: Option.Option<Instance>
+) =>
+  Effect.gen(function*() {
+    const workspace = session.workspace_path
+    if (profile.sync_mode !== "none" || provider.hostPath === undefined) return false
+    if (workspace === undefined || Option.isNone(instance)) return false
+    const fs = yield* FileSystem.FileSystem
+    const runtime = yield* provider.hostPath(instance.value).pipe(Effect.flatMap((dir) => fs.realPath(dir)))
+    return runtime === (yield* fs.realPath(workspace))
+  }).pipe(Effect.orElseSucceed(() => false))
+
+/**
  * Why a session's runtime may hold work that is not home, or `undefined` when it cannot. The end-of-session rule
  * (`EndOfSession`) records a sync-back that left work behind as `kept: "unsynced"`; a profile that never syncs
- * back leaves all of it there, unless the runtime is the host directory itself (`sync_mode = "none"` on local).
+ * back leaves all of it there, unless the runtime is the host directory itself ({@link ranInPlace}).
  */
-export const workNotHome = (session: Session, profile: Profile): string | undefined => {
-  if (profile.sync_mode === "none" && profile.backend === "local") return undefined
-  if (!isFinal(session.state)) return `session ${session.id} is ${session.state}`
-  if (session.sandbox.kept === "unsynced") return `the last sync-back of session ${session.id} left work in it`
-  if (profile.sync_mode === "none" || profile.sync_mode === "seed") {
-    return `sync_mode "${profile.sync_mode}" never brings changes home`
-  }
-  return undefined
-}
+export const workNotHome = (
+  session: Session,
+  profile: Profile,
+  provider: ProviderService,
+  instance: Option.Option<Instance>
+) =>
+  Effect.gen(function*() {
+    if (yield* ranInPlace(session, profile, provider, instance)) return undefined
+    if (!isFinal(session.state)) return `session ${session.id} is ${session.state}`
+    if (session.sandbox.kept === "unsynced") return `the last sync-back of session ${session.id} left work in it`
+    if (profile.sync_mode === "none" || profile.sync_mode === "seed") {
+      return `sync_mode "${profile.sync_mode}" never brings changes home`
+    }
+    return undefined
+  })
 
 /** The live instance behind a session, or a clear error when it is gone or not started. */
 export const instanceOf = (provider: ProviderService, session: Session) =>

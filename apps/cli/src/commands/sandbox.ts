@@ -208,20 +208,20 @@ const rm = Command.make(
         })
       }
       const { profile, provider } = yield* providerOf(config, session)
-      const pending = Sessions.workNotHome(session, profile)
+      const found = session.sandbox.instance_id === null
+        ? Option.none()
+        : yield* provider.get(session.sandbox.instance_id).pipe(
+          Effect.map(Option.some),
+          Effect.catchIf((e) => e.reason === "NotFound", () => Effect.succeed(Option.none()))
+        )
+      const pending = yield* Sessions.workNotHome(session, profile, provider, found)
       if (pending !== undefined && !discard) {
         return yield* new UsageError({
           detail: `sandbox ${sandboxId} may hold work that is not home (${pending}); bring it home with ` +
             `sandbox-cli reconcile, or remove it anyway with --discard`
         })
       }
-      if (session.sandbox.instance_id !== null) {
-        const found = yield* provider.get(session.sandbox.instance_id).pipe(
-          Effect.map(Option.some),
-          Effect.catchIf((e) => e.reason === "NotFound", () => Effect.succeed(Option.none()))
-        )
-        if (Option.isSome(found)) yield* provider.destroy(found.value).pipe(Retry.retry())
-      }
+      if (Option.isSome(found)) yield* provider.destroy(found.value).pipe(Retry.retry())
       yield* recordState(session, "gone")
       // Its sync state (ancestor, digests) is of no use once the sandbox is gone.
       const { syncState } = yield* Sessions.supervisorPaths(session.id)
