@@ -24,6 +24,7 @@ import { codeRunRoutes } from "./routes/codeRun.js"
 import { controlRoutes } from "./routes/control.js"
 import { fileRoutes } from "./routes/files.js"
 import { gitRoutes } from "./routes/git.js"
+import { metricsRoutes } from "./routes/metrics.js"
 import { portRoutes } from "./routes/ports.js"
 import { processRoutes } from "./routes/process.js"
 import { sandboxOpRoutes } from "./routes/sandboxOps.js"
@@ -131,6 +132,7 @@ export const startEmulator = async (options: EmulatorOptions): Promise<Emulator>
   add("toolbox", processRoutes(app))
   add("toolbox", codeRunRoutes(app))
   add("toolbox", portRoutes(app))
+  add("toolbox", metricsRoutes(app))
   add("toolbox", sessionRoutes(app))
 
   const adminRouter = new Router()

@@ -177,3 +177,22 @@ describe("ports", () => {
     await Promise.all([sb.delete(), other.delete()])
   })
 })
+
+describe("system metrics", () => {
+  it("reports the sandbox's limits, its disk use and its processes' memory", async () => {
+    const { daytona } = h()
+    const sb = await daytona.create({ labels: { app: "metrics" } })
+    await sb.fs.uploadFile(Buffer.alloc(100_000, 1), `${(await sb.getUserHomeDir())!}/big.bin`)
+    await sb.process.createSession("mem")
+    await sb.process.executeSessionCommand("mem", { command: "sleep 30", runAsync: true })
+    const m = await sb.getMetricsLatest()
+    expect(m).toMatchObject({ cpuCount: 1, memTotal: 1024 ** 3, diskTotal: 3 * 1024 ** 3, cpuUsedPct: 0 })
+    expect(m.diskUsed).toBeGreaterThanOrEqual(100_000)
+    expect(m.memUsed).toBeGreaterThan(0)
+    // The SDK leaves diskFree out; the wire has it.
+    const wire = (await raw(h().emu, "GET", `/toolbox/${sb.id}/system/metrics`)).json as Record<string, number>
+    expect(wire["diskFree"]).toBe(wire["diskTotal"]! - wire["diskUsed"]!)
+    await sb.process.deleteSession("mem")
+    await sb.delete()
+  })
+})

@@ -1,5 +1,5 @@
 /**
- * `GET /port` and `GET /port/{port}/in-use`: the TCP ports the sandbox's processes listen on, as the daemon's port
+ * What the daemon reports of the sandbox's own processes: `GET /port` and `GET /port/{port}/in-use`, the TCP ports the sandbox's processes listen on, as the daemon's port
  * detector reports them. Sandboxes share the host's network here, so a sandbox's ports are found through its
  * processes (their descendants' listening sockets in `/proc`); where `/proc` cannot tell, a port is in use when
  * something answers on it.
@@ -28,7 +28,7 @@ const listeningSockets = async (): Promise<Map<string, number>> => {
 }
 
 /** Every process descending from `roots` (the roots included). */
-const descendants = async (roots: ReadonlyArray<number>): Promise<Set<number>> => {
+export const descendants = async (roots: ReadonlyArray<number>): Promise<Set<number>> => {
   const parent = new Map<number, number>()
   for (const name of await fsp.readdir("/proc").catch(() => [] as Array<string>)) {
     if (!/^\d+$/.test(name)) continue
