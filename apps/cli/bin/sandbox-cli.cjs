@@ -29,7 +29,10 @@ const run = () => {
     return
   }
   const base = process.env.XDG_CACHE_HOME || path.join(os.homedir(), ".cache")
-  const cacheFile = path.join(base, "sandbox-cli", `v8-${process.version}-${stat.size}-${Math.trunc(stat.mtimeMs)}.bin`)
+  // V8 rejects a cache made under other flags (a supervisor runs with its own): one cache per set of flags
+  const build = `v8-${process.version}-${stat.size}-${Math.trunc(stat.mtimeMs)}`
+  const flags = process.execArgv.join("_").replace(/[^A-Za-z0-9=._-]/g, "").slice(0, 80)
+  const cacheFile = path.join(base, "sandbox-cli", `${build}${flags === "" ? "" : `-${flags}`}.bin`)
   let cached
   try {
     cached = fs.readFileSync(cacheFile)
@@ -48,7 +51,10 @@ const run = () => {
         fs.renameSync(temp, cacheFile)
         // caches of earlier builds are never read again
         for (const name of fs.readdirSync(path.dirname(cacheFile))) {
-          if (name.startsWith("v8-") && name.endsWith(".bin") && name !== path.basename(cacheFile)) {
+          if (
+            name.startsWith("v8-") && name.endsWith(".bin") && !name.startsWith(`${build}.`) &&
+            !name.startsWith(`${build}-`)
+          ) {
             fs.rmSync(path.join(path.dirname(cacheFile), name), { force: true })
           }
         }

@@ -5,7 +5,9 @@
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
-import { readFileSync } from "node:fs"
+import { spawnSync } from "node:child_process"
+import { readdirSync, readFileSync, statSync } from "node:fs"
+import { join } from "node:path"
 import { expectOk, fixture, json, paths } from "./helpers.js"
 
 layer(NodeContext.layer)("sandbox-cli bundle", (it) => {
@@ -43,5 +45,28 @@ layer(NodeContext.layer)("sandbox-cli bundle", (it) => {
       expect(wrong.code).toBe(2)
       expect(wrong.stderr).toMatch(/^Invalid subcommand for session - use one of .*'stop'/)
       expect(wrong.stderr).not.toContain("'doctor'")
+    }))
+
+  it.scoped("a process under other V8 flags (a supervisor) keeps its own code cache: neither rewrites the other", () =>
+    Effect.gen(function*() {
+      const cli = yield* fixture()
+      const dir = join(cli.env["XDG_CACHE_HOME"]!, "sandbox-cli")
+      const caches = () => readdirSync(dir).filter((n) => n.startsWith("v8-")).sort()
+      const withFlags = (flags: ReadonlyArray<string>) => {
+        const done = spawnSync(process.execPath, [...flags, paths.launcher, "profile", "list", "-o", "json"], {
+          cwd: cli.cwd,
+          env: cli.env,
+          encoding: "utf8"
+        })
+        expect(done.status, done.stderr).toBe(0)
+      }
+      withFlags([])
+      const [plain] = caches()
+      expect(plain).toBeDefined()
+      const written = statSync(join(dir, plain!)).mtimeMs
+      withFlags(["--max-semi-space-size=4"])
+      withFlags([])
+      expect(caches()).toHaveLength(2)
+      expect(statSync(join(dir, plain!)).mtimeMs).toBe(written)
     }))
 })
