@@ -93,6 +93,54 @@ layer(NodeContext.layer)("sandbox-cli session conflicts", (it) => {
     TIMEOUT
   )
 
+  it.scoped(
+    "after the session ended and its sandbox is gone, the copy kept on the host is the sandbox's side",
+    () =>
+      Effect.gen(function*() {
+        const cli = yield* fixture()
+        yield* cli.write("cwd/.sandbox-cli.toml", `[sandboxes.box]\nbackend = "local"\n`)
+        const ws = yield* cli.mkdir("cwd/project")
+        writeFileSync(join(ws, "f.txt"), "base\n")
+        writeFileSync(join(ws, "g.txt"), "base\n")
+        expectOk(yield* cli.run(["workspace", "add", ws, "--name", "proj", "--sandbox", "box"]))
+        const { id } = json<{ id: string }>(
+          yield* cli.run([
+            "session",
+            "new",
+            "--workspace",
+            "proj",
+            "-o",
+            "json",
+            "--",
+            "sh",
+            "-c",
+            "echo sandbox > f.txt; echo sandbox > g.txt; echo up > up.txt; sleep 600"
+          ])
+        )
+        yield* poll(cli.run(["session", "exec", id, "--", "cat", "up.txt"]), (r) => r.code === 0, "120 seconds")
+        writeFileSync(join(ws, "f.txt"), "host\n")
+        writeFileSync(join(ws, "g.txt"), "host\n")
+        expectOk(yield* cli.run(["session", "stop", id]))
+        const listed = json<ReadonlyArray<Entry>>(expectOk(yield* cli.run(["session", "conflicts", id, "-o", "json"])))
+        expect(listed.map((e) => e.path).sort()).toEqual(["f.txt", "g.txt"])
+        const shown = json<{ runtime: { source: string; text: string } }>(
+          expectOk(yield* cli.run(["session", "conflicts", "show", id, "f.txt", "-o", "json"]))
+        )
+        expect(shown.runtime).toMatchObject({ source: "copy", text: "sandbox\n" })
+        expectOk(yield* cli.run(["session", "conflicts", "resolve", id, "f.txt", "--keep", "runtime"]))
+        expect(readFileSync(join(ws, "f.txt"), "utf8")).toBe("sandbox\n")
+        const kept = expectOk(yield* cli.run(["session", "conflicts", "resolve", id, "g.txt", "--keep", "host"])).stdout
+        expect(kept).toContain("the sandbox is not running, so only the host was changed")
+        expect(readFileSync(join(ws, "g.txt"), "utf8")).toBe("host\n")
+        expect(readdirSync(ws).filter((n) => n.includes(".sandbox-conflict-"))).toEqual([])
+        expect(json<ReadonlyArray<Entry>>(expectOk(yield* cli.run(["session", "conflicts", id, "-o", "json"]))))
+          .toEqual(
+            []
+          )
+      }),
+    TIMEOUT
+  )
+
   it.scoped("daytona emulator: the same", () =>
     Effect.gen(function*() {
       const emu = yield* Effect.acquireRelease(
