@@ -8,11 +8,16 @@ import { Effect } from "effect"
 import { afterAll, expect } from "vitest"
 import * as DaytonaProvider from "../src/DaytonaProvider.js"
 import { daytonaCases } from "./cases.js"
-import { API_KEY, makeProvider, SHELL } from "./helpers.js"
+import { API_KEY, DELETE_LINGER, makeProvider, SHELL } from "./helpers.js"
 
 // Commands run under bubblewrap so they see in-sandbox paths, as in a real sandbox (see the emulator's
 // `isolateProcesses`); where bubblewrap cannot run, the two cases that hand a runtime path to a shell are left out.
-const emu: Emulator = await startEmulator({ apiKey: API_KEY, isolateProcesses: true, shell: SHELL })
+const emu: Emulator = await startEmulator({
+  apiKey: API_KEY,
+  isolateProcesses: true,
+  shell: SHELL,
+  deleteLinger: DELETE_LINGER
+})
 afterAll(() => emu.close())
 
 const pathSensitive = ["exec runs in the workdir by default"]
