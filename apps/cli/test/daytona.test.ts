@@ -66,7 +66,7 @@ const expectHome = (ws: string) => {
 layer(NodeContext.layer)("sandbox-cli with a daytona profile (emulator)", (it) => {
   it.scoped("run, transient: output streamed, work brought home, the sandbox deleted", () =>
     Effect.gen(function*() {
-      const emu = yield* emulator()
+      const emu = yield* emulator({ deleteLinger: { unchangedMs: 10_000, destroyingMs: 10_000 } })
       const { cli, env, ws } = yield* setup(emu)
       const ran = yield* runIn(cli, ws, "cloud-transient", env)
       expect(ran.stderr).toContain("oops")
@@ -76,6 +76,14 @@ layer(NodeContext.layer)("sandbox-cli with a daytona profile (emulator)", (it) =
       expect(emu.sandboxes()).toHaveLength(1)
       expect(live(emu)).toEqual([])
       expect(JSON.stringify(emu.sandboxes()[0]!.labels)).toContain("sandbox-cli")
+      // Deleted but still shown by the API (it lingers): no orphan for reconcile, no second DELETE.
+      expect(emu.sandboxes()[0]!.desiredState).toBe("destroyed")
+      const deletes = () => emu.stats().routes["DELETE /api/sandbox/{sandboxIdOrName}"] ?? 0
+      const before = deletes()
+      const plan = json<{ actions: ReadonlyArray<unknown> }>(yield* cli.run(["reconcile", "-o", "json"], { env }))
+      expect(plan.actions).toEqual([])
+      expect(deletes()).toBe(before)
+      expect(emu.sandboxes()[0]!.state).not.toBe("destroyed")
     }), TIMEOUT)
 
   // The provider keeps a sandbox alive while each command runs; the session's stop (sync back through exec) runs
