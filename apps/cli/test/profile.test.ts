@@ -1,6 +1,9 @@
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
+import { createRequire } from "node:module"
+import { dirname, join } from "node:path"
+import { pathToFileURL } from "node:url"
 import type { ProfileJson } from "./helpers.js"
 import { expectError, expectOk, fixture, json } from "./helpers.js"
 
@@ -268,4 +271,31 @@ layer(NodeContext.layer)("sandbox-cli profile", (it) => {
       expect(line).toContain("sandboxes.cloud.daytona.auto_stop")
       expect(line).toContain(`"soon"`)
     }), TIMEOUT)
+
+  it.scoped(
+    "show prints a zod-validated backend table as the validator fills it in (defaults, transforms)",
+    () =>
+      Effect.gen(function*() {
+        const cli = yield* fixture()
+        // A third party's Promise-form module, loaded by path as an outside user loads it, whose table is zod's.
+        const zod = pathToFileURL(join(dirname(createRequire(import.meta.url).resolve("zod/package.json")), "index.js"))
+        const provider = yield* cli.write(
+          "zoned-provider.mjs",
+          `import { z } from ${JSON.stringify(zod.href)}
+export const backend = "zoned"
+export const contract_version = 1
+export const configSchema = z.object({ region: z.string().default("eu"), size: z.string().transform(Number) }).strict()
+export const provider = async () => { throw new Error("profile show builds no provider") }
+`
+        )
+        yield* cli.write(
+          "cwd/.sandbox-cli.toml",
+          `[providers]\nzoned = "${provider}"\n\n[sandboxes.z]\nbackend = "zoned"\n\n[sandboxes.z.zoned]\nsize = "3"\n`
+        )
+        const shown = json<ProfileJson>(yield* cli.run(["profile", "show", "z", "-o", "json"]))
+        expect(shown.backend_config).toEqual({ region: "eu", size: 3 })
+        expect(expectOk(yield* cli.run(["profile", "show", "z"])).stdout).toMatch(/^zoned:\s+region=eu, size=3$/m)
+      }),
+    TIMEOUT
+  )
 })

@@ -182,7 +182,33 @@ const fromStandardSchema = (schema: StandardSchemaLike): Schema.Schema<any, any,
   return Schema.declare([], {
     decode: () => (u, _, ast) => decode(u, ast),
     encode: () => (u) => ParseResult.succeed(typeof u === "object" && u !== null && written.has(u) ? written.get(u) : u)
-  })
+  }, { [ValidatorOutput]: true })
+}
+
+/** Marks a backend table schema made from a Standard Schema: its decoded output is the table with its defaults. */
+const ValidatorOutput: unique symbol = Symbol.for("@org/sandbox-core/ProviderRegistry/ValidatorOutput")
+
+/**
+ * A backend's table with every default its schema fills in, as `profile show` prints it: an Effect schema's
+ * encoded form of what it decodes; a Standard Schema's validated output (zod's `.default()` and `.transform()`
+ * included), since such a schema has no encoder. A table that does not validate is shown as written.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const settingsOf = (
+  definition: BackendDefinition,
+  table: Readonly<Record<string, unknown>>
+): Effect.Effect<Readonly<Record<string, unknown>>> => {
+  const schema = definition.configSchema
+  const decoded = Schema.decodeUnknown(schema)(table)
+  const filled = SchemaAST.getAnnotation(schema.ast, ValidatorOutput)._tag === "Some"
+    ? decoded
+    : Effect.flatMap(decoded, Schema.encode(schema))
+  return filled.pipe(
+    Effect.map((value) => (typeof value === "object" && value !== null ? value : table) as Record<string, unknown>),
+    Effect.orElseSucceed(() => table)
+  )
 }
 
 const badModule = (backend: LazyBackend, detail: string, hint?: string) =>

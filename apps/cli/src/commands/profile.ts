@@ -5,6 +5,7 @@ import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as ConfigFile from "@org/sandbox-core/ConfigFile"
 import { defaultExcludes, Profile } from "@org/sandbox-core/Profile"
+import * as ProviderRegistry from "@org/sandbox-core/ProviderRegistry"
 import * as Redaction from "@org/sandbox-core/Redaction"
 import { Effect, Option, Schema } from "effect"
 import * as AppConfig from "../AppConfig.js"
@@ -63,11 +64,8 @@ const show = Command.make(
       const selected = yield* ConfigFile.selectProfile(loaded.config, { flag: name })
       // The backend's settings as its schema fills them in (the built-in profile was never resolved).
       const definition = yield* loaded.registry.get(selected.backend)
-      const settings = yield* Schema.decodeUnknown(definition.configSchema)(selected.backend_config).pipe(
-        Effect.flatMap(Schema.encode(definition.configSchema)),
-        Effect.orElseSucceed(() => selected.backend_config)
-      )
-      const profile = Profile.make({ ...selected, backend_config: settings as Record<string, unknown> })
+      const settings = yield* ProviderRegistry.settingsOf(definition, selected.backend_config)
+      const profile = Profile.make({ ...selected, backend_config: settings })
       const shown = { ...Redaction.profile(profile), default_excludes: defaultExcludes }
       yield* Render.by(output, ProfileView, shown, showProfile)
     })
