@@ -75,6 +75,37 @@ const deepImports = {
   }
 }
 
+// @effect/cli builds the whole help text of a command (every option's description, recursively) each time it
+// parses one, in case the arguments ask for --help: a large part of a short command's run. Make that text lazy,
+// built only when --help is given. Exact replacements: a new @effect/cli fails the build here, not silently.
+const cliPatches = [
+  {
+    file: /[\\/]@effect[\\/]cli[\\/]dist[\\/]esm[\\/]internal[\\/]commandDescriptor\.js$/,
+    from: `              const help = getHelpInternal(self, config);
+              const usage = getUsageInternal(self);
+              const options = InternalBuiltInOptions.builtInOptions(self, usage, help);`,
+    to:
+      `              const options = InternalBuiltInOptions.builtInOptions(self, () => getUsageInternal(self), () => getHelpInternal(self, config));`
+  },
+  {
+    file: /[\\/]@effect[\\/]cli[\\/]dist[\\/]esm[\\/]internal[\\/]builtInOptions\.js$/,
+    from: "return Option.some(showHelp(usage, helpDoc));",
+    to: "return Option.some(showHelp(usage(), helpDoc()));"
+  }
+]
+const lazyCliHelp = {
+  name: "lazy-cli-help",
+  setup(b) {
+    for (const patch of cliPatches) {
+      b.onLoad({ filter: patch.file }, async (args) => {
+        const contents = await readFile(args.path, "utf8")
+        if (!contents.includes(patch.from)) throw new Error(`${args.path} changed: cannot make its help lazy`)
+        return { contents: contents.replace(patch.from, patch.to), loader: "js" }
+      })
+    }
+  }
+}
+
 for (const [specifier, file] of Object.entries(vendors)) {
   await build({
     plugins: [bundleSdkRequires],
@@ -92,7 +123,7 @@ for (const [specifier, file] of Object.entries(vendors)) {
 
 await build({
   entryPoints: ["src/bin.ts"],
-  plugins: [lazyVendors, deepImports],
+  plugins: [lazyVendors, deepImports, lazyCliHelp],
   outfile: "dist/sandbox-cli.cjs",
   bundle: true,
   platform: "node",
