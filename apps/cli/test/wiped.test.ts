@@ -86,6 +86,26 @@ layer(NodeContext.layer)("sandbox-cli and a wiped runtime", (it) => {
         expectOk(yield* cli.run(["session", "stop", "--force", id]))
         expect((yield* status(cli, id)).sandbox.state).toBe("gone")
         expect(hostFiles(ws)).toEqual(["a.txt"])
+
+        // --force on the running session itself: it ends at once, stopped, the host intact
+        const { id: again } = json<{ id: string }>(
+          yield* cli.run([
+            "session",
+            "new",
+            "--workspace",
+            "proj",
+            "-o",
+            "json",
+            "--",
+            "sh",
+            "-c",
+            `${wipe}; sleep 600`
+          ])
+        )
+        yield* poll(cli.run(["session", "exec", again, "--", "ls", "-A"]), (r) => r.code === 0 && r.stdout === "")
+        expectOk(yield* cli.run(["session", "stop", "--force", again]))
+        expect(yield* status(cli, again)).toMatchObject({ state: "stopped", sandbox: { state: "gone" } })
+        expect(hostFiles(ws)).toEqual(["a.txt"])
       }),
     TIMEOUT
   )
