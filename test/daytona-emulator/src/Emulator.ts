@@ -15,29 +15,20 @@ import type { App } from "./app.js"
 import { attachEvents } from "./events.js"
 import { FaultInjector, retryAfterHeaders } from "./faults.js"
 import type { RequestContext, RouteKind } from "./http.js"
-import { HttpError, Router, sendError } from "./http.js"
+import { countResponseBytes, HttpError, rejectUpgrade, Router, sendError } from "./http.js"
 import { handlePreview } from "./preview.js"
 import { containment, ProcessRegistry } from "./processes.js"
-import { accessRoutes, AccessTokens } from "./routes/access.js"
+import { AccessTokens } from "./routes/access.js"
 import { ADMIN_PREFIX, adminRoutes } from "./routes/admin.js"
-import { codeRunRoutes } from "./routes/codeRun.js"
-import { controlRoutes } from "./routes/control.js"
-import { fileRoutes } from "./routes/files.js"
-import { gitRoutes } from "./routes/git.js"
-import { metricsRoutes } from "./routes/metrics.js"
-import { portRoutes } from "./routes/ports.js"
-import { processRoutes } from "./routes/process.js"
-import { sandboxOpRoutes } from "./routes/sandboxOps.js"
-import { searchRoutes } from "./routes/search.js"
-import { followLogs, LOGS_TEMPLATE, sessionRoutes } from "./routes/sessions.js"
-import { snapshotRoutes } from "./routes/snapshots.js"
-import { infoRoutes, toolboxSandbox } from "./routes/toolbox.js"
+import { apiRoutes, toolboxRoutes } from "./routes/index.js"
+import { followLogs, LOGS_TEMPLATE } from "./routes/sessions.js"
+import { toolboxSandbox } from "./routes/toolbox.js"
 import { SessionManager } from "./sessions.js"
 import { SnapshotStore } from "./snapshots.js"
 import { SandboxStore } from "./state.js"
 import { StatsCounter } from "./stats.js"
 import type { Emulator, EmulatorOptions, SandboxState } from "./types.js"
-import { volumeRoutes, VolumeStore } from "./volumes.js"
+import { VolumeStore } from "./volumes.js"
 
 /** States whose sandbox has no running processes; entering one kills them and forgets the sessions. */
 const HALTED: ReadonlySet<SandboxState> = new Set<SandboxState>(["stopped", "archived", "destroying", "destroyed"])
@@ -46,27 +37,6 @@ const HALTED: ReadonlySet<SandboxState> = new Set<SandboxState>(["stopped", "arc
 const JSON_RECORD_LIMIT = 1024 * 1024
 
 const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
-
-const rejectUpgrade = (socket: Socket, status: number, reason: string): void => {
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
-  socket.destroy()
-}
-
-/** Counts response body bytes by wrapping `write`/`end`, whatever path (JSON, pipe, multipart) produced them. */
-const countResponseBytes = (res: ServerResponse, add: (n: number) => void): void => {
-  const size = (chunk: unknown): number =>
-    typeof chunk === "string" ? Buffer.byteLength(chunk) : chunk instanceof Uint8Array ? chunk.byteLength : 0
-  const write = res.write.bind(res) as (...args: Array<unknown>) => boolean
-  const end = res.end.bind(res) as (...args: Array<unknown>) => ServerResponse
-  ;(res as unknown as { write: (...args: Array<unknown>) => boolean }).write = (...args) => {
-    add(size(args[0]))
-    return write(...args)
-  }
-  ;(res as unknown as { end: (...args: Array<unknown>) => ServerResponse }).end = (...args) => {
-    if (typeof args[0] !== "function") add(size(args[0]))
-    return end(...args)
-  }
-}
 
 /**
  * Starts the emulator on 127.0.0.1 and resolves once it listens.
@@ -120,20 +90,8 @@ export const startEmulator = async (options: EmulatorOptions): Promise<Emulator>
   ) => {
     for (const [method, template, handler] of defs) router.add({ method, template, kind, handler })
   }
-  add("api", controlRoutes(app))
-  add("api", accessRoutes(app, tokens))
-  add("api", snapshotRoutes(app))
-  add("api", volumeRoutes(app))
-  add("api", sandboxOpRoutes(app))
-  add("toolbox", infoRoutes(app))
-  add("toolbox", fileRoutes(app))
-  add("toolbox", searchRoutes(app))
-  add("toolbox", gitRoutes(app))
-  add("toolbox", processRoutes(app))
-  add("toolbox", codeRunRoutes(app))
-  add("toolbox", portRoutes(app))
-  add("toolbox", metricsRoutes(app))
-  add("toolbox", sessionRoutes(app))
+  add("api", apiRoutes(app, tokens))
+  add("toolbox", toolboxRoutes(app))
 
   const adminRouter = new Router()
   // Admin handlers run only once the server listens, by which time `emulator` (below) exists.

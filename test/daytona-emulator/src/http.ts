@@ -4,6 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { STATUS_CODES } from "node:http"
+import type { Socket } from "node:net"
 import type { Readable } from "node:stream"
 
 /** Which real service a route imitates; it decides the error body shape. */
@@ -265,3 +266,25 @@ export const intParam = (value: string | null | undefined, name: string): number
 
 export const boolParam = (value: string | null | undefined): boolean | undefined =>
   value === null || value === undefined || value === "" ? undefined : value === "true" || value === "1"
+
+/** Refuses a WebSocket upgrade with a bare HTTP status. */
+export const rejectUpgrade = (socket: Socket, status: number, reason: string): void => {
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
+  socket.destroy()
+}
+
+/** Counts response body bytes by wrapping `write`/`end`, whatever path (JSON, pipe, multipart) produced them. */
+export const countResponseBytes = (res: ServerResponse, add: (n: number) => void): void => {
+  const size = (chunk: unknown): number =>
+    typeof chunk === "string" ? Buffer.byteLength(chunk) : chunk instanceof Uint8Array ? chunk.byteLength : 0
+  const write = res.write.bind(res) as (...args: Array<unknown>) => boolean
+  const end = res.end.bind(res) as (...args: Array<unknown>) => ServerResponse
+  ;(res as unknown as { write: (...args: Array<unknown>) => boolean }).write = (...args) => {
+    add(size(args[0]))
+    return write(...args)
+  }
+  ;(res as unknown as { end: (...args: Array<unknown>) => ServerResponse }).end = (...args) => {
+    if (typeof args[0] !== "function") add(size(args[0]))
+    return end(...args)
+  }
+}
