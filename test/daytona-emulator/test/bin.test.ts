@@ -25,12 +25,18 @@ interface Started {
 }
 
 /** Spawns a command and resolves with the URL from its `listening on` line. */
-const startBin = (command: string, args: ReadonlyArray<string>, options: { cwd?: string; env?: object } = {}) =>
+const startBin = (
+  command: string,
+  args: ReadonlyArray<string>,
+  options: { cwd?: string; env?: object; group?: boolean } = {}
+) =>
   new Promise<Started>((resolve, reject) => {
     const child = spawn(command, args, {
       cwd: options.cwd ?? packageDir,
       env: { ...process.env, ...options.env },
-      stdio: ["ignore", "pipe", "pipe"]
+      stdio: ["ignore", "pipe", "pipe"],
+      // A process group of its own, so that the emulator npx starts below it can be signalled with it.
+      detached: options.group === true
     })
     children.push(child)
     let out = ""
@@ -69,11 +75,19 @@ describe("daytona-emulator bin", () => {
   it("runs through npx from the repository root", async () => {
     const npx = process.platform === "win32" ? "npx.cmd" : "npx"
     const { child, origin } = await startBin(npx, ["--no-install", "daytona-emulator", "--api-key", "npx-key"], {
-      cwd: repoRoot
+      cwd: repoRoot,
+      group: true
     })
     expect((await get(origin, "/api/sandbox", "npx-key")).status).toBe(200)
-    child.kill("SIGTERM")
+    // npx does not pass SIGTERM on to the emulator it started: signal the whole group, or the emulator outlives it.
+    process.kill(-child.pid!, "SIGTERM")
     await exited(child)
+    let gone = false
+    for (let i = 0; i < 50 && !gone; i++) {
+      gone = await get(origin, "/api/sandbox", "npx-key").then(() => false, () => true)
+      if (!gone) await new Promise((r) => setTimeout(r, 100))
+    }
+    expect(gone).toBe(true)
   })
 
   it("fails 30% of requests at random when started with --fail-rate, readable and changeable over /_emulator/", async () => {
