@@ -8,6 +8,7 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import type { Fixture } from "./helpers.js"
 import { expectError, expectOk, fixture, json, paths } from "./helpers.js"
+import { alive } from "./processes.js"
 
 const TIMEOUT = 120_000
 
@@ -336,15 +337,6 @@ layer(NodeContext.layer)("sandbox-cli with an ACP agent (local provider)", (it) 
         ).map((e) => e.text).join("")
         const [, agentPid, childPid] = /agent pid (\d+) child pid (\d+)/.exec(said)!.map(Number)
         const lock = JSON.parse(readFileSync(join(cli.home, "supervisors", `${id}.json`), "utf8")) as { pid: number }
-        // A zombie (exited, not yet reaped by whatever adopted it) counts as gone.
-        const alive = (pid: number) => {
-          try {
-            const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
-            return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z"
-          } catch {
-            return false
-          }
-        }
         expect([alive(agentPid!), alive(childPid!)]).toEqual([true, true])
         process.kill(lock.pid, "SIGKILL")
         yield* poll(Effect.sync(() => alive(lock.pid)), (a) => !a)

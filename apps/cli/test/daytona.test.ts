@@ -4,31 +4,20 @@
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { expect, layer } from "@effect/vitest"
 import type { Emulator } from "@org/daytona-emulator"
-import { startEmulator } from "@org/daytona-emulator"
 import { Effect, Schedule, TestServices } from "effect"
 import { existsSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { scopedEmulator } from "./emulator.js"
 import type { Fixture } from "./helpers.js"
 import { expectError, expectOk, fixture, json, poll } from "./helpers.js"
 
 const TIMEOUT = 120_000
 const KEY = "e2e-daytona-key"
 
-/** An emulator for one test, closed with its scope. Commands run under bubblewrap where it works. */
-const emulator = (options: Partial<Parameters<typeof startEmulator>[0]> = {}) =>
-  Effect.acquireRelease(
-    Effect.promise(() =>
-      startEmulator({
-        apiKey: KEY,
-        isolateProcesses: true,
-        // Deletes linger briefly, as on Daytona: the sandbox keeps its state, then shows destroying.
-        deleteLinger: { unchangedMs: 300, destroyingMs: 300 },
-        ...options
-      })
-    ),
-    (emu) => Effect.promise(() => emu.close())
-  )
+/** Deletes linger briefly, as on Daytona: the sandbox keeps its state, then shows destroying. */
+const emulator = (options: Partial<Parameters<typeof scopedEmulator>[0]> = {}) =>
+  scopedEmulator({ apiKey: KEY, deleteLinger: { unchangedMs: 300, destroyingMs: 300 }, ...options })
 
 const profiles = (emu: Emulator) =>
   ["transient", "archive", "reuse"].map((persistence) =>

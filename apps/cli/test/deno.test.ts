@@ -1,9 +1,9 @@
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { expect, layer } from "@effect/vitest"
-import { startEmulator } from "@org/daytona-emulator"
 import { Effect } from "effect"
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
+import { scopedEmulator } from "./emulator.js"
 import type { DoctorJson, ProfileJson, WorkspaceJson } from "./helpers.js"
 import { check, expectError, expectOk, fixture, json, poll, version } from "./helpers.js"
 
@@ -127,10 +127,7 @@ layer(NodeContext.layer)("sandbox-cli on Deno (the bundle run directly)", (it) =
     "run with a daytona profile: the SDK under Deno uploads and downloads through the emulator",
     () =>
       Effect.gen(function*() {
-        const emu = yield* Effect.acquireRelease(
-          Effect.promise(() => startEmulator({ apiKey: "deno-key", isolateProcesses: true })),
-          (e) => Effect.promise(() => e.close())
-        )
+        const emu = yield* scopedEmulator({ apiKey: "deno-key" })
         const cli = yield* fixture("deno")
         yield* cli.write(
           "cwd/.sandbox-cli.toml",

@@ -6,10 +6,10 @@
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { expect, layer } from "@effect/vitest"
 import type { Emulator } from "@org/daytona-emulator"
-import { startEmulator } from "@org/daytona-emulator"
 import { Effect, Schedule, TestServices } from "effect"
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
+import { scopedEmulator } from "./emulator.js"
 import type { Fixture } from "./helpers.js"
 import { expectOk, fixture, json } from "./helpers.js"
 
@@ -17,12 +17,7 @@ const TIMEOUT = 240_000
 const KEY = "e2e-lifecycle-key"
 const env = { DAYTONA_API_KEY: KEY }
 
-const emulator = Effect.acquireRelease(
-  Effect.promise(() =>
-    startEmulator({ apiKey: KEY, isolateProcesses: true, deleteLinger: { unchangedMs: 300, destroyingMs: 300 } })
-  ),
-  (emu) => Effect.promise(() => emu.close())
-)
+const emulator = scopedEmulator({ apiKey: KEY, deleteLinger: { unchangedMs: 300, destroyingMs: 300 } })
 
 const config = (emu: Emulator) =>
   ["transient", "reuse"].map((persistence) =>

@@ -10,6 +10,7 @@ import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } 
 import { join } from "node:path"
 import type { CliResult, Fixture } from "./helpers.js"
 import { expectOk, fixture, json } from "./helpers.js"
+import { alive } from "./processes.js"
 
 const TIMEOUT = 300_000
 
@@ -60,20 +61,6 @@ const poll = <A>(check: () => A | undefined) =>
     Effect.orDie,
     TestServices.provideLive
   )
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0)
-  } catch {
-    return false
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z"
-  } catch {
-    return false
-  }
-}
 
 /** A reconcile's actions; it exits 1 when an action failed. */
 const actions = (result: CliResult, code = 0): ReadonlyArray<ActionJson> => {

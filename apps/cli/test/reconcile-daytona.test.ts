@@ -4,24 +4,14 @@
  */
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { expect, layer } from "@effect/vitest"
-import { startEmulator } from "@org/daytona-emulator"
 import { Effect } from "effect"
-import { readFileSync } from "node:fs"
+import { scopedEmulator } from "./emulator.js"
 import { expectOk, fixture, json, poll } from "./helpers.js"
+import { alive } from "./processes.js"
 
 const TIMEOUT = 240_000
 const KEY = "e2e-reconcile-key"
 const env = { DAYTONA_API_KEY: KEY }
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0)
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z"
-  } catch {
-    return false
-  }
-}
 
 interface StatusJson {
   readonly state: string
@@ -34,10 +24,7 @@ layer(NodeContext.layer)("sandbox-cli reconcile (daytona emulator)", (it) => {
     "after a supervisor crash, reconcile stops the agent of a reuse sandbox before keeping it",
     () =>
       Effect.gen(function*() {
-        const emu = yield* Effect.acquireRelease(
-          Effect.promise(() => startEmulator({ apiKey: KEY, isolateProcesses: true })),
-          (e) => Effect.promise(() => e.close())
-        )
+        const emu = yield* scopedEmulator({ apiKey: KEY })
         const cli = yield* fixture()
         yield* cli.write(
           "cwd/.sandbox-cli.toml",

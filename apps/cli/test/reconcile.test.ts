@@ -8,11 +8,11 @@
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { expect, layer } from "@effect/vitest"
 import type { Emulator } from "@org/daytona-emulator"
-import { startEmulator } from "@org/daytona-emulator"
 import type { Duration } from "effect"
 import { Effect, Schedule, TestServices } from "effect"
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
+import { scopedEmulator } from "./emulator.js"
 import type { CliResult, Fixture } from "./helpers.js"
 import { expectOk, fixture, json } from "./helpers.js"
 
@@ -553,11 +553,7 @@ const daytonaBackend = (emu: Emulator): Backend => ({
 
 const emulator = (
   options: { readonly stuck?: ReadonlyArray<{ labels: Record<string, string>; state: "creating" }> } = {}
-) =>
-  Effect.acquireRelease(
-    Effect.promise(() => startEmulator({ apiKey: API_KEY, isolateProcesses: true, ...options })),
-    (emu) => Effect.promise(() => emu.close())
-  )
+) => scopedEmulator({ apiKey: API_KEY, ...options })
 
 const bySandboxId = (emu: Emulator) => new Map(emu.sandboxes().map((sb) => [sb.labels["sandbox-id"] ?? sb.id, sb]))
 

@@ -5,10 +5,10 @@
  */
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { expect, layer } from "@effect/vitest"
-import { startEmulator } from "@org/daytona-emulator"
 import { Effect } from "effect"
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
+import { scopedEmulator } from "./emulator.js"
 import type { Fixture } from "./helpers.js"
 import { expectOk, fixture, json, poll } from "./helpers.js"
 
@@ -69,10 +69,7 @@ layer(NodeContext.layer)("sandbox-cli: one live session per reusable sandbox", (
 
   it.scoped("daytona emulator: the same", () =>
     Effect.gen(function*() {
-      const emu = yield* Effect.acquireRelease(
-        Effect.promise(() => startEmulator({ apiKey: KEY, isolateProcesses: true })),
-        (e) => Effect.promise(() => e.close())
-      )
+      const emu = yield* scopedEmulator({ apiKey: KEY })
       const cli = yield* fixture()
       yield* scenario(
         cli,

@@ -4,8 +4,8 @@
  */
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { expect, layer } from "@effect/vitest"
-import { startEmulator } from "@org/daytona-emulator"
 import { Effect } from "effect"
+import { scopedEmulator } from "./emulator.js"
 import { expectError, expectOk, fixture, json } from "./helpers.js"
 
 const TIMEOUT = 240_000
@@ -21,10 +21,7 @@ interface SandboxJson {
 layer(NodeContext.layer)("sandbox-cli sandbox start / rm (daytona emulator)", (it) => {
   it.scoped("an archived sandbox starts again and runs commands; rm removes it", () =>
     Effect.gen(function*() {
-      const emu = yield* Effect.acquireRelease(
-        Effect.promise(() => startEmulator({ apiKey: KEY, isolateProcesses: true })),
-        (e) => Effect.promise(() => e.close())
-      )
+      const emu = yield* scopedEmulator({ apiKey: KEY })
       const cli = yield* fixture()
       yield* cli.write(
         "cwd/.sandbox-cli.toml",

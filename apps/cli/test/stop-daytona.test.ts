@@ -4,21 +4,18 @@
  */
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { expect, layer } from "@effect/vitest"
-import { startEmulator } from "@org/daytona-emulator"
 import { Effect } from "effect"
 import { spawn } from "node:child_process"
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
+import { scopedEmulator } from "./emulator.js"
 import { expectOk, fixture, json, paths, poll } from "./helpers.js"
 
 const TIMEOUT = 240_000
 const KEY = "e2e-stop-key"
 const env = { DAYTONA_API_KEY: KEY }
 
-const emulator = Effect.acquireRelease(
-  Effect.promise(() => startEmulator({ apiKey: KEY, isolateProcesses: true })),
-  (emu) => Effect.promise(() => emu.close())
-)
+const emulator = scopedEmulator({ apiKey: KEY })
 
 /** Cleans up slowly (1 s) on SIGTERM or SIGINT, noting which it got; says when it is ready. */
 const trapping = (file: string) =>

@@ -4,11 +4,11 @@
  */
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { expect, layer } from "@effect/vitest"
-import { startEmulator } from "@org/daytona-emulator"
 import { Effect } from "effect"
 import { spawn } from "node:child_process"
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
+import { scopedEmulator } from "./emulator.js"
 import type { Fixture } from "./helpers.js"
 import { fixture, paths } from "./helpers.js"
 
@@ -56,10 +56,7 @@ layer(NodeContext.layer)("sandbox-cli run and the terminal (daytona emulator)", 
     "a pipe streams to the command; a terminal gets one and typed lines; --no-tty refuses it",
     () =>
       Effect.gen(function*() {
-        const emu = yield* Effect.acquireRelease(
-          Effect.promise(() => startEmulator({ apiKey: KEY, isolateProcesses: true })),
-          (e) => Effect.promise(() => e.close())
-        )
+        const emu = yield* scopedEmulator({ apiKey: KEY })
         const cli = yield* fixture()
         yield* cli.write(
           "cwd/.sandbox-cli.toml",
