@@ -23,7 +23,9 @@ export const ControlRequestBody = Schema.Union(
     action: Schema.Literal("stop"),
     force: Schema.Boolean,
     grace_ms: Schema.optional(Schema.Number.pipe(Schema.int(), Schema.nonNegative()))
-  })
+  }),
+  /** `session sync --pause|--resume`: live sync's control. */
+  Schema.Struct({ action: Schema.Literal("live"), live: Schema.Literal("pause", "resume") })
 )
 
 export const ControlReply = Schema.Struct({

@@ -224,6 +224,8 @@ export const supervisorPaths = (sessionId: string) =>
       lock: path.join(root, "supervisors", `${sessionId}.json`),
       log: path.join(root, "supervisors", `${sessionId}.log`),
       control: path.join(root, "control", sessionId),
+      /** Live sync's health (`sync_mode = "live"`), written by the supervisor whenever it changes. */
+      live: path.join(root, "supervisors", `${sessionId}.live.json`),
       syncState: (sandboxId: string) => path.join(root, "sync", sandboxId)
     }
   })

@@ -9,6 +9,7 @@ import * as ConfigFile from "@org/sandbox-core/ConfigFile"
 import { SessionId } from "@org/sandbox-core/Ids"
 import { Label } from "@org/sandbox-core/SandboxProvider"
 import * as SessionLifecycle from "@org/sandbox-core/SessionLifecycle"
+import type * as WorkspaceSync from "@org/sandbox-core/WorkspaceSync"
 import { Cause, Deferred, Duration, Effect, Either, Exit, Option, Queue, Runtime, Schedule, Schema } from "effect"
 import { spawn } from "node:child_process"
 import { openSync } from "node:fs"
@@ -124,6 +125,14 @@ export const supervise = (encoded: string) =>
     yield* writeLock.pipe(Effect.ignore, Effect.repeat(Schedule.spaced(Sessions.HEARTBEAT_EVERY_MS)), Effect.forkScoped)
 
     const control = yield* Queue.unbounded<SessionLifecycle.ControlRequest>()
+    let live: WorkspaceSync.LiveHandle | undefined
+    // the status file is replaced whole (temp file, rename): a reader never sees half of it
+    const writeLive = (status: WorkspaceSync.LiveStatus) =>
+      fs.writeFileString(`${paths.live}.tmp`, JSON.stringify(status)).pipe(
+        Effect.zipRight(fs.rename(`${paths.live}.tmp`, paths.live)),
+        Effect.ignore
+      )
+    yield* Effect.addFinalizer(() => fs.remove(paths.live).pipe(Effect.ignore))
     const runtime = yield* Effect.runtime<never>()
     const runFork = Runtime.runFork(runtime)
 
@@ -154,6 +163,16 @@ export const supervise = (encoded: string) =>
           continue
         }
         yield* fs.remove(request).pipe(Effect.ignore)
+        if (requested.right.action === "live") {
+          const handle = live
+          if (handle === undefined) {
+            yield* answer({ ok: false, error: "live sync is not running in this session (its sync_mode is not live)" })
+            continue
+          }
+          yield* requested.right.live === "pause" ? handle.pause : handle.resume
+          yield* answer({ ok: true, result: yield* handle.status })
+          continue
+        }
         if (requested.right.action === "stop") {
           const { force, grace_ms } = requested.right
           yield* Queue.offer(control, {
@@ -219,6 +238,8 @@ export const supervise = (encoded: string) =>
       syncStateDir: paths.syncState,
       control,
       driver: yield* AcpDriver.make(spec.ask_via_terminal === true ? askThrough(fs, path, paths.control) : undefined),
+      onLive: (handle) => Effect.sync(() => void (live = handle)),
+      onLiveStatus: writeLive,
       ...(spec.prompt !== undefined ? { prompt: spec.prompt } : {})
     })
     return outcome.exit_code

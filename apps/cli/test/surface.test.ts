@@ -85,19 +85,20 @@ layer(NodeContext.layer)("sandbox-cli surface", (it) => {
   )
 
   it.scoped(
-    "settings that would do nothing are refused: network without bubblewrap, resources on local, live",
+    "settings that would do nothing are refused: network without bubblewrap, resources on local; live is taken",
     () =>
       Effect.gen(function*() {
         const cli = yield* fixture()
         const cases: ReadonlyArray<readonly [string, RegExp]> = [
           [`network = false`, /sandboxes\.p\.network.*bubblewrap/],
-          [`resources = { cpu = 2 }`, /sandboxes\.p\.resources.*no resources for backend local/],
-          [`sync_mode = "live"`, /sandboxes\.p\.sync_mode.*live sync is not available/]
+          [`resources = { cpu = 2 }`, /sandboxes\.p\.resources.*no resources for backend local/]
         ]
         for (const [line, expected] of cases) {
           yield* cli.write("cwd/.sandbox-cli.toml", `[sandboxes.p]\nbackend = "local"\n${line}\n`)
           expect(expectError(yield* cli.run(["profile", "validate"]), 2)).toMatch(expected)
         }
+        yield* cli.write("cwd/.sandbox-cli.toml", `[sandboxes.p]\nbackend = "local"\nsync_mode = "live"\n`)
+        expectOk(yield* cli.run(["profile", "validate"]))
         // With bubblewrap, no network is a real setting.
         yield* cli.write(
           "cwd/.sandbox-cli.toml",

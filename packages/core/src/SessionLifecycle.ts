@@ -23,8 +23,8 @@ import type { SandboxState, SessionState } from "./Session.js"
 import { isFinal, SandboxRecord, Session, SyncStatus, transition } from "./Session.js"
 import { Store } from "./Store.js"
 import type { Workspace } from "./Workspace.js"
-import type { SyncResult } from "./WorkspaceSync.js"
-import { WorkspaceSync } from "./WorkspaceSync.js"
+import type { LiveHandle, LiveStatus, SyncResult } from "./WorkspaceSync.js"
+import { type SyncReason, WorkspaceSync } from "./WorkspaceSync.js"
 
 const concatBytes = (chunks: Iterable<Uint8Array>): Uint8Array => {
   const all = [...chunks]
@@ -102,6 +102,10 @@ export interface StartOptions {
   readonly driver?: AgentDriver.AgentDriver
   /** The first prompt for an ACP agent. */
   readonly prompt?: string
+  /** Live sync (`sync_mode = "live"`) started: its handle (pause, resume, status), while the agent runs. */
+  readonly onLive?: (handle: LiveHandle) => Effect.Effect<void>
+  /** Live sync's health, whenever it changes. */
+  readonly onLiveStatus?: (status: LiveStatus) => Effect.Effect<void>
 }
 
 /**
@@ -369,7 +373,7 @@ export const run = Effect.fn("Session.run")(function*(options: StartOptions) {
       )
       const syncRequest = (
         instance: Instance,
-        reason: "start" | "checkpoint" | "stop" | "crash",
+        reason: SyncReason,
         extra: ReadonlyArray<string>
       ) => ({
         session_id,
@@ -406,9 +410,73 @@ export const run = Effect.fn("Session.run")(function*(options: StartOptions) {
             })
           ))
 
+      // a sync that read the runtime (any but the seed) stamps when it did
+      const stampFromRuntime = Effect.flatMap(DateTime.now, (now) =>
+        update((s) =>
+          Session.make({
+            ...s,
+            sandbox: SandboxRecord.make({
+              ...s.sandbox,
+              sync: SyncStatus.make({ ...s.sandbox.sync, last_from_runtime_at: now })
+            })
+          })
+        ))
+
+      // one sync at a time: a checkpoint, a live batch and the sync-back never overlap
+      const syncLock = yield* Effect.makeSemaphore(1)
+
+      /**
+       * One live batch: the engine's scoped two-way sync under the sync lock, never interrupted halfway. A batch
+       * that moved nothing (the echo of the engine's own writes, say) records nothing; one that did records
+       * `sandbox.sync.before|after` with `reason = "live"`. The `sandbox.sync.before` hook ran once, at the start
+       * of live sync; its excludes apply to every batch.
+       */
+      const liveBatch =
+        (instance: Instance, extra: ReadonlyArray<string>) => (scope: ReadonlyArray<string> | undefined) =>
+          syncLock.withPermits(1)(Effect.gen(function*() {
+            const direction = "from_runtime"
+            const started = Date.now()
+            const request = { ...syncRequest(instance, "live", extra), ...(scope !== undefined ? { scope } : {}) }
+            const result = yield* sync.sync(request).pipe(
+              Effect.tapError((e) =>
+                emit("sandbox.sync.error", {
+                  direction,
+                  reason: "live",
+                  error: e.message,
+                  duration_ms: Date.now() - started
+                })
+                  .pipe(Effect.ignore)
+              )
+            )
+            const moved = result.files_to_runtime + result.deleted_in_runtime + result.files_from_runtime +
+              result.deleted_on_host + result.conflicts.length + (result.held?.length ?? 0)
+            if (moved > 0) {
+              yield* recordSync(result)
+              yield* stampFromRuntime
+              yield* emit("sandbox.sync.before", { direction, reason: "live", scope: scope?.length ?? null })
+              yield* emit("sandbox.sync.after", syncAttrs(result, direction, "live"))
+            }
+            return result
+          })).pipe(Effect.uninterruptible)
+
+      const withLive = <A, E>(instance: Instance, running: Effect.Effect<A, E>) =>
+        profile.sync_mode !== "live" || sync.live === undefined ? running : Effect.scoped(Effect.gen(function*() {
+          const added = yield* Hooks.run(
+            options.hooks,
+            "sandbox.sync.before",
+            hookEvent({ direction: "from_runtime", reason: "live" })
+          )
+          const handle = yield* sync.live!(syncRequest(instance, "live", added.exclude ?? []), {
+            batch: liveBatch(instance, added.exclude ?? []),
+            ...(options.onLiveStatus !== undefined ? { onStatus: options.onLiveStatus } : {})
+          })
+          if (options.onLive !== undefined) yield* options.onLive(handle)
+          return yield* running
+        }))
+
       /** One sync with its hooks and events; `to_runtime` at start, both directions later. */
       const doSync = (instance: Instance, reason: "start" | "checkpoint" | "stop" | "crash") =>
-        Effect.gen(function*() {
+        syncLock.withPermits(1)(Effect.gen(function*() {
           const direction = reason === "start" ? "to_runtime" : "from_runtime"
           const added = yield* Hooks.run(options.hooks, "sandbox.sync.before", hookEvent({ direction, reason }))
           yield* emit("sandbox.sync.before", { direction, reason })
@@ -421,22 +489,11 @@ export const run = Effect.fn("Session.run")(function*(options: StartOptions) {
             )
           )
           yield* recordSync(result)
-          if (reason !== "start") {
-            const now = yield* DateTime.now
-            yield* update((s) =>
-              Session.make({
-                ...s,
-                sandbox: SandboxRecord.make({
-                  ...s.sandbox,
-                  sync: SyncStatus.make({ ...s.sandbox.sync, last_from_runtime_at: now })
-                })
-              })
-            )
-          }
+          if (reason !== "start") yield* stampFromRuntime
           yield* emit("sandbox.sync.after", syncAttrs(result, direction, reason))
           yield* Hooks.run(options.hooks, "sandbox.sync.after", hookEvent({ direction, reason, result }))
           return result
-        })
+        }))
 
       // ---- Setup
       const setup = (instance: Instance, env: Record<string, string>) =>
@@ -745,7 +802,7 @@ export const run = Effect.fn("Session.run")(function*(options: StartOptions) {
         yield* setState("launching")
         yield* setup(instance, env)
         agentStarted = true
-        return yield* launch(instance, env)
+        return yield* withLive(instance, launch(instance, env))
       })
       const result = yield* Effect.exit(restore(body))
       return yield* stop(instance, result, agentStarted)

@@ -4,11 +4,11 @@
  *
  * @since 0.1.0
  */
-import type { Effect } from "effect"
+import type { Effect, Scope } from "effect"
 import { Context, Schema } from "effect"
 import type { SandboxId, SessionId } from "./Ids.js"
 import type { Profile } from "./Profile.js"
-import type { ProviderError, SyncError } from "./SandboxError.js"
+import type { ProviderError, StoreError, SyncError } from "./SandboxError.js"
 import type { Instance, Service as ProviderService } from "./SandboxProvider.js"
 
 /**
@@ -164,6 +164,69 @@ export const SyncResult = Schema.Struct({
 export type SyncResult = typeof SyncResult.Type
 
 /**
+ * The health of live sync (`sync_mode = "live"`): `watching` (changes flow), `paused` (by the user, or by the
+ * mass-deletion halt: see `last_error`), `rescanning` (a full three-way sync after a watcher overflow, a lost
+ * watch or a resume), `error` (the last batch failed; it is retried with a full rescan).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const LiveState = Schema.Literal("watching", "paused", "rescanning", "error")
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export const LiveStatus = Schema.Struct({
+  state: LiveState,
+  /** Paths changed on either side and not synced yet. */
+  pending: Schema.Number,
+  /** Age of the oldest change not synced yet (0 when none is pending). */
+  lag_ms: Schema.Number,
+  /** From the first change of the last batch to the end of its sync. */
+  last_batch_ms: Schema.NullOr(Schema.Number),
+  batches: Schema.Number,
+  last_error: Schema.NullOr(Schema.String),
+  /** What watches each side (`fs.watch`, `inotifywait`, `scan`). */
+  host_watcher: Schema.String,
+  runtime_watcher: Schema.String,
+  updated_at: Schema.String
+})
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type LiveStatus = typeof LiveStatus.Type
+
+/**
+ * What the session gives live sync: how to run one batch (its caller serializes it with other syncs and records
+ * its events), and where to report health.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface LiveOptions {
+  /** One sync: scoped to `scope` (the changed paths), or a full three-way sync when `undefined`. */
+  readonly batch: (
+    scope: ReadonlyArray<string> | undefined
+  ) => Effect.Effect<SyncResult, SyncError | ProviderError | StoreError>
+  readonly onStatus?: (status: LiveStatus) => Effect.Effect<void>
+}
+
+/**
+ * A running live sync.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface LiveHandle {
+  readonly status: Effect.Effect<LiveStatus>
+  readonly pause: Effect.Effect<void>
+  /** Resumes with a full three-way sync (whatever changed meanwhile is caught up). */
+  readonly resume: Effect.Effect<void>
+}
+
+/**
  * @since 0.1.0
  * @category models
  */
@@ -180,6 +243,11 @@ export interface Service {
    * session has ended for good; the next sync with that `state_dir` starts from no ancestor.
    */
   readonly forget?: (state_dir: string) => Effect.Effect<void>
+  /**
+   * Live sync: watches both sides and runs a batch for each burst of changes until the scope closes (a batch in
+   * flight finishes first). Never fails: trouble shows in the status and is retried.
+   */
+  readonly live?: (request: SyncRequest, options: LiveOptions) => Effect.Effect<LiveHandle, never, Scope.Scope>
 }
 
 /**

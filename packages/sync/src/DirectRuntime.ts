@@ -14,7 +14,8 @@
  *   with `copyFileSync`, a reflink where the filesystem can), keep the host's mode and modification time (as
  *   `tar -x` does), and a host file that changed while it was copied is reported as raced, exactly like one that
  *   changed while it was packed.
- * The window between a check and the rename that follows it is the same accepted race as in the apply script.
+ * A replaced target is checked again right before its rename (the copies take a while); the window between that
+ * check and the rename is the same accepted race as in the apply script.
  *
  * @since 0.1.0
  */
@@ -441,11 +442,17 @@ export const applyToRuntime = (options: {
       const fin = st === undefined ? undefined : entryOf(m.path, st, undefined)
       if (fin !== undefined) final.set(m.path, fin)
     }
-    // 3. each put into place with one rename, unless it failed or a create found its target taken
+    // 3. each put into place with one rename, unless it failed, a create found its target taken, or the target
+    // changed since it was checked (the copies take a while: the runtime may be written meanwhile, live)
+    const expected = new Map(steps.checks.map((c) => [c.path, c.expect]))
     for (const build of builds) {
       const p = build.put
       const taken = steps.puts.find((x) => x.path === p)!.create && hostFs.lstat(at(p)) !== undefined
-      if (!build.ok || taken || hostFs.ops.rename(build.temp, at(p)) !== undefined) {
+      // (a target the apply removed itself, for a change of kind, is absent now: nothing to compare)
+      const expect = expected.get(p)
+      const now = expect === undefined ? undefined : hostFs.lstat(at(p))
+      const changedMeanwhile = now !== undefined && !sameState(now, expect)
+      if (!build.ok || taken || changedMeanwhile || hostFs.ops.rename(build.temp, at(p)) !== undefined) {
         hostFs.ops.removeTree(build.temp)
         for (const q of build.paths) final.delete(q)
         failed.add(p)

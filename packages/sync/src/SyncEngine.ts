@@ -27,6 +27,7 @@ import type { ProviderError } from "@org/sandbox-core/SandboxError"
 import { SyncError } from "@org/sandbox-core/SandboxError"
 import type { ArchiveFormat } from "@org/sandbox-core/SandboxProvider"
 import type { Conflict, SyncRequest, SyncResult } from "@org/sandbox-core/WorkspaceSync"
+import type { LiveOptions } from "@org/sandbox-core/WorkspaceSync"
 import { emptyResult as noChange, WorkspaceSync } from "@org/sandbox-core/WorkspaceSync"
 import { Effect, Layer, Option } from "effect"
 import * as Ancestor from "./Ancestor.js"
@@ -41,9 +42,11 @@ import * as Progress from "./internal/progress.js"
 import * as report from "./internal/report.js"
 import * as Scope from "./internal/scope.js"
 import * as temps from "./internal/temps.js"
+import * as LiveSync from "./LiveSync.js"
 import type { Entry } from "./Manifest.js"
 import type * as RuntimeScan from "./RuntimeScan.js"
 import * as RuntimeSide from "./RuntimeSide.js"
+import * as RuntimeWatch from "./RuntimeWatch.js"
 import * as Safety from "./Safety.js"
 import * as SyncPlan from "./SyncPlan.js"
 import * as TransferFromRuntime from "./TransferFromRuntime.js"
@@ -97,6 +100,8 @@ export const make = (options: Options = {}) =>
     }
     // per state dir: the host's last scan, and the paths written there since
     const lastHost = new Map<string, Scope.LastHost>()
+    // per state dir: the paths the last cycle left unsettled, which a scoped cycle reads again
+    const unsettled = new Map<string, ReadonlyArray<string>>()
 
     const loadAncestor = (stateDir: string, identity: Ancestor.Identity) =>
       Effect.gen(function*() {
@@ -131,29 +136,34 @@ export const make = (options: Options = {}) =>
         Effect.orElseSucceed(() => [] as Array<string>)
       )
 
-    const cycle = Effect.fn("SyncEngine.cycle")(function*(request: SyncRequest, policy: SyncPlan.Policy) {
-      const started = Date.now()
-      const direction = policy === "seed" ? "to_runtime" : "from_runtime"
-      const fail = (reason: SyncError["reason"], detail: string) => new SyncError({ direction, reason, detail })
+    const filtersOf = (request: SyncRequest) => {
       const hostRoot = path.resolve(request.host_root)
       const stateDir = path.resolve(request.state_dir)
-      // what an earlier cycle on this state dir that died mid-apply left (temporary names on the host, staging)
-      temps.sweep(stateDir)
-      const runtimeRoot = request.instance.workdir
-      const profile = request.profile
-      const provider = request.provider
       const inside = path.relative(hostRoot, stateDir)
       const anchored = inside !== "" && !inside.startsWith("..") && !path.isAbsolute(inside)
         ? [inside.split(path.sep).join("/")]
         : []
       const filter = Filter.make({
-        exclude: profile.exclude,
-        include: profile.include,
+        exclude: request.profile.exclude,
+        include: request.profile.include,
         extra: request.extra_excludes ?? [],
         anchored
       })
       // the same rules; a name reserved for the engine's copies is reported there, never silently skipped
       const runtimeFilter = Filter.make({ ...filter.spec, reserved: "report" })
+      return { hostRoot, stateDir, filter, runtimeFilter }
+    }
+
+    const cycle = Effect.fn("SyncEngine.cycle")(function*(request: SyncRequest, policy: SyncPlan.Policy) {
+      const started = Date.now()
+      const direction = policy === "seed" ? "to_runtime" : "from_runtime"
+      const fail = (reason: SyncError["reason"], detail: string) => new SyncError({ direction, reason, detail })
+      const { filter, hostRoot, runtimeFilter, stateDir } = filtersOf(request)
+      // what an earlier cycle on this state dir that died mid-apply left (temporary names on the host, staging)
+      temps.sweep(stateDir)
+      const runtimeRoot = request.instance.workdir
+      const profile = request.profile
+      const provider = request.provider
       const identity: Ancestor.Identity = {
         session_id: request.session_id,
         sandbox_id: request.sandbox_id,
@@ -200,7 +210,8 @@ export const make = (options: Options = {}) =>
           Option.isSome(loaded) && !filter.hasIncludes && ancestor.runtime.filter_key === filter.key
         ? yield* Scope.scanBoth({
           lastHost,
-          paths: Scope.inScope(request.scope, filter),
+          // what the last cycle left unsettled (conflicts, refusals) is read again: it is not as the ancestor says
+          paths: Scope.inScope([...request.scope, ...(unsettled.get(stateDir) ?? [])], filter),
           side,
           hostRoot,
           hostKey,
@@ -425,7 +436,17 @@ export const make = (options: Options = {}) =>
           skipped: new Set(unreadable.map((u) => u.path))
         })
         const broken = toRuntime.broken ?? []
-        if (landed.missing.length > 0 || broken.length > 0) {
+        if (request.reason === "live") {
+          // live, the runtime is written while we write: what changed as it landed is not in the ancestor (the
+          // fold keeps only what matches), and the runtime's watcher brings it to the next batch
+          for (const b of broken) refused.push({ path: b.path, reason: `${b.reason}; synced again by the next batch` })
+          for (const p of landed.missing) {
+            refused.push({
+              path: p,
+              reason: "changed in the runtime as it was written; synced again by the next batch"
+            })
+          }
+        } else if (landed.missing.length > 0 || broken.length > 0) {
           const paths = [...new Set([...broken.map((b) => b.path), ...landed.missing])]
           return yield* new SyncError({
             direction: "to_runtime",
@@ -438,6 +459,12 @@ export const make = (options: Options = {}) =>
         }
       }
       const allRefused = [...refused, ...(fromRuntime?.refused ?? [])]
+      unsettled.set(stateDir, [
+        ...plan.conflicts.map((c) => c.path),
+        ...allRefused.map((r) => r.path),
+        ...(toRuntime?.applied.failed ?? []),
+        ...(fromRuntime?.failed ?? [])
+      ])
       const left_behind = report.leftBehind({
         problems: runtimeProblems,
         refused: fromRuntime?.refused ?? [],
@@ -496,11 +523,32 @@ export const make = (options: Options = {}) =>
       const stateDir = path.resolve(state_dir)
       warm.delete(stateDir)
       lastHost.delete(stateDir)
+      unsettled.delete(stateDir)
       temps.sweep(stateDir)
       yield* provideAll(AncestorStore.forget(stateDir))
     })
 
+    // live sync: a watcher on each side (the runtime's own directory when it is on this host, else a watcher
+    // process inside the runtime streaming over one exec), batches run by the caller
+    const live = (request: SyncRequest, liveOptions: LiveOptions) =>
+      Effect.gen(function*() {
+        const { filter, hostRoot, runtimeFilter } = filtersOf(request)
+        const direct = yield* hostPathOf(request.provider, request.instance).pipe(
+          Effect.orElseSucceed(() => undefined)
+        )
+        const runtime = direct !== undefined
+          ? LiveSync.treeWatch(direct, runtimeFilter)
+          : RuntimeWatch.make({
+            provider: request.provider,
+            instance: request.instance,
+            root: request.instance.workdir,
+            filter: runtimeFilter
+          })
+        return yield* LiveSync.run({ ...liveOptions, host: LiveSync.treeWatch(hostRoot, filter), runtime })
+      })
+
     return WorkspaceSync.of({
+      live,
       seed: seed as (request: SyncRequest) => Effect.Effect<SyncResult, SyncError | ProviderError>,
       sync: sync as (request: SyncRequest) => Effect.Effect<SyncResult, SyncError | ProviderError>,
       forget

@@ -38,6 +38,11 @@ export * as HostOps from "./HostOps.js"
  * @since 0.1.0
  */
 export * as HostScan from "./HostScan.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as LiveSync from "./LiveSync.js"
 /**
  * @since 0.1.0
  */
@@ -46,6 +51,16 @@ export * as Manifest from "./Manifest.js"
  * @since 0.1.0
  */
 export * as RuntimeScan from "./RuntimeScan.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as RuntimeSide from "./RuntimeSide.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as RuntimeWatch from "./RuntimeWatch.js"
 /**
  * @since 0.1.0
  */

@@ -31,19 +31,41 @@ import * as Conflicts from "./conflicts.js"
 const idArg = Args.text({ name: "ID" }).pipe(Args.withDescription("Session id"))
 const cmdArgs = Args.text({ name: "CMD" }).pipe(Args.repeated, Args.withDescription("Command and arguments, after --"))
 
-/** `session status -o json`: the session plus its supervisor. */
+/** `session status -o json`: the session plus its supervisor, and live sync's health while it runs. */
 export const Status = Schema.Struct({
   ...Session.fields,
   last_error: Schema.NullOr(Schema.String),
-  supervisor: Schema.Struct({ pid: Schema.NullOr(Schema.Number), alive: Schema.Boolean })
+  supervisor: Schema.Struct({ pid: Schema.NullOr(Schema.Number), alive: Schema.Boolean }),
+  live: Schema.NullOr(WorkspaceSync.LiveStatus)
 })
 
+// what the supervisor last wrote about live sync (nothing when the session does not sync live, or has ended)
+const liveOf = (id: string, alive: boolean) =>
+  Effect.gen(function*() {
+    if (!alive) return null
+    const fs = yield* FileSystem.FileSystem
+    const paths = yield* Sessions.supervisorPaths(id)
+    const text = yield* fs.readFileString(paths.live).pipe(Effect.option)
+    return Option.getOrNull(
+      Option.flatMap(text, Schema.decodeUnknownOption(Schema.parseJson(WorkspaceSync.LiveStatus)))
+    )
+  })
+
 const statusOf = (session: Session) =>
-  Effect.map(Sessions.liveSupervisor(session.id), (lock) => ({
-    ...session,
-    last_error: session.sandbox.last_error ?? session.reason,
-    supervisor: { pid: Option.match(lock, { onNone: () => null, onSome: (l) => l.pid }), alive: Option.isSome(lock) }
-  }))
+  Effect.gen(function*() {
+    const lock = yield* Sessions.liveSupervisor(session.id)
+    return {
+      ...session,
+      last_error: session.sandbox.last_error ?? session.reason,
+      supervisor: { pid: Option.match(lock, { onNone: () => null, onSome: (l) => l.pid }), alive: Option.isSome(lock) },
+      live: yield* liveOf(session.id, Option.isSome(lock))
+    }
+  })
+
+const renderLive = (l: WorkspaceSync.LiveStatus) =>
+  `${l.state}, ${l.pending} pending, lag ${l.lag_ms} ms, ${l.batches} batches` +
+  (l.last_batch_ms !== null ? ` (last ${l.last_batch_ms} ms)` : "") +
+  (l.last_error !== null ? `; last error: ${l.last_error}` : "")
 
 const iso = (d: DateTime.Utc) => DateTime.formatIso(d)
 
@@ -60,6 +82,7 @@ const renderStatus = (s: typeof Status.Type) =>
     ["last sync in", s.sandbox.sync.last_to_runtime_at ? iso(s.sandbox.sync.last_to_runtime_at) : undefined],
     ["last sync back", s.sandbox.sync.last_from_runtime_at ? iso(s.sandbox.sync.last_from_runtime_at) : undefined],
     ["conflicts", s.sandbox.sync.conflicts.join(", ")],
+    ["live sync", s.live !== null ? renderLive(s.live) : undefined],
     ["last_error", s.last_error ?? undefined],
     ["created", iso(s.created_at)],
     ["ended", s.ended_at ? iso(s.ended_at) : undefined]
@@ -433,8 +456,24 @@ const SyncReport = Schema.Struct({
   conflict_details: Schema.Array(WorkspaceSync.Conflict)
 })
 
-const sync = Command.make("sync", { ...common, id: idArg }, ({ id, output }) =>
+const pauseOption = Options.boolean("pause").pipe(
+  Options.withDescription("Pause live sync (sync_mode = \"live\"): changes wait until --resume")
+)
+const resumeOption = Options.boolean("resume").pipe(
+  Options.withDescription("Resume live sync: a full three-way sync catches up, then watching goes on")
+)
+
+const sync = Command.make("sync", { ...common, id: idArg, pause: pauseOption, resume: resumeOption }, (
+  { id, output, pause, resume }
+) =>
   Effect.gen(function*() {
+    if (pause && resume) return yield* new UsageError({ detail: "--pause and --resume exclude each other" })
+    if (pause || resume) {
+      const answer = yield* Control.ask(id, { action: "live", live: pause ? "pause" : "resume" }, "1 minute")
+      if (!answer.ok) return yield* new CommandFailed({ message: answer.error ?? "unknown error" })
+      const live = Schema.decodeUnknownSync(WorkspaceSync.LiveStatus)(answer.result)
+      return yield* Render.by(output, WorkspaceSync.LiveStatus, live, (l) => Render.line(`live sync: ${renderLive(l)}`))
+    }
     const reply = yield* Control.ask(id, { action: "sync" }, "10 minutes")
     if (!reply.ok) return yield* new CommandFailed({ message: `sync failed: ${reply.error ?? "unknown error"}` })
     const result = Schema.decodeUnknownSync(WorkspaceSync.SyncResult)(reply.result)
@@ -445,7 +484,11 @@ const sync = Command.make("sync", { ...common, id: idArg }, ({ id, output }) =>
           r.conflicts.length ? `: ${r.conflicts.join(", ")}` : ""
         }`
       ))
-  })).pipe(Command.withDescription("Sync now, both ways, while the session runs (conflicts are kept)"))
+  })).pipe(
+    Command.withDescription(
+      "Sync now, both ways, while the session runs (conflicts are kept); --pause/--resume control live sync"
+    )
+  )
 
 const exec = Command.make(
   "exec",

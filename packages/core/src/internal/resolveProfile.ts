@@ -43,31 +43,6 @@ const claimedElsewhere = (registry: Registry, key: string, except: string): Read
   )
 
 /**
- * Settings that would be accepted and then do nothing are refused here: `live` sync (not built yet). What a
- * backend itself cannot honour is its `checkProfile`'s.
- */
-const inertSettings = (
-  name: string,
-  table: Record<string, unknown>,
-  docFor: (keyPath: ReadonlyArray<string>) => DocText
-): ReadonlyArray<ConfigError> => {
-  const at = (key: string) => ["sandboxes", name, key]
-  const problems: Array<ConfigError> = []
-  if (table["sync_mode"] === "live") {
-    problems.push(
-      errorAt(
-        docFor(at("sync_mode")),
-        at("sync_mode"),
-        "none, seed or session-bidirectional",
-        "\"live\"",
-        "live sync is not available yet; use session-bidirectional and `sandbox-cli session sync`"
-      )
-    )
-  }
-  return problems
-}
-
-/**
  * Resolve one `[sandboxes.<name>]` table (merged over its files) into a profile: the backend must exist, its
  * table must decode, and every default is filled in. All of the profile's problems are reported together.
  */
@@ -177,7 +152,6 @@ export const resolveProfile = (
         )
       }
     }
-    problems.push(...inertSettings(name, table, docFor))
     // Decode even an empty table, so that backends with required keys report them. A problem is named in the file
     // that wrote the key, else the one that wrote the backend table, else the one that wrote the profile.
     const docOf = (written: ReadonlyArray<string>) =>

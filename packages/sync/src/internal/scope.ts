@@ -63,7 +63,8 @@ export const scanBoth = (o: {
       filter: o.filter,
       cache: o.ancestor.host,
       previous: last.manifest,
-      paths: [...o.paths, ...last.written]
+      // the engine's own copies (conflict, held) among what it wrote are excluded names: never scanned
+      paths: [...o.paths, ...inScope(last.written, o.filter)]
     })
     if (host?.scope === undefined) {
       // the earlier scan may have been updated in part: it is no base for a later scoped scan

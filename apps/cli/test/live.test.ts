@@ -1,0 +1,129 @@
+/**
+ * Live sync through the real CLI and a real supervisor on the local backend: edits on either side arrive while
+ * the session runs, `session status` shows live sync's health, `session sync --pause|--resume` controls it, and
+ * a supervisor killed while live loses nothing: `reconcile` finishes the session with its sync-back.
+ */
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import { expect, layer } from "@effect/vitest"
+import { Effect } from "effect"
+import { existsSync, readFileSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import type { Fixture } from "./helpers.js"
+import { expectOk, fixture, json, poll } from "./helpers.js"
+
+const TIMEOUT = 120_000
+
+interface LiveJson {
+  readonly state: string
+  readonly pending: number
+  readonly lag_ms: number
+  readonly batches: number
+  readonly last_error: string | null
+  readonly host_watcher: string
+  readonly runtime_watcher: string
+}
+interface StatusJson {
+  readonly state: string
+  readonly supervisor: { readonly pid: number | null; readonly alive: boolean }
+  readonly live: LiveJson | null
+}
+
+const status = (cli: Fixture, id: string) =>
+  Effect.map(cli.run(["session", "status", id, "-o", "json"]), (r) => json<StatusJson>(r))
+
+const start = (cli: Fixture) =>
+  Effect.gen(function*() {
+    const ws = yield* cli.mkdir("cwd/project")
+    yield* cli.write("cwd/project/a.txt", "A\n")
+    yield* cli.write("cwd/.sandbox-cli.toml", `[sandboxes.live]\nbackend = "local"\nsync_mode = "live"\n`)
+    expectOk(yield* cli.run(["workspace", "add", ws, "--name", "proj", "--sandbox", "live"]))
+    const created = yield* cli.run(["session", "new", "--workspace", "proj", "-o", "json", "--", "sleep", "120"])
+    const { id } = json<{ id: string }>(created)
+    yield* poll(status(cli, id), (s) => s.state === "running" && s.live?.state === "watching", "60 seconds")
+    const inRuntime = (file: string) =>
+      Effect.map(cli.run(["session", "exec", id, "--", "cat", file]), (r) => (r.code === 0 ? r.stdout : undefined))
+    return { id, ws, inRuntime }
+  })
+
+layer(NodeContext.layer)("live sync (sync_mode = \"live\", local backend)", (it) => {
+  it.scoped(
+    "edits flow both ways while the session runs; status shows health; pause and resume",
+    () =>
+      Effect.gen(function*() {
+        const cli = yield* fixture()
+        const { id, inRuntime, ws } = yield* start(cli)
+        writeFileSync(join(ws, "a.txt"), "A from the host\n")
+        yield* poll(inRuntime("a.txt"), (t) => t === "A from the host\n", "20 seconds")
+        expectOk(yield* cli.run(["session", "exec", id, "--", "sh", "-c", "echo from the runtime > r.txt"]))
+        yield* poll(Effect.sync(() => existsSync(join(ws, "r.txt"))), (x) => x, "20 seconds")
+        expect(readFileSync(join(ws, "r.txt"), "utf8")).toBe("from the runtime\n")
+
+        const s = yield* status(cli, id)
+        expect(s.live).toMatchObject({ state: "watching", host_watcher: "fs.watch", runtime_watcher: "fs.watch" })
+        expect(s.live!.batches).toBeGreaterThan(0)
+        expect((yield* cli.run(["session", "status", id])).stdout).toMatch(/live sync:\s+watching, \d+ pending/)
+        const events = json<ReadonlyArray<{ type: string; attrs: Record<string, unknown> }>>(
+          yield* cli.run(["session", "events", id, "-o", "json"])
+        )
+        expect(events.some((e) => e.type === "sandbox.sync.after" && e.attrs["reason"] === "live")).toBe(true)
+
+        const paused = json<LiveJson>(yield* cli.run(["session", "sync", id, "--pause", "-o", "json"]))
+        expect(paused.state).toBe("paused")
+        writeFileSync(join(ws, "p.txt"), "while paused\n")
+        yield* Effect.promise(() => new Promise((r) => setTimeout(r, 700)))
+        expect(yield* inRuntime("p.txt")).toBeUndefined()
+        expect((yield* status(cli, id)).live!.state).toBe("paused")
+        expectOk(yield* cli.run(["session", "sync", id, "--resume"]))
+        yield* poll(inRuntime("p.txt"), (t) => t === "while paused\n", "20 seconds")
+        expectOk(yield* cli.run(["session", "stop", id]))
+      }),
+    TIMEOUT
+  )
+
+  it.scoped(
+    "a supervisor killed while live: reconcile finishes the session and nothing is lost",
+    () =>
+      Effect.gen(function*() {
+        const cli = yield* fixture()
+        const { id, ws } = yield* start(cli)
+        const pid = (yield* status(cli, id)).supervisor.pid!
+        // the runtime writes a burst; the supervisor dies while live sync is busy with it
+        expectOk(
+          yield* cli.run([
+            "session",
+            "exec",
+            id,
+            "--",
+            "sh",
+            "-c",
+            "mkdir -p burst && for i in $(seq 1 300); do echo $i > burst/f$i.txt; done"
+          ])
+        )
+        writeFileSync(join(ws, "host-edit.txt"), "made on the host\n")
+        process.kill(pid, "SIGKILL")
+        yield* poll(Effect.sync(() => isAlive(pid)), (alive) => !alive, "20 seconds")
+        expectOk(yield* cli.run(["reconcile"]))
+        const final = yield* status(cli, id)
+        expect(["stopped", "failed", "crashed"]).toContain(final.state)
+        for (let i = 1; i <= 300; i++) expect(readFileSync(join(ws, `burst/f${i}.txt`), "utf8")).toBe(`${i}\n`)
+        expect(readFileSync(join(ws, "host-edit.txt"), "utf8")).toBe("made on the host\n")
+        expect(readFileSync(join(ws, "a.txt"), "utf8")).toBe("A\n")
+      }),
+    TIMEOUT
+  )
+})
+
+// a zombie (killed, not reaped yet) counts as gone
+const isAlive = (pid: number) => {
+  try {
+    process.kill(pid, 0)
+  } catch {
+    return false
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z"
+  } catch {
+    return true
+  }
+}

@@ -1,0 +1,216 @@
+/**
+ * Live sync's loop (`sync_mode = "live"`): a watcher on each side feeds one set of changed paths; after a burst
+ * goes quiet (or has waited long enough, or grown too big) the set becomes one batch, a scoped three-way sync run
+ * by the caller (`LiveOptions.batch`), which serializes it with other syncs and records its events.
+ *
+ * - The first batch is a full three-way sync: whatever changed between the seed and the watchers' start (setup
+ *   commands, say) is caught up.
+ * - The engine's own writes come back as watcher events; the batch that reads them finds both sides equal to
+ *   the ancestor and moves nothing, so nothing ping-pongs.
+ * - A watcher overflow or failure, a batch too big to scope, or a resume makes the next batch a full rescan
+ *   (`rescanning`); a failed batch is retried as a full rescan after a backoff (`error`).
+ * - The mass-deletion halt pauses live sync (`paused`, with the halt in `last_error`) until `resume`.
+ *
+ * @since 0.1.0
+ */
+import type { LiveHandle, LiveOptions, LiveStatus } from "@org/sandbox-core/WorkspaceSync"
+import { Cause, Effect, Option, Queue } from "effect"
+import type { Scope } from "effect"
+import type { Filter } from "./Filter.js"
+import { watchTree } from "./internal/watchTree.js"
+
+/**
+ * What a watcher reports.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface WatchHandlers {
+  /** Paths (relative to the watched root) that changed, each to be read again with its subtree. */
+  readonly paths: (paths: ReadonlyArray<string>) => void
+  /** The watcher lost track (overflow, a lost watch or connection): the next batch rescans in full. */
+  readonly overflow: (why: string) => void
+}
+
+/**
+ * A watcher of one side: started in a scope, stopped when it closes.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Watch {
+  /** What watches (`fs.watch`, `inotifywait`, `scan`), for the status. */
+  readonly name: string
+  readonly start: (handlers: WatchHandlers) => Effect.Effect<void, never, Scope.Scope>
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options extends LiveOptions {
+  readonly host: Watch
+  readonly runtime: Watch
+  /** Quiet time that ends a burst (default 50 ms). */
+  readonly debounceMs?: number
+  /** The longest a change waits for its burst to end (default 500 ms). */
+  readonly maxWaitMs?: number
+  /** More changed paths than this make the batch a full rescan (default 5,000). */
+  readonly maxPaths?: number
+}
+
+/**
+ * A directory tree on this host (the workspace, a runtime that is a host directory), watched with one `fs.watch`
+ * per directory that the filter does not exclude (see `internal/watchTree.ts` for why not Node's recursive mode).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const treeWatch = (root: string, filter: Filter): Watch => ({
+  name: "fs.watch",
+  start: (handlers) =>
+    Effect.asVoid(
+      Effect.acquireRelease(Effect.sync(() => watchTree(root, filter, handlers)), (w) => Effect.sync(() => w.close()))
+    )
+})
+
+const BACKOFF_MS = [500, 1000, 2000, 5000, 10_000, 30_000]
+
+/**
+ * Starts live sync in the current scope; closing the scope stops the watchers and the loop (a batch in flight
+ * finishes first: the caller makes it uninterruptible).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const run = (options: Options): Effect.Effect<LiveHandle, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const debounce = options.debounceMs ?? 50
+    const maxWait = options.maxWaitMs ?? 500
+    const maxPaths = options.maxPaths ?? 5000
+    const pending = new Set<string>()
+    let oldest: number | undefined
+    let lastEventAt = 0
+    // the first batch catches up with whatever changed before the watchers started
+    let full = true
+    let paused = false
+    let state: LiveStatus["state"] = "rescanning"
+    let lastError: string | null = null
+    let lastBatchMs: number | null = null
+    let batches = 0
+    let failures = 0
+    let retryAt = 0
+    const wake = yield* Queue.sliding<void>(1)
+
+    const changed = (now: number) => {
+      oldest ??= now
+      lastEventAt = now
+      Queue.unsafeOffer(wake, undefined)
+    }
+    const handlers: WatchHandlers = {
+      paths: (paths) => {
+        if (full) return changed(Date.now())
+        for (const p of paths) pending.add(p)
+        if (pending.size > maxPaths) {
+          full = true
+          pending.clear()
+        }
+        changed(Date.now())
+      },
+      overflow: () => {
+        full = true
+        pending.clear()
+        changed(Date.now())
+      }
+    }
+
+    const status = (): LiveStatus => ({
+      state,
+      pending: full && oldest !== undefined ? Math.max(pending.size, 1) : pending.size,
+      lag_ms: oldest === undefined ? 0 : Date.now() - oldest,
+      last_batch_ms: lastBatchMs,
+      batches,
+      last_error: lastError,
+      host_watcher: options.host.name,
+      runtime_watcher: options.runtime.name,
+      updated_at: new Date().toISOString()
+    })
+    const publish = Effect.suspend(() => options.onStatus !== undefined ? options.onStatus(status()) : Effect.void)
+
+    const step = Effect.gen(function*() {
+      yield* Queue.take(wake)
+      if (paused) return
+      // a burst ends after `debounce` of quiet, or when its first change has waited `maxWait`
+      for (;;) {
+        const now = Date.now()
+        const quiet = now - lastEventAt
+        const wait = Math.max(debounce - quiet, retryAt - now)
+        if (wait <= 0 || (now - (oldest ?? now) >= maxWait && retryAt <= now)) break
+        yield* Effect.sleep(Math.min(wait, Math.max(1, maxWait - (now - (oldest ?? now)))))
+      }
+      if (paused || (!full && pending.size === 0)) return
+      const scope = full ? undefined : [...pending]
+      const first = oldest ?? Date.now()
+      pending.clear()
+      oldest = undefined
+      full = false
+      if (scope === undefined) state = "rescanning"
+      yield* publish
+      const exit = yield* Effect.exit(options.batch(scope))
+      if (exit._tag === "Success") {
+        batches++
+        failures = 0
+        retryAt = 0
+        lastBatchMs = Date.now() - first
+        if (!paused) state = "watching"
+      } else {
+        const error = Cause.failureOption(exit.cause)
+        const message = Option.match(error, { onNone: () => Cause.pretty(exit.cause), onSome: (e) => e.message })
+        lastError = message
+        const reason = Option.isSome(error) && error.value._tag === "SyncError" ? error.value.reason : undefined
+        if (reason === "MassDeletion") {
+          paused = true
+          state = "paused"
+        } else if (reason === "Changed") {
+          // a side changed under the batch (a directory replaced as it was written): read both again now
+          state = "rescanning"
+          full = true
+          oldest ??= first
+        } else {
+          // retried as a full rescan: whatever the failed batch left half done is read again
+          state = "error"
+          full = true
+          retryAt = Date.now() + BACKOFF_MS[Math.min(failures, BACKOFF_MS.length - 1)]!
+          failures++
+          oldest ??= first
+        }
+      }
+      yield* publish
+      if (!paused && (full || pending.size > 0)) Queue.unsafeOffer(wake, undefined)
+    })
+
+    yield* options.host.start(handlers)
+    yield* options.runtime.start(handlers)
+    Queue.unsafeOffer(wake, undefined)
+    yield* Effect.forkScoped(Effect.forever(step))
+    yield* publish
+
+    const handle: LiveHandle = {
+      status: Effect.sync(status),
+      pause: Effect.suspend(() => {
+        paused = true
+        state = "paused"
+        return publish
+      }),
+      resume: Effect.suspend(() => {
+        if (!paused) return Effect.void
+        paused = false
+        full = true
+        state = "rescanning"
+        lastError = null
+        changed(Date.now())
+        return publish
+      })
+    }
+    return handle
+  })
