@@ -11,6 +11,7 @@ import { join } from "node:path"
 import { scopedEmulator } from "./emulator.js"
 import type { Fixture } from "./helpers.js"
 import { expectOk, fixture, json, poll } from "./helpers.js"
+import { shellSession } from "./sessions.js"
 
 const TIMEOUT = 240_000
 const KEY = "e2e-conflicts-key"
@@ -27,19 +28,11 @@ const scenario = (cli: Fixture, config: string, env: Record<string, string>) =>
     for (const name of ["f.txt", "g.txt", "h.txt"]) writeFileSync(join(ws, name), "base\n")
     expectOk(yield* cli.run(["workspace", "add", ws, "--name", "proj", "--sandbox", "box"], { env }))
     const run = (...args: ReadonlyArray<string>) => cli.run(args, { env })
-    const { id } = json<{ id: string }>(
-      yield* run(
-        "session",
-        "new",
-        "--workspace",
-        "proj",
-        "-o",
-        "json",
-        "--",
-        "sh",
-        "-c",
-        "for f in f g h; do echo sandbox-$f > $f.txt; done; echo up > up.txt; sleep 600"
-      )
+    const id = yield* shellSession(
+      cli,
+      "proj",
+      "for f in f g h; do echo sandbox-$f > $f.txt; done; echo up > up.txt; sleep 600",
+      env
     )
     yield* poll(run("session", "exec", id, "--", "cat", "up.txt"), (r) => r.code === 0, "120 seconds")
     for (const name of ["f", "g", "h"]) writeFileSync(join(ws, `${name}.txt`), `host-${name}\n`)
@@ -103,19 +96,10 @@ layer(NodeContext.layer)("sandbox-cli session conflicts", (it) => {
         writeFileSync(join(ws, "f.txt"), "base\n")
         writeFileSync(join(ws, "g.txt"), "base\n")
         expectOk(yield* cli.run(["workspace", "add", ws, "--name", "proj", "--sandbox", "box"]))
-        const { id } = json<{ id: string }>(
-          yield* cli.run([
-            "session",
-            "new",
-            "--workspace",
-            "proj",
-            "-o",
-            "json",
-            "--",
-            "sh",
-            "-c",
-            "echo sandbox > f.txt; echo sandbox > g.txt; echo up > up.txt; sleep 600"
-          ])
+        const id = yield* shellSession(
+          cli,
+          "proj",
+          "echo sandbox > f.txt; echo sandbox > g.txt; echo up > up.txt; sleep 600"
         )
         yield* poll(cli.run(["session", "exec", id, "--", "cat", "up.txt"]), (r) => r.code === 0, "120 seconds")
         writeFileSync(join(ws, "f.txt"), "host\n")

@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url"
 import { scopedEmulator } from "./emulator.js"
 import type { Fixture } from "./helpers.js"
 import { expectError, expectOk, fixture, json, poll } from "./helpers.js"
+import { shellSession } from "./sessions.js"
 
 const TIMEOUT = 120_000
 const KEY = "e2e-daytona-key"
@@ -142,23 +143,7 @@ layer(NodeContext.layer)("sandbox-cli with a daytona profile (emulator)", (it) =
       const emu = yield* emulator()
       const { cli, env, ws } = yield* setup(emu)
       expectOk(yield* cli.run(["workspace", "add", ws, "--name", "proj", "--sandbox", "cloud-transient"], { env }))
-      const { id } = json<{ id: string }>(
-        yield* cli.run(
-          [
-            "session",
-            "new",
-            "--workspace",
-            "proj",
-            "-o",
-            "json",
-            "--",
-            "sh",
-            "-c",
-            "echo later > later.txt; sleep 120"
-          ],
-          { env }
-        )
-      )
+      const id = yield* shellSession(cli, "proj", "echo later > later.txt; sleep 120", env)
       const polled = yield* poll(cli.run(["session", "exec", id, "--", "cat", "later.txt"], { env }), (r) =>
         r.code === 0, "60 seconds")
       expect(polled.stdout).toBe("later\n")

@@ -6,6 +6,7 @@ import { join } from "node:path"
 import { scopedEmulator } from "./emulator.js"
 import type { DoctorJson, ProfileJson, WorkspaceJson } from "./helpers.js"
 import { check, expectError, expectOk, fixture, json, poll, version } from "./helpers.js"
+import { shellSession } from "./sessions.js"
 
 // Deno compiles the bundle on its first run in a fresh cache.
 const TIMEOUT = 60_000
@@ -99,20 +100,7 @@ layer(NodeContext.layer)("sandbox-cli on Deno (the bundle run directly)", (it) =
         expect(ran.stdout).toBe("in\n")
         expect(readFileSync(join(ws, "out.txt"), "utf8")).toBe("out\n")
         expectOk(yield* cli.run(["workspace", "add", ws, "--name", "p"]))
-        const { id } = json<{ id: string }>(
-          yield* cli.run([
-            "session",
-            "new",
-            "--workspace",
-            "p",
-            "-o",
-            "json",
-            "--",
-            "sh",
-            "-c",
-            "echo later > later.txt; sleep 60"
-          ])
-        )
+        const id = yield* shellSession(cli, "p", "echo later > later.txt; sleep 60")
         const polled = yield* poll(cli.run(["session", "exec", id, "--", "cat", "later.txt"]), (r) =>
           r.code === 0, "40 seconds")
         expect(polled.stdout).toBe("later\n")

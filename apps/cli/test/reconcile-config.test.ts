@@ -8,6 +8,7 @@ import { Effect } from "effect"
 import { existsSync, readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { expectOk, fixture, json, poll } from "./helpers.js"
+import { shellSession } from "./sessions.js"
 
 const TIMEOUT = 120_000
 
@@ -35,20 +36,7 @@ layer(NodeContext.layer)("sandbox-cli reconcile and the workspace's config", (it
         yield* cli.write("cwd/.sandbox-cli.toml", box(rootB))
         const ws = yield* cli.mkdir("proj/work")
         expectOk(yield* cli.run(["workspace", "add", ws, "--name", "proj", "--sandbox", "box"]))
-        const { id } = json<{ id: string }>(
-          yield* cli.run([
-            "session",
-            "new",
-            "--workspace",
-            "proj",
-            "-o",
-            "json",
-            "--",
-            "sh",
-            "-c",
-            "echo made > made.txt; sleep 600"
-          ])
-        )
+        const id = yield* shellSession(cli, "proj", "echo made > made.txt; sleep 600")
         const running = yield* poll(
           cli.run(["session", "status", id, "-o", "json"]),
           (r) => r.code === 0 && json<{ state: string }>(r).state === "running"

@@ -9,6 +9,7 @@ import { existsSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import type { Fixture } from "./helpers.js"
 import { expectError, expectOk, fixture, json, paths, poll } from "./helpers.js"
+import { shellSession } from "./sessions.js"
 
 const TIMEOUT = 90_000
 
@@ -234,20 +235,7 @@ layer(NodeContext.layer)("sandbox-cli surface", (it) => {
       const ws = yield* cli.mkdir("project")
       yield* cli.write("project/shared.txt", "base\n")
       expectOk(yield* cli.run(["workspace", "add", ws, "--name", "proj"]))
-      const { id } = json<{ id: string }>(
-        yield* cli.run([
-          "session",
-          "new",
-          "--workspace",
-          "proj",
-          "-o",
-          "json",
-          "--",
-          "sh",
-          "-c",
-          "echo runtime > shared.txt; echo done > marker; sleep 60"
-        ])
-      )
+      const id = yield* shellSession(cli, "proj", "echo runtime > shared.txt; echo done > marker; sleep 60")
       yield* poll(cli.run(["session", "exec", id, "--", "cat", "marker"]), (r) => r.code === 0, "30 seconds")
       yield* cli.write("project/shared.txt", "host\n")
       const synced = json<{ conflicts: unknown; conflict_details: ReadonlyArray<{ path: string }> }>(

@@ -10,6 +10,7 @@ import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import type { Fixture } from "./helpers.js"
 import { expectOk, fixture, json, poll } from "./helpers.js"
+import { shellSession } from "./sessions.js"
 
 const TIMEOUT = 120_000
 
@@ -65,20 +66,7 @@ layer(NodeContext.layer)("sandbox-cli and a wiped runtime", (it) => {
         const ws = yield* cli.mkdir("cwd/project")
         yield* cli.write("cwd/project/a.txt", "a\n")
         expectOk(yield* cli.run(["workspace", "add", ws, "--name", "proj"]))
-        const { id } = json<{ id: string }>(
-          yield* cli.run([
-            "session",
-            "new",
-            "--workspace",
-            "proj",
-            "-o",
-            "json",
-            "--",
-            "sh",
-            "-c",
-            `${wipe}; sleep 600`
-          ])
-        )
+        const id = yield* shellSession(cli, "proj", `${wipe}; sleep 600`)
         yield* poll(cli.run(["session", "exec", id, "--", "ls", "-A"]), (r) => r.code === 0 && r.stdout === "")
         const halted = yield* cli.run(["session", "stop", id])
         expect(halted.stdout + halted.stderr).toContain("looks reset or recreated")
@@ -88,20 +76,7 @@ layer(NodeContext.layer)("sandbox-cli and a wiped runtime", (it) => {
         expect(hostFiles(ws)).toEqual(["a.txt"])
 
         // --force on the running session itself: it ends at once, stopped, the host intact
-        const { id: again } = json<{ id: string }>(
-          yield* cli.run([
-            "session",
-            "new",
-            "--workspace",
-            "proj",
-            "-o",
-            "json",
-            "--",
-            "sh",
-            "-c",
-            `${wipe}; sleep 600`
-          ])
-        )
+        const again = yield* shellSession(cli, "proj", `${wipe}; sleep 600`)
         yield* poll(cli.run(["session", "exec", again, "--", "ls", "-A"]), (r) => r.code === 0 && r.stdout === "")
         expectOk(yield* cli.run(["session", "stop", "--force", again]))
         expect(yield* status(cli, again)).toMatchObject({ state: "stopped", sandbox: { state: "gone" } })
