@@ -10,6 +10,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import type { Fixture } from "./helpers.js"
 import { expectOk, fixture, json, poll } from "./helpers.js"
+import { alive } from "./processes.js"
 
 const TIMEOUT = 120_000
 
@@ -101,7 +102,7 @@ layer(NodeContext.layer)("live sync (sync_mode = \"live\", local backend)", (it)
         )
         writeFileSync(join(ws, "host-edit.txt"), "made on the host\n")
         process.kill(pid, "SIGKILL")
-        yield* poll(Effect.sync(() => isAlive(pid)), (alive) => !alive, "20 seconds")
+        yield* poll(Effect.sync(() => alive(pid)), (up) => !up, "20 seconds")
         expectOk(yield* cli.run(["reconcile"]))
         const final = yield* status(cli, id)
         expect(["stopped", "failed", "crashed"]).toContain(final.state)
@@ -112,18 +113,3 @@ layer(NodeContext.layer)("live sync (sync_mode = \"live\", local backend)", (it)
     TIMEOUT
   )
 })
-
-// a zombie (killed, not reaped yet) counts as gone
-const isAlive = (pid: number) => {
-  try {
-    process.kill(pid, 0)
-  } catch {
-    return false
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z"
-  } catch {
-    return true
-  }
-}

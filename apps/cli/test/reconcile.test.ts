@@ -15,6 +15,7 @@ import { join } from "node:path"
 import { scopedEmulator } from "./emulator.js"
 import type { CliResult, Fixture } from "./helpers.js"
 import { expectOk, fixture, json } from "./helpers.js"
+import { alive } from "./processes.js"
 
 const TIMEOUT = 420_000
 
@@ -63,20 +64,6 @@ const poll = <A>(what: string, check: () => A | undefined, timeout: Duration.Dur
     live
   )
 
-const isAlive = (pid: number) => {
-  try {
-    process.kill(pid, 0)
-  } catch {
-    return false
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z"
-  } catch {
-    return true
-  }
-}
-
 /** Processes a test left sleeping (blocked hooks, setup commands, agents): killed when the test ends. */
 const sleepers = (pids: Array<number>) =>
   Effect.addFinalizer(() =>
@@ -114,7 +101,7 @@ const killSupervisors = (cli: Fixture, ids: ReadonlyArray<string>) =>
       pids.push(s.supervisor.pid!)
     }
     for (const pid of pids) process.kill(pid, "SIGKILL")
-    for (const pid of pids) yield* poll(`pid ${pid} to die`, () => (isAlive(pid) ? undefined : true))
+    for (const pid of pids) yield* poll(`pid ${pid} to die`, () => (alive(pid) ? undefined : true))
   })
 
 const waitEnded = (cli: Fixture, id: string) =>
