@@ -109,6 +109,17 @@ afterEach(async () => {
   await fsp.rm(scratch, { recursive: true, force: true })
 })
 
+/**
+ * A subcommand of the CLI in the project's workspace with its config, which must succeed. `--config` is a
+ * subcommand option: it goes after the command's words.
+ */
+const sub = async (words: ReadonlyArray<string>, rest: ReadonlyArray<string> = [], timeoutMs?: number) => {
+  const { config, env, workspace } = project
+  const r = await run([...words, "--config", config, ...rest], workspace, env, timeoutMs)
+  expect(r.code, `${words.join(" ")}: ${r.stderr}`).toBe(0)
+  return r
+}
+
 describe("sandbox-cli with the package under [providers]", () => {
   it.skipIf(!cliBuilt)("runs a command in a tmpdir sandbox and brings its changes home", async () => {
     const { config, root, workspace, env } = project
@@ -128,13 +139,7 @@ describe("sandbox-cli with the package under [providers]", () => {
   it.skipIf(!cliBuilt)(
     "session stop stops a command that never ends by itself, and its work comes home",
     async () => {
-      const { config, root, workspace, env } = project
-      // `--config` is a subcommand option: it goes after the command's words.
-      const sub = (words: ReadonlyArray<string>, rest: ReadonlyArray<string> = [], timeoutMs?: number) =>
-        run([...words, "--config", config, ...rest], workspace, env, timeoutMs).then((r) => {
-          expect(r.code, `${words.join(" ")}: ${r.stderr}`).toBe(0)
-          return r
-        })
+      const { root, workspace } = project
       await sub(["workspace", "add", workspace], ["--name", "proj", "--sandbox", "scratch"])
       const created = await sub(["session", "new"], [
         "--workspace",
@@ -175,7 +180,7 @@ describe("sandbox-cli with the package under [providers]", () => {
   it.skipIf(!cliBuilt)(
     "a host-side ACP agent works in the sandbox's directory, as on the built-in local backend",
     async () => {
-      const { config, root, workspace, env } = project
+      const { config, root, workspace } = project
       // The provider has no stdio stream both ways, so its agents run on the host.
       const text = await fsp.readFile(config, "utf8")
       await fsp.writeFile(
@@ -184,11 +189,6 @@ describe("sandbox-cli with the package under [providers]", () => {
           `\n[agents.scripted]\nprotocol = "acp"\n` +
           `command = [${JSON.stringify(process.execPath)}, ${JSON.stringify(agentScript)}]\n`
       )
-      const sub = async (words: ReadonlyArray<string>, rest: ReadonlyArray<string> = []) => {
-        const r = await run([...words, "--config", config, ...rest], workspace, env)
-        expect(r.code, `${words.join(" ")}: ${r.stderr}`).toBe(0)
-        return r
-      }
       await sub(["workspace", "add", workspace], ["--name", "proj", "--sandbox", "scratch"])
       const created = await sub(["session", "new"], [
         "--workspace",
