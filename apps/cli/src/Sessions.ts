@@ -134,23 +134,17 @@ export const ranInPlace = (
 /**
  * Why a session's runtime may hold work that is not home, or `undefined` when it cannot. The end-of-session rule
  * (`EndOfSession`) records a sync-back that left work behind as `kept: "unsynced"`; a profile that never syncs
- * back leaves all of it there, unless the runtime is the host directory itself ({@link ranInPlace}).
+ * back leaves all of it there, unless the runtime is the host directory itself (`inPlace`: {@link ranInPlace}).
  */
-export const workNotHome = (
-  session: Session,
-  profile: Profile,
-  provider: ProviderService,
-  instance: Option.Option<Instance>
-) =>
-  Effect.gen(function*() {
-    if (yield* ranInPlace(session, profile, provider, instance)) return undefined
-    if (!isFinal(session.state)) return `session ${session.id} is ${session.state}`
-    if (session.sandbox.kept === "unsynced") return `the last sync-back of session ${session.id} left work in it`
-    if (profile.sync_mode === "none" || profile.sync_mode === "seed") {
-      return `sync_mode "${profile.sync_mode}" never brings changes home`
-    }
-    return undefined
-  })
+export const workNotHome = (session: Session, profile: Profile, inPlace: boolean): string | undefined => {
+  if (inPlace) return undefined
+  if (!isFinal(session.state)) return `session ${session.id} is ${session.state}`
+  if (session.sandbox.kept === "unsynced") return `the last sync-back of session ${session.id} left work in it`
+  if (profile.sync_mode === "none" || profile.sync_mode === "seed") {
+    return `sync_mode "${profile.sync_mode}" never brings changes home`
+  }
+  return undefined
+}
 
 /** The live instance behind a session, or a clear error when it is gone or not started. */
 export const instanceOf = (provider: ProviderService, session: Session) =>

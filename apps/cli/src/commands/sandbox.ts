@@ -214,7 +214,8 @@ const rm = Command.make(
           Effect.map(Option.some),
           Effect.catchIf((e) => e.reason === "NotFound", () => Effect.succeed(Option.none()))
         )
-      const pending = yield* Sessions.workNotHome(session, profile, provider, found)
+      const inPlace = yield* Sessions.ranInPlace(session, profile, provider, found)
+      const pending = Sessions.workNotHome(session, profile, inPlace)
       if (pending !== undefined && !discard) {
         return yield* new UsageError({
           detail: `sandbox ${sandboxId} may hold work that is not home (${pending}); bring it home with ` +
