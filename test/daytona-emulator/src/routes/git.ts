@@ -60,6 +60,21 @@ async (ctx) => {
   await f(sb, await repoPath(app, sb, ctx.query.get("path")), ctx)
 }
 
+/**
+ * A repository URL as the sandbox gives it, as git (contained) reaches it: a repository on the sandbox's own disk
+ * is named by its path there (or a file:// URL), any other URL is passed on.
+ */
+const repositoryUrl = async (app: App, sb: SandboxRecord, asked: string): Promise<string> => {
+  const local = asked.startsWith("/")
+    ? asked
+    : asked.startsWith("file:///")
+    ? asked.slice("file://".length)
+    : undefined
+  return local === undefined
+    ? asked
+    : app.processes.visiblePath(sb.paths, (await resolveSandboxPath(sb.paths, local)).host)
+}
+
 export const gitRoutes = (app: App): ReadonlyArray<readonly [HttpMethod, string, Handler]> => [
   ["POST", `${TB}/git/init`, async (ctx) => {
     const sb = toolboxSandbox(app, ctx)
@@ -76,16 +91,7 @@ export const gitRoutes = (app: App): ReadonlyArray<readonly [HttpMethod, string,
   ["POST", `${TB}/git/clone`, async (ctx) => {
     const sb = toolboxSandbox(app, ctx)
     const body = await readJsonObject(ctx)
-    const asked = need(body, "url")
-    // A repository on the sandbox's own disk is named by its path there.
-    const local = asked.startsWith("/")
-      ? asked
-      : asked.startsWith("file:///")
-      ? asked.slice("file://".length)
-      : undefined
-    const url = local === undefined
-      ? asked
-      : app.processes.visiblePath(sb.paths, (await resolveSandboxPath(sb.paths, local)).host)
+    const url = await repositoryUrl(app, sb, need(body, "url"))
     const { host } = await resolveSandboxPath(sb.paths, need(body, "path"))
     const parent = await repoPath(app, sb, "/", false)
     const branch = optString(body, "branch")
@@ -212,16 +218,7 @@ export const gitRoutes = (app: App): ReadonlyArray<readonly [HttpMethod, string,
     `${TB}/git/remotes`,
     onRepo(app, async (sb, body, repo, ctx) => {
       const name = need(body, "name")
-      const asked = need(body, "url")
-      // A repository on the sandbox's own disk is named by its path there.
-      const local = asked.startsWith("/")
-        ? asked
-        : asked.startsWith("file:///")
-        ? asked.slice("file://".length)
-        : undefined
-      const url = local === undefined
-        ? asked
-        : app.processes.visiblePath(sb.paths, (await resolveSandboxPath(sb.paths, local)).host)
+      const url = await repositoryUrl(app, sb, need(body, "url"))
       const exists = (await runGit(app, sb, repo.host, ["remote", "get-url", name])).code === 0
       if (exists && optBoolean(body, "overwrite") !== true) {
         throw new HttpError(409, `remote ${name} already exists`, "BAD_REQUEST")
