@@ -82,6 +82,22 @@ layer(NodeContext.layer)("live sync (sync_mode = \"live\", local backend)", (it)
   )
 
   it.scoped(
+    "under Deno too: the supervisor's watchers (node:fs watch on Deno.watchFs) carry edits both ways",
+    () =>
+      Effect.gen(function*() {
+        const cli = yield* fixture("deno")
+        const { id, inRuntime, ws } = yield* start(cli)
+        writeFileSync(join(ws, "a.txt"), "A from the host\n")
+        yield* poll(inRuntime("a.txt"), (t) => t === "A from the host\n", "30 seconds")
+        expectOk(yield* cli.run(["session", "exec", id, "--", "sh", "-c", "mkdir -p d && echo deno > d/r.txt"]))
+        yield* poll(Effect.sync(() => existsSync(join(ws, "d/r.txt"))), (x) => x, "30 seconds")
+        expect((yield* status(cli, id)).live).toMatchObject({ state: "watching", host_watcher: "fs.watch" })
+        expectOk(yield* cli.run(["session", "stop", id]))
+      }),
+    TIMEOUT
+  )
+
+  it.scoped(
     "a supervisor killed while live: reconcile finishes the session and nothing is lost",
     () =>
       Effect.gen(function*() {
