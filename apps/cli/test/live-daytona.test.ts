@@ -7,8 +7,10 @@ import * as NodeContext from "@effect/platform-node/NodeContext"
 import { expect, layer } from "@effect/vitest"
 import type { Emulator } from "@org/daytona-emulator"
 import { Effect, Schedule, TestServices } from "effect"
-import { existsSync, readFileSync, writeFileSync } from "node:fs"
-import { join } from "node:path"
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { dirname, join } from "node:path"
+import { readTree } from "../../../packages/sync/test/fixtures/harness.js"
+import { check, runWriter, seedOf, T0 } from "../../../packages/sync/test/fixtures/twoWriters.js"
 import { scopedEmulator } from "./emulator.js"
 import type { Fixture } from "./helpers.js"
 import { expectOk, fixture, json } from "./helpers.js"
@@ -21,7 +23,12 @@ const emulator = scopedEmulator({ apiKey: KEY, deleteLinger: { unchangedMs: 300,
 
 interface StatusJson {
   readonly state: string
-  readonly live: { readonly state: string; readonly runtime_watcher: string; readonly batches: number } | null
+  readonly live: {
+    readonly state: string
+    readonly runtime_watcher: string
+    readonly batches: number
+    readonly pending: number
+  } | null
 }
 
 const until = <A>(get: Effect.Effect<A>, ok: (a: A) => boolean) =>
@@ -66,4 +73,56 @@ layer(NodeContext.layer)("live sync on the Daytona emulator", (it) => {
       expect(final.state).toBe("stopped")
       expect(final.live).toBeNull()
     }), TIMEOUT)
+
+  it.scoped(
+    "randomized two writers: host and sandbox change the tree at once; nothing is lost",
+    () =>
+      Effect.gen(function*() {
+        const emu: Emulator = yield* emulator
+        const cli = yield* fixture()
+        yield* cli.write(
+          "cwd/.sandbox-cli.toml",
+          `[sandboxes.cloud]\nbackend = "daytona"\nsync_mode = "live"\n[sandboxes.cloud.daytona]\napi_url = "${emu.url}"\n`
+        )
+        const ws = yield* cli.mkdir("cwd/project")
+        for (const [p, text] of Object.entries(T0)) {
+          mkdirSync(dirname(join(ws, p)), { recursive: true })
+          writeFileSync(join(ws, p), text)
+        }
+        expectOk(yield* cli.run(["workspace", "add", ws, "--name", "proj", "--sandbox", "cloud"], { env }))
+        const { id } = json<{ id: string }>(
+          yield* cli.run(["session", "new", "--workspace", "proj", "-o", "json", "--", "sleep", "600"], { env })
+        )
+        yield* until(status(cli, id), (s) => s.state === "running" && s.live?.state === "watching")
+        // the sandbox's working directory, as a directory of this host (the emulator's sandboxes are directories)
+        const pwd = expectOk(yield* cli.run(["session", "exec", id, "--", "pwd"], { env })).stdout.trim()
+        const box = emu.sandboxes().find((s) => existsSync(join(s.dir, pwd, "a/one.txt")))!
+        const runtimeDir = join(box.dir, pwd)
+        const seed = seedOf()
+        const [host, runtime] = yield* Effect.all(
+          [runWriter(ws, "host", seed, 120, 15), runWriter(runtimeDir, "runtime", seed + 1, 120, 15)],
+          { concurrency: 2 }
+        )
+        // quiet: nothing pending and no batch for 4 s (the sandbox's scan loop looks once a second)
+        let last = -1
+        let since = Date.now()
+        yield* until(status(cli, id), (s) => {
+          if (s.live === null || s.live.pending > 0 || s.live.batches !== last || s.live.state !== "watching") {
+            last = s.live?.batches ?? -1
+            since = Date.now()
+            return false
+          }
+          return Date.now() - since > 4000
+        })
+        const trees = { host: readTree(ws), runtime: readTree(runtimeDir) }
+        const full = json<{ files_to_runtime: number; files_from_runtime: number; conflicts: ReadonlyArray<string> }>(
+          yield* cli.run(["session", "sync", id, "-o", "json"], { env })
+        )
+        const context = `seed ${seed} (daytona emulator)`
+        expect(check(trees, { host, runtime }, new Set(full.conflicts), id), context).toEqual([])
+        expect(full.files_to_runtime + full.files_from_runtime, context).toBe(0)
+        expectOk(yield* cli.run(["session", "stop", id], { env }))
+      }),
+    TIMEOUT
+  )
 })

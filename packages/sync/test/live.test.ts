@@ -10,18 +10,12 @@
 import { describe, expect, it } from "@effect/vitest"
 import type { LiveHandle, SyncResult } from "@org/sandbox-core/WorkspaceSync"
 import { Effect } from "effect"
-import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as SyncEngine from "../src/SyncEngine.js"
 import type { Transport, World } from "./fixtures/harness.js"
 import { EngineLayer, readTree, SESSION, world } from "./fixtures/harness.js"
-
-const seedOf = (): number => {
-  const env = process.env["SEED"]
-  if (env === "random") return Math.floor(Math.random() * 2 ** 31)
-  return env !== undefined && env !== "" ? Number(env) : 1717
-}
+import { check, runWriter, seedOf, T0 } from "./fixtures/twoWriters.js"
 
 type Engine = Effect.Effect.Success<ReturnType<typeof SyncEngine.make>>
 
@@ -69,86 +63,6 @@ const until = (check: () => boolean, timeoutMs = 10_000) =>
     return true
   })
 
-interface Op {
-  readonly t: number
-  readonly op: "write" | "delete" | "mode" | "failed"
-  readonly path?: string
-  readonly content?: string
-}
-
-const runWriter = (root: string, side: string, seed: number, ops: number, maxPauseMs: number) =>
-  Effect.async<ReadonlyArray<Op>, Error>((resume) => {
-    const script = path.join(import.meta.dirname, "fixtures", "randomWriter.mjs")
-    const child = spawn(process.execPath, [script, root, side, String(seed), String(ops), String(maxPauseMs)], {
-      stdio: ["ignore", "pipe", "inherit"]
-    })
-    let out = ""
-    child.stdout.on("data", (d: Buffer) => (out += d.toString("utf8")))
-    child.on(
-      "close",
-      (code) =>
-        resume(
-          code === 0 ? Effect.succeed(JSON.parse(out) as Array<Op>) : Effect.fail(new Error(`writer ${side}: ${code}`))
-        )
-    )
-    return Effect.sync(() => child.kill("SIGKILL"))
-  })
-
-const copyOf = (p: string) => `${p}.sandbox-conflict-${SESSION}`
-
-/** The invariants after quiescence; returns the problems found (empty: all good). */
-export const check = (
-  trees: { readonly host: Record<string, string>; readonly runtime: Record<string, string> },
-  logs: { readonly host: ReadonlyArray<Op>; readonly runtime: ReadonlyArray<Op> },
-  conflicted: ReadonlySet<string>
-): Array<string> => {
-  const H = trees.host
-  const R = trees.runtime
-  const problems: Array<string> = []
-  const inConflict = (p: string) => {
-    for (let q = p; q !== "."; q = path.posix.dirname(q)) {
-      if (conflicted.has(q)) return true
-      if (!q.includes("/")) break
-    }
-    return false
-  }
-  const keys = new Set([...Object.keys(H), ...Object.keys(R)])
-  for (const p of keys) {
-    if (p.includes(".sandbox-conflict-") || inConflict(p)) continue
-    if (H[p] !== R[p]) problems.push(`${p}: host ${H[p] ?? "absent"} ≠ runtime ${R[p] ?? "absent"}`)
-  }
-  const lastOf = (log: ReadonlyArray<Op>) => {
-    const last = new Map<string, Op>()
-    for (const op of log) if (op.path !== undefined && op.op !== "failed") last.set(op.path, op)
-    return last
-  }
-  const sides = [
-    { name: "host", tree: H, mine: lastOf(logs.host), theirs: lastOf(logs.runtime) },
-    { name: "runtime", tree: R, mine: lastOf(logs.runtime), theirs: lastOf(logs.host) }
-  ]
-  for (const s of sides) {
-    for (const [p, op] of s.mine) {
-      if (op.op !== "write") continue
-      // the other side changed the path afterwards: its change may legitimately replace this one
-      const later = s.theirs.get(p)
-      if (later !== undefined && later.t > op.t) continue
-      const here = s.tree[p]
-      // the conflict copies of the path (a later conflict at the same path gets `-2`, `-3`, …)
-      const copies = Object.keys(H).filter((k) => k === copyOf(p) || k.startsWith(`${copyOf(p)}-`))
-      const holds = (v: string | undefined) => v !== undefined && v.slice(2) === op.content
-      if (!holds(here) && !copies.some((k) => holds(H[k]))) {
-        problems.push(`${s.name} wrote ${p} last, and its content is lost (now ${here ?? "absent"})`)
-      }
-    }
-  }
-  return problems
-}
-
-const T0: Record<string, string> = {}
-for (const d of ["", "a/", "b/", "a/c/", "d/"]) {
-  for (const n of ["one.txt", "two.txt", "three.md", "four", "five.sh", "six.json"]) T0[`${d}${n}`] = `${d}${n}\n`
-}
-
 const randomized = (transport: Transport, ops: number, quietMs: number) =>
   Effect.gen(function*() {
     const seed = seedOf()
@@ -167,7 +81,7 @@ const randomized = (transport: Transport, ops: number, quietMs: number) =>
     // must find nothing else to move: live sync left nothing behind
     const full = yield* engine.sync(w.request({ mode: "live", reason: "checkpoint" }))
     const conflicted = new Set(full.conflicts.map((c) => c.path))
-    const problems = check(trees, { host, runtime }, conflicted)
+    const problems = check(trees, { host, runtime }, conflicted, SESSION)
     // a batch that a writer raced (a directory replaced as it was written or packed) may fail: it is retried as a
     // full rescan, and what counts is where the trees end
     const context = `seed ${seed} (${transport}): ${live.results.length} batches, ${conflicted.size} conflicts, ` +
