@@ -21,6 +21,7 @@ import { createHash } from "node:crypto"
 import { readFileSync } from "node:fs"
 import { hostname, userInfo } from "node:os"
 import * as AppConfig from "./AppConfig.js"
+import * as Failpoint from "./Failpoint.js"
 import * as StopSignal from "./StopSignal.js"
 
 /** Host identity: the `owner` label of every sandbox this host creates. */
@@ -199,7 +200,12 @@ export const execInSandbox = (
  */
 export const runtimeLayer = Layer.mergeAll(
   Store.layerConfig,
-  Layer.unwrapEffect(Effect.promise(() => import("@org/sandbox-sync/SyncEngine")).pipe(Effect.map((m) => m.layer)))
+  Layer.unwrapEffect(
+    Effect.promise(() => import("@org/sandbox-sync/SyncEngine")).pipe(Effect.map((m) => {
+      const hooks = Failpoint.fromEnv()
+      return hooks === undefined ? m.layer : m.layerWith({ hooks })
+    }))
+  )
 )
 
 // ---- Supervisor lock and control files ----------------------------------------------------------------

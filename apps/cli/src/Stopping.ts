@@ -1,11 +1,15 @@
 /**
- * The `--grace` option of `run` and `session stop`: how long a stopped command may clean up, instead of the
- * profile's `stop_grace`, for one stop.
+ * Stopping: the `--grace` option of `run` and `session stop` (how long a stopped command may clean up, instead of
+ * the profile's `stop_grace`, for one stop), and what `session stop` says once the session has ended.
  */
 import * as Options from "@effect/cli/Options"
 import { StopGrace, stopGraceMillis } from "@org/sandbox-core/Profile"
 import { UsageError } from "@org/sandbox-core/SandboxError"
+import type { Session } from "@org/sandbox-core/Session"
+import * as Store from "@org/sandbox-core/Store"
 import { Duration, Effect, Option, Schema } from "effect"
+import { ExitWith } from "./Failure.js"
+import * as Render from "./Render.js"
 
 export const graceOption = Options.text("grace").pipe(
   Options.withPseudoName("DURATION"),
@@ -29,4 +33,25 @@ export const parseGrace = (value: Option.Option<string>): Effect.Effect<Option.O
           })
         )
       )
+  })
+
+/**
+ * What a stop left to say, as `run` says it: conflicts and what did not come home (one line per kind) on stderr,
+ * and exit 1 unless the session ended `stopped`.
+ */
+export const reportEnd = (final: Session) =>
+  Effect.gen(function*() {
+    const store = yield* Store.Store
+    const { items } = yield* store.readEvents(final.id)
+    const complete = [...items].reverse().find((e) => e.type === "sandbox.stop.complete")
+    const left = complete?.attrs["left_behind"]
+    for (const path of final.sandbox.sync.conflicts) {
+      yield* Render.warn(
+        `conflict: ${path} changed on both sides; the host file was kept, the sandbox's version is beside it`
+      )
+    }
+    if (Array.isArray(left)) { for (const line of left) if (typeof line === "string") yield* Render.warn(line) }
+    if (final.state === "stopped") return
+    if (final.reason) process.stderr.write(`error: ${final.reason}\n`)
+    return yield* new ExitWith({ code: 1 })
   })

@@ -4,9 +4,11 @@
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import { expect } from "@effect/vitest"
+import type { Emulator } from "@org/daytona-emulator"
 import { type Duration, Effect, Schedule, TestServices } from "effect"
 import { spawn } from "node:child_process"
-import { existsSync, readFileSync } from "node:fs"
+import { existsSync, readdirSync, readFileSync } from "node:fs"
+import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 
 const at = (relative: string) => fileURLToPath(new URL(relative, import.meta.url))
@@ -201,3 +203,98 @@ export const poll = <A>(get: Effect.Effect<A>, ok: (a: A) => boolean, upTo: Dura
     Effect.retry(Schedule.spaced("100 millis").pipe(Schedule.upTo(upTo))),
     TestServices.provideLive
   )
+
+// ---- Backends for end-to-end matrices (crash tests, fault matrix) -------------------------------------------
+
+/** Processes a test left sleeping (blocked hooks, setup commands, agents): killed when the test's scope closes. */
+export const sleepers = (pids: Array<number>) =>
+  Effect.addFinalizer(() =>
+    Effect.sync(() => {
+      for (const pid of pids) {
+        try {
+          process.kill(pid, "SIGKILL")
+        } catch {
+          // already gone
+        }
+      }
+    })
+  )
+
+/** A sandbox as its provider lists it: `live` (running or stopped) or `archived`. Destroyed ones are not listed. */
+export interface Listed {
+  readonly sandbox_id: string
+  readonly state: "live" | "archived"
+}
+
+export interface Backend {
+  readonly name: "local" | "daytona"
+  /** The profile lines that choose the backend. */
+  readonly table: (profile: string) => ReadonlyArray<string>
+  /** Extra environment for every CLI run. */
+  readonly env: Readonly<Record<string, string>>
+  /**
+   * Where a sandbox-side marker shows up on the host, if it exists yet: a command in the sandbox writes it beside
+   * its workdir (`../NAME`).
+   */
+  readonly findMarker: (cli: Fixture, name: string) => string | undefined
+  /** Whether a pid written inside a sandbox is a host pid (to clean up). */
+  readonly hostPids: boolean
+  /** The provider's own listing, straight from where it keeps its sandboxes (not through the CLI). */
+  readonly listed: (cli: Fixture) => ReadonlyArray<Listed>
+}
+
+export const localBackend: Backend = {
+  name: "local",
+  table: () => [`backend = "local"`],
+  env: {},
+  findMarker: (cli, name) => {
+    const runtimes = join(cli.home, "runtimes")
+    if (!existsSync(runtimes)) return undefined
+    return readdirSync(runtimes).map((d) => join(runtimes, d, name)).find((f) => existsSync(f))
+  },
+  hostPids: true,
+  listed: (cli) => {
+    const dir = (name: string) => existsSync(join(cli.home, name)) ? readdirSync(join(cli.home, name)) : []
+    // a runtime directory beside its archive is listed live: its bytes are still there
+    return [
+      ...dir("archives").filter((n) => n.endsWith(".tar.gz")).map((n) => ({
+        sandbox_id: n.slice(0, -".tar.gz".length),
+        state: "archived" as const
+      })),
+      ...dir("runtimes").filter((n) => n.startsWith("sbx_")).map((id) => ({ sandbox_id: id, state: "live" as const }))
+    ]
+  }
+}
+
+/** The API key every emulator of the CLI's tests accepts. */
+export const EMULATOR_KEY = "sandbox-cli-e2e-key"
+
+export const daytonaBackend = (emu: Emulator): Backend => ({
+  name: "daytona",
+  table: (profile) => [`backend = "daytona"`, "", `[sandboxes.${profile}.daytona]`, `api_url = "${emu.url}"`],
+  env: { DAYTONA_API_KEY: EMULATOR_KEY },
+  findMarker: (_cli, name) => emu.sandboxes().map((sb) => join(sb.homeDir, name)).find((f) => existsSync(f)),
+  hostPids: false,
+  listed: (cli) => {
+    // one emulator may serve several state directories: this one's sandboxes carry its `state-dir` label,
+    // read from a sandbox its sessions record
+    const sessions = join(cli.home, "sessions")
+    const mine = new Set(
+      (existsSync(sessions) ? readdirSync(sessions) : []).flatMap((n) => {
+        try {
+          return [JSON.parse(readFileSync(join(sessions, n), "utf8")).sandbox.sandbox_id as string]
+        } catch {
+          return []
+        }
+      })
+    )
+    const stateDir = emu.sandboxes().find((sb) => mine.has(sb.labels["sandbox-id"] ?? ""))?.labels["state-dir"]
+    return emu.sandboxes().filter((sb) =>
+      sb.state !== "destroyed" && sb.state !== "destroying" && stateDir !== undefined &&
+      sb.labels["state-dir"] === stateDir
+    ).map((sb) => ({
+      sandbox_id: sb.labels["sandbox-id"] ?? sb.id,
+      state: sb.state === "archived" ? "archived" as const : "live" as const
+    }))
+  }
+})

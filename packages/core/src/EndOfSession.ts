@@ -142,8 +142,13 @@ export const finish = <E extends { readonly message: string }>(input: Input<E>):
     let sandbox_state: SandboxState = instance.state
     // Never destroy or archive a runtime whose changes did not all come home.
     const apply = unsynced ? "keep" : input.apply
-    if (unsynced && input.apply !== "keep") {
-      errors.push(`sandbox kept instead of ${input.apply === "destroy" ? "destroyed" : "archived"}: work is left in it`)
+    // Work left in the sandbox is a failure of the end whatever the policy: a kept (reuse) sandbox too.
+    if (unsynced) {
+      errors.push(
+        input.apply === "keep"
+          ? "work is left in the sandbox"
+          : `sandbox kept instead of ${input.apply === "destroy" ? "destroyed" : "archived"}: work is left in it`
+      )
     }
     if (apply === "destroy") {
       const destroyed = yield* Effect.either(input.provider.destroy(instance))

@@ -226,6 +226,28 @@ export const commands = [reconcile, prune] as const
 
 // ---- The check at start ---------------------------------------------------------------------------------
 
+/**
+ * Finish sessions whose supervisor died (sync back, then persistence, as `reconcile` does), saying so on stderr:
+ * one line per session.
+ */
+export const finishCutOff = (config: Option.Option<string>, ids: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const loaded = yield* AppConfig.load(config)
+    const report = yield* withReconciler(
+      loaded,
+      { config },
+      (reconciler) => Effect.flatMap(reconciler.plan({ scope: { sessions: ids } }), reconciler.act)
+    )
+    for (const a of report.actions) {
+      yield* Render.warn(
+        `session ${a.session_id} had lost its supervisor; ${
+          a.status === "done" ? `finished it (${a.decision}): ${a.detail}` : `could not finish it: ${a.detail}`
+        } (see: sandbox-cli reconcile)`
+      )
+    }
+    return report
+  })
+
 const configFlag = (argv: ReadonlyArray<string>): Option.Option<string> => {
   const at = argv.findIndex((a) => a === "--config" || a.startsWith("--config="))
   if (at < 0) return Option.none()
@@ -254,19 +276,7 @@ export const startupCheck = (argv: ReadonlyArray<string>) => {
       else cutOff.push(lock.session_id)
     }
     if (cutOff.length === 0) return
-    const loaded = yield* AppConfig.load(configFlag(argv))
-    const report = yield* withReconciler(
-      loaded,
-      { config: configFlag(argv) },
-      (reconciler) => Effect.flatMap(reconciler.plan({ scope: { sessions: cutOff } }), reconciler.act)
-    )
-    for (const a of report.actions) {
-      yield* Render.warn(
-        `session ${a.session_id} had lost its supervisor; ${
-          a.status === "done" ? `finished it (${a.decision}): ${a.detail}` : `could not finish it: ${a.detail}`
-        } (see: sandbox-cli reconcile)`
-      )
-    }
+    yield* finishCutOff(configFlag(argv), cutOff)
   }).pipe(
     Effect.scoped,
     Effect.provide(Layer.merge(Store.layerConfig, Sessions.supervisionLayer)),

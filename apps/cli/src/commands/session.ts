@@ -538,8 +538,19 @@ const stop = Command.make(
           ...(Option.isSome(grace) ? { grace_ms: Duration.toMillis(grace.value) } : {})
         }, "1 minute")
       } else process.kill(lock.value.pid, "SIGTERM")
+      // A supervisor that dies before it has ended the session (killed mid-stop) leaves it to this command.
+      const ended = store.getSession(id).pipe(Effect.map((s) => (isFinal(s.state) ? Option.some(s) : Option.none())))
       const final = yield* waitUntil(
-        store.getSession(id).pipe(Effect.map((s) => (isFinal(s.state) ? Option.some(s) : Option.none()))),
+        Effect.flatMap(ended, (s) =>
+          Option.isSome(s) || Sessions.isAlive(lock.value.pid)
+            ? Effect.succeed(s)
+            : Effect.flatMap(ended, (again) =>
+              Option.isSome(again)
+                ? Effect.succeed(again)
+                : Effect.promise(() => import("./reconcile.js")).pipe(
+                  Effect.flatMap((Reconcile) => Reconcile.finishCutOff(config, [id])),
+                  Effect.zipRight(ended)
+                ))),
         "15 minutes"
       ).pipe(Effect.mapError(() => new CommandFailed({ message: `session ${id} did not stop in time` })))
       // The supervisor exits right after it records the final state: report once it is gone, not before.
@@ -548,6 +559,7 @@ const stop = Command.make(
         "30 seconds"
       ).pipe(Effect.ignore)
       yield* Render.by(output, Status, yield* statusOf(final), renderStatus)
+      yield* Stopping.reportEnd(final)
     })
 ).pipe(Command.withDescription("Stop a session: stop its agent, sync back, apply persistence"))
 

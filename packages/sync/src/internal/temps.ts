@@ -50,9 +50,16 @@ const alive = (pid: number): boolean => {
   if (pid === process.pid) return false
   try {
     process.kill(pid, 0)
-    return true
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === "EPERM"
+  }
+  // A killed process stays a zombie until its parent reaps it (a detached supervisor's parent is init, which
+  // may take its time, or never do it in a container): it is dead all the same, as the supervisor check says.
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z"
+  } catch {
+    return true
   }
 }
 
