@@ -10,7 +10,9 @@
  *    files are left out, so the walk reports them afresh and they are re-hashed; they are not carried over from
  *    the snapshot either, so one the walk does not report is a deletion ({@link trusted});
  * 2. walks the root with `find -printf`, pruning simple excluded names; names or symlink targets containing a
- *    newline are listed apart (NUL-separated) as problems, which keeps the rest line-oriented;
+ *    newline are listed apart (NUL-separated) as problems, which keeps the rest line-oriented. Each entry is two
+ *    lines: its key, then a symlink's target, or a file's link count and 512-byte blocks (what a copy of it
+ *    loses: a hard link split, a sparse file written out in full);
  * 3. joins the walk with the known keys in `awk`: new or changed entries are printed with their symlink target,
  *    known keys not seen are printed as gone, and the changed regular files are hashed with `sha256sum`
  *    (two processes in parallel, each into its own file so that their output never interleaves).
@@ -21,6 +23,7 @@ import type { Instance, Service as ProviderService } from "@org/sandbox-core/San
 import { Effect } from "effect"
 import * as DigestCache from "./DigestCache.js"
 import { type Filter, filterPreorder, INTERNAL_PREFIX, isReservedName, RESERVED_REASON } from "./Filter.js"
+import { lossOf } from "./internal/hostFs.js"
 import { findStamp, parseFindStamp, pruneExpression, quote } from "./internal/shell.js"
 import { Entry, type Kind, type Manifest, type Problem, unsafeLinkReason, unsafePathReason } from "./Manifest.js"
 
@@ -60,6 +63,8 @@ export interface RuntimeManifest extends Manifest {
   readonly raw_stamps: ReadonlyMap<string, string>
   /** Files of this manifest that are racy. */
   readonly racy: ReadonlySet<string>
+  /** Files reported by this scan that a copy does not keep as they are (`hostFs.lossOf`), with the reason. */
+  readonly losses?: ReadonlyMap<string, string>
 }
 
 /**
@@ -78,7 +83,7 @@ export const script = (root: string, filter: Filter): string => {
     `NL='`,
     `'`,
     `printf '@SCAN\\0%s\\0@DIFF\\0' "$(date +%s%N)"`,
-    `find . -mindepth 1 ${prune} \\( -name "*$NL*" -o -lname "*$NL*" \\) -fprintf "$T/b" '%P\\0' -prune -o -type d -printf 'd 0 0 0 %m %P\\n\\n' -o -printf '%y %s %T@ %i %m %P\\n%l\\n' 2>"$T/e" |`,
+    `find . -mindepth 1 ${prune} \\( -name "*$NL*" -o -lname "*$NL*" \\) -fprintf "$T/b" '%P\\0' -prune -o -type d -printf 'd 0 0 0 %m %P\\n\\n' -o -type f -printf 'f %s %T@ %i %m %P\\n%n %b\\n' -o -printf '%y %s %T@ %i %m %P\\n%l\\n' 2>"$T/e" |`,
     `awk -v kf="$T/k" -v hf="$T/h" '`,
     `  BEGIN { while ((getline l < kf) > 0) k[l] = 1 }`,
     `  NR % 2 == 1 { key = $0; next }`,
@@ -261,6 +266,7 @@ export const parse = (stdout: string, filter: Filter, snapshot: Snapshot): Runti
   }
   const racy = new Set<string>()
   const rawStamps = new Map<string, string>()
+  const losses = new Map<string, string>()
   const lines = (f[3] ?? "").split("\n")
   let changes = 0
   let dirGone = false
@@ -340,6 +346,13 @@ export const parse = (stdout: string, filter: Filter, snapshot: Snapshot): Runti
       entry.digest = digest
       if (DigestCache.isRacy(entry.mtime_ns, scan_ns)) racy.add(p)
       else racy.delete(p)
+      const sp = target.indexOf(" ")
+      const loss = sp < 0 ? undefined : lossOf({
+        size: entry.size,
+        nlink: Number(target.slice(0, sp)),
+        blocks: Number(target.slice(sp + 1))
+      })
+      if (loss !== undefined) losses.set(p, loss)
     }
     if (!stamp.canonical) rawStamps.set(p, key.stamp)
     for (
@@ -363,7 +376,17 @@ export const parse = (stdout: string, filter: Filter, snapshot: Snapshot): Runti
       }
     }
   }
-  return { entries, problems, scan_ns, root_missing: false, changes, hashed: hashes.size, raw_stamps: rawStamps, racy }
+  return {
+    entries,
+    problems,
+    scan_ns,
+    root_missing: false,
+    changes,
+    hashed: hashes.size,
+    raw_stamps: rawStamps,
+    racy,
+    losses
+  }
 }
 
 /**

@@ -84,6 +84,8 @@ export interface RuntimeSide {
     readonly stateDir: string
     readonly sessionId: string
     readonly hooks?: TransferFromRuntime.Hooks | undefined
+    /** What a copy of each file loses, as the scan saw it: said for what an archive brings (it cannot tell). */
+    readonly losses?: ReadonlyMap<string, string>
   }) => Effect.Effect<TransferFromRuntime.Applied, SyncError | ProviderError, Requirements>
 }
 
@@ -193,7 +195,7 @@ export const archive = (options: {
           host: input.host
         })
       }),
-    read: ({ hooks, hostRoot, ops, sessionId, stateDir }) =>
+    read: ({ hooks, hostRoot, losses, ops, sessionId, stateDir }) =>
       TransferFromRuntime.run({
         ops,
         hostRoot,
@@ -203,7 +205,8 @@ export const archive = (options: {
         instance,
         format,
         sessionId,
-        ...(hooks !== undefined ? { hooks } : {})
+        ...(hooks !== undefined ? { hooks } : {}),
+        ...(losses !== undefined ? { losses } : {})
       })
   }
 }

@@ -385,7 +385,8 @@ export const make = (options: Options = {}) =>
           hostRoot,
           stateDir,
           sessionId: request.session_id,
-          hooks: options.hooks
+          hooks: options.hooks,
+          ...(runtime.losses !== undefined ? { losses: runtime.losses } : {})
         })
       }
 

@@ -102,6 +102,8 @@ export const run = Effect.fn("TransferFromRuntime.run")(function*(options: {
   readonly format: ArchiveFormat
   readonly sessionId: string
   readonly hooks?: Hooks
+  /** What a copy of each runtime file loses, as the runtime's scan saw it (the archive cannot tell). */
+  readonly losses?: ReadonlyMap<string, string>
 }) {
   const nonce = temps.nonce()
   const fs = yield* FileSystem.FileSystem
@@ -215,7 +217,13 @@ type Source =
   | { readonly direct: string }
 
 const apply = (
-  options: { readonly ops: Ops; readonly hostRoot: string; readonly sessionId: string; readonly hooks?: Hooks },
+  options: {
+    readonly ops: Ops
+    readonly hostRoot: string
+    readonly sessionId: string
+    readonly hooks?: Hooks
+    readonly losses?: ReadonlyMap<string, string>
+  },
   source: Source,
   nonce: string,
   refused: Array<{ path: string; reason: string }>,
@@ -274,8 +282,9 @@ const apply = (
     if (st === undefined || st.kind !== source.kind) {
       return void refuse(p, `missing or of another kind in ${from}`)
     }
-    // a file that shares its inode, or a sparse one, comes home as a plain file: said so
-    const loss = direct && source.kind === "file" ? hostFs.lossOf(st) : undefined
+    // a file that shares its inode, or a sparse one, comes home as a plain file: said so (through an archive, as
+    // the runtime's scan saw it)
+    const loss = source.kind !== "file" ? undefined : direct ? hostFs.lossOf(st) : options.losses?.get(p)
     if (loss !== undefined) notices.push({ path: p, reason: loss })
     if (source.kind === "symlink") {
       const target = hostFs.ops.readlink(abs)

@@ -338,13 +338,23 @@ export const run = Effect.fn("TransferToRuntime.run")(function*(options: {
   const nonce = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`
   const staging = ops.pack.length > 0 ? `${INTERNAL_PREFIX}stage-${nonce}` : undefined
   const raced = new Set<string>()
+  // what the packed copy does not keep (a sparse file written out in full, a hard link split)
+  const notices: Array<{ path: string; reason: string }> = []
   let bytes = 0
   if (staging !== undefined) {
     yield* fs.makeDirectory(options.stateDir, { recursive: true }).pipe(Effect.mapError((e) => ioError(e.message)))
     const archive = path.join(options.stateDir, `${INTERNAL_PREFIX}out-${nonce}.${options.format}`)
     yield* Effect.gen(function*() {
       const list = ops.pack.join("\0") + "\0"
-      const argv: [string, ...Array<string>] = ["tar", "-C", options.hostRoot, "--null", "--no-recursion"]
+      // hard links arrive as files of their own, as a direct copy makes them (and as the notices say)
+      const argv: [string, ...Array<string>] = [
+        "tar",
+        "-C",
+        options.hostRoot,
+        "--null",
+        "--no-recursion",
+        "--hard-dereference"
+      ]
       if (options.format === "tar.gz") argv.push("-I", "gzip -1")
       argv.push("--verbatim-files-from", "-T", "-", "-cf", archive)
       const packed = yield* runCommand(argv, { stdin: list }).pipe(Effect.mapError((e) => ioError(`tar: ${e.message}`)))
@@ -362,6 +372,8 @@ export const run = Effect.fn("TransferToRuntime.run")(function*(options: {
           ) {
             raced.add(p)
           }
+          const loss = st !== undefined && e.kind === "file" ? hostFs.lossOf(st) : undefined
+          if (loss !== undefined) notices.push({ path: p, reason: loss })
         }
       })
       yield* options.provider.putArchive(options.instance, {
@@ -383,5 +395,5 @@ export const run = Effect.fn("TransferToRuntime.run")(function*(options: {
       detail: `${applied} (exit ${result.exit_code}${result.stderr ? `: ${result.stderr.slice(0, 300)}` : ""})`
     })
   }
-  return { applied, raced, bytes }
+  return { applied, raced, bytes, notices }
 })
