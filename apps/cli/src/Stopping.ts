@@ -36,8 +36,9 @@ export const parseGrace = (value: Option.Option<string>): Effect.Effect<Option.O
   })
 
 /**
- * What a stop left to say, as `run` says it: conflicts and what did not come home (one line per kind) on stderr,
- * and exit 1 unless the session ended `stopped`.
+ * What a stop left to say, as `run` says it: what did not come home (one line per kind) and what its sync-back
+ * transferred with a loss of form on stderr, and exit 1 unless the session ended `stopped`. (Conflicts are in the
+ * status it prints: a sync before it may have said them already.)
  */
 export const reportEnd = (final: Session) =>
   Effect.gen(function*() {
@@ -45,11 +46,6 @@ export const reportEnd = (final: Session) =>
     const { items } = yield* store.readEvents(final.id)
     const complete = [...items].reverse().find((e) => e.type === "sandbox.stop.complete")
     const left = complete?.attrs["left_behind"]
-    for (const path of final.sandbox.sync.conflicts) {
-      yield* Render.warn(
-        `conflict: ${path} changed on both sides; the host file was kept, the sandbox's version is beside it`
-      )
-    }
     if (Array.isArray(left)) { for (const line of left) if (typeof line === "string") yield* Render.warn(line) }
     if (final.state === "stopped") return
     if (final.reason) process.stderr.write(`error: ${final.reason}\n`)
