@@ -1,7 +1,7 @@
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
-import { readFileSync } from "node:fs"
+import { readFileSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { scopedEmulator } from "./emulator.js"
 import type { DoctorJson, ProfileJson, WorkspaceJson } from "./helpers.js"
@@ -107,6 +107,33 @@ layer(NodeContext.layer)("sandbox-cli on Deno (the bundle run directly)", (it) =
         const stopped = json<{ state: string }>(yield* cli.run(["session", "stop", id, "-o", "json"]))
         expect(stopped.state).toBe("stopped")
         expect(readFileSync(join(ws, "later.txt"), "utf8")).toBe("later\n")
+      }),
+    120_000
+  )
+
+  it.scoped(
+    "session sync after one new host file sends it and brings nothing home (Deno's millisecond stats)",
+    () =>
+      Effect.gen(function*() {
+        const cli = yield* fixture("deno")
+        const ws = yield* cli.mkdir("cwd/project")
+        for (let i = 0; i < 6; i++) yield* cli.write(`cwd/project/f${i}.txt`, `${i}\n`)
+        yield* cli.write("cwd/project/sub/a.txt", "a\n")
+        const inodes = () => [0, 1, 2, 3, 4, 5].map((i) => statSync(join(ws, `f${i}.txt`)).ino)
+        const before = inodes()
+        expectOk(yield* cli.run(["workspace", "add", ws, "--name", "p"]))
+        const { id } = json<{ id: string }>(
+          yield* cli.run(["session", "new", "--workspace", "p", "-o", "json", "--", "sleep", "60"])
+        )
+        yield* poll(cli.run(["session", "exec", id, "--", "cat", "sub/a.txt"]), (r) => r.code === 0, "40 seconds")
+        writeFileSync(join(ws, "new.txt"), "new\n")
+        const synced = json<{ files_to_runtime: number; files_from_runtime: number }>(
+          yield* cli.run(["session", "sync", id, "-o", "json"])
+        )
+        expect(synced).toMatchObject({ files_to_runtime: 1, files_from_runtime: 0 })
+        // the host files were not rewritten by copies of themselves
+        expect(inodes()).toEqual(before)
+        expectOk(yield* cli.run(["session", "stop", id]))
       }),
     120_000
   )

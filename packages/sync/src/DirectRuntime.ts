@@ -77,9 +77,10 @@ export interface ScanOptions {
 /**
  * Scans the runtime directory. Where worker threads can start, the scan is done in process
  * ({@link scanInProcess}) with the walk in a worker (in two, split, when nothing else is scanned meanwhile), so
- * that it runs beside the host's walk. Elsewhere (a single-file bundle, say), where the host has the scan
+ * that it runs beside the host's walk. Elsewhere (a single-file bundle on Node, say), where the host has the scan
  * script's tools (GNU `find`, `awk`, `sha256sum`), the runtime scanner's own script runs as a host child process
- * in the runtime directory (not through the provider's exec): it uses another core beside the host scan, and it
+ * in the runtime directory (not through the provider's exec), where this process's stats are as fine as
+ * `find`'s (`hostFs.nanosecondStats`: not under Deno): it uses another core beside the host scan, and it
  * reports only the differences from the snapshot, parsed exactly as on the archive path. When the tools are
  * missing, the script fails or it reports any error (an unreadable directory, say, whose entries it would
  * otherwise report as gone), the directory is scanned in process instead, which reports such paths as problems.
@@ -91,7 +92,12 @@ export const scan = Effect.fn("DirectRuntime.scan")(function*(options: ScanOptio
   const { filter, root, snapshot } = options
   // where workers can start, a big tree's walk goes to them (and they take the copies that follow)
   const worker = walkInWorker.available()
-  if (options.scanner !== "in-process" && !worker && hostFs.lstat(root)?.kind === "dir" && (yield* hasScanTools)) {
+  // the script's mtimes are `find`'s nanoseconds: where this process's own stats (those of the files it copies
+  // into the runtime) are coarser, the two would never agree and every file would read as changed
+  if (
+    options.scanner !== "in-process" && !worker && hostFs.nanosecondStats && hostFs.lstat(root)?.kind === "dir" &&
+    (yield* hasScanTools)
+  ) {
     const scanned = yield* scanByScript(root, filter, snapshot)
     if (scanned !== undefined) return scanned
   }

@@ -30,6 +30,13 @@ export interface HostStat {
   readonly blocks: number
 }
 
+/**
+ * Whether this process's stats carry the file system's full nanosecond times, as `find -printf '%T@'` does.
+ * Deno's `node:fs` gives whole milliseconds (`mtimeNs` a multiple of 10^6; `ctimeNs` whole seconds), so one
+ * file stated here and by `find` reads as two different stats: records of one side must come from one of them.
+ */
+export const nanosecondStats: boolean = !("deno" in process.versions)
+
 /** The kind of entry a stat describes. */
 export const kindOf = (st: fs.BigIntStats): Kind | "other" =>
   st.isFile() ? "file" : st.isDirectory() ? "dir" : st.isSymbolicLink() ? "symlink" : "other"
