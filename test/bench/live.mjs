@@ -8,7 +8,9 @@
 //   (3) idle CPU of live sync while nothing changes (process CPU time over --idle S seconds)  target < 1% of a core
 //   (4) memory live sync adds to a --files N workspace (RSS and heap after GC, before vs while watching)
 //                                                                          target ≤ 100 MB for 100,000 files
-// Usage: npm run bench:live [-- --edits 200] [--burst 5000] [--files 100000] [--idle 5] [--only 1234]
+//   (5) with --only 5 (not by default): (1) on the Daytona emulator, the runtime watched by the watcher process
+//       in the sandbox over one streamed command                          target p50 ≤ 1 s
+// Usage: npm run bench:live [-- --edits 200] [--burst 5000] [--files 100000] [--idle 5] [--only 12345]
 // The load average is printed before and after: on a shared machine, read the figures at that load.
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -232,6 +234,62 @@ if (only.includes("3") || only.includes("4")) {
     results.push(line)
   }
   await w.stopLive()
+}
+
+if (only.includes("5")) {
+  const { startEmulator } = await import(path.join(root, "test/daytona-emulator/dist/index.js"))
+  const DaytonaProvider = await import(path.join(root, "packages/daytona/dist/DaytonaProvider.js"))
+  const { makeSpec } = await import(path.join(root, "packages/core/dist/testing.js"))
+  const { Redacted } = await import("effect")
+  const emu = await startEmulator({ apiKey: "bench-key" })
+  const scope = await Effect.runPromise(Scope.make())
+  const profile = Profile.Profile.make({ ...Profile.builtinLocal, backend: "daytona", sync_mode: "live" })
+  const provider = await run(Scope.extend(
+    DaytonaProvider.make({ profile, apiKey: Redacted.make("bench-key"), apiUrl: emu.url }),
+    scope
+  ))
+  const instance = await run(provider.create(makeSpec("daytona")))
+  const runtime = path.join(emu.sandboxes().find((x) => x.id === instance.instance_id).homeDir, "workspace")
+  const host = path.join(scratch, "host-emulator")
+  fs.mkdirSync(host)
+  filesTree(200)(host)
+  const request = (reason, scope) => ({
+    session_id: "ses_livebench000000002",
+    sandbox_id: "sbx_livebench000000002",
+    host_root: host,
+    instance,
+    provider,
+    profile,
+    state_dir: path.join(scratch, "state-emulator"),
+    reason,
+    ...(scope !== undefined ? { scope } : {})
+  })
+  const engine = await run(SyncEngine.make())
+  await run(engine.seed(request("start")))
+  const handle = await run(Scope.extend(
+    engine.live(request("live"), { batch: (s) => Effect.uninterruptible(engine.sync(request("live", s))) }),
+    scope
+  ))
+  while ((await Effect.runPromise(handle.status)).batches < 1) await sleep(20)
+  const watcher = (await Effect.runPromise(handle.status)).runtime_watcher
+  for (const [from, to, label] of [[host, runtime, "host → runtime"], [runtime, host, "runtime → host"]]) {
+    const lat = []
+    for (let i = 0; i < edits; i++) {
+      const rel = `d${i % 2}/f${(i % 2) * 100 + (i % 7)}.txt`
+      const text = `${label} edit ${i} ${Math.random()}\n`
+      const arrived = arrival(path.join(to, rel), text)
+      fs.writeFileSync(path.join(from, rel), text)
+      lat.push(await arrived)
+      await sleep(5)
+    }
+    const line =
+      `(5) emulator, one-file edit ${label}: p50 ${fmt(percentile(lat, 50))}, p90 ${fmt(percentile(lat, 90))}, ` +
+      `p99 ${fmt(percentile(lat, 99))} over ${lat.length} edits, runtime watcher ${watcher} (target p50 ≤ 1 s)`
+    console.log(line)
+    results.push(line)
+  }
+  await Effect.runPromise(Scope.close(scope, Exit.void))
+  await emu.close()
 }
 
 console.log(`load average after ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}`)
