@@ -19,6 +19,16 @@ export const trustHooksOption = Options.boolean(HookTrust.APPROVE_FLAG.slice(2))
   )
 )
 
+/**
+ * `--accept-held`: the runtime's changes to the host's config (`.sandbox-cli.toml`) and to the hook scripts it
+ * names are applied by this sync instead of held back beside them as `<name>.sandbox-held-<session>`.
+ */
+export const acceptHeldOption = Options.boolean("accept-held").pipe(
+  Options.withDescription(
+    "Apply the sandbox's changes to .sandbox-cli.toml and to the hook scripts it names (held back otherwise)"
+  )
+)
+
 /** The hook set for a workspace, guarded by the trust store in `<stateDir>/trusted-hooks`. */
 export const fromConfig = (hooks: ConfigHooksTable, workspacePath: string, approve: boolean) =>
   Effect.gen(function*() {

@@ -16,6 +16,12 @@ export const line = (text: string): Effect.Effect<void> => Console.log(text)
 
 export const warn = (text: string): Effect.Effect<void> => Console.error(`warning: ${text}`)
 
+/** What a sync transferred with a loss of form (a sparse file written in full, a hard link split): a line each. */
+export const notices = (
+  items: ReadonlyArray<{ readonly path: string; readonly reason: string }>
+): Effect.Effect<void> =>
+  Effect.forEach(items, (n) => Console.error(`notice: ${n.path}: ${n.reason}`), { discard: true })
+
 /** A plain aligned table; empty cells show as `-`. */
 export const table = (
   headers: ReadonlyArray<string>,

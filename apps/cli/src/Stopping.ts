@@ -47,6 +47,14 @@ export const reportEnd = (final: Session) =>
     const complete = [...items].reverse().find((e) => e.type === "sandbox.stop.complete")
     const left = complete?.attrs["left_behind"]
     if (Array.isArray(left)) { for (const line of left) if (typeof line === "string") yield* Render.warn(line) }
+    // what the stop's sync-back transferred with a loss of form
+    const back = [...items].reverse().find((e) => e.type === "sandbox.sync.after" && e.attrs["reason"] === "stop")
+    const notices = back?.attrs["notices"]
+    if (Array.isArray(notices)) {
+      for (const n of notices) {
+        if (typeof n === "string") yield* Effect.sync(() => process.stderr.write(`notice: ${n}\n`))
+      }
+    }
     if (final.state === "stopped") return
     if (final.reason) process.stderr.write(`error: ${final.reason}\n`)
     return yield* new ExitWith({ code: 1 })

@@ -188,7 +188,13 @@ export const supervise = (encoded: string) =>
           control,
           requested.right.action === "prompt"
             ? { _tag: "Prompt", text: requested.right.text, reply: deferred as never }
-            : { _tag: "Sync", reply: deferred as never }
+            : {
+              _tag: "Sync",
+              reply: deferred as never,
+              ...(requested.right.action === "sync" && requested.right.accept_held === true
+                ? { accept_held: true }
+                : {})
+            }
         )
         const exit = yield* Effect.exit(Deferred.await(deferred))
         const body = Exit.match(exit, {

@@ -44,7 +44,12 @@ const concatBytes = (chunks: Iterable<Uint8Array>): Uint8Array => {
  * @category models
  */
 export type ControlRequest =
-  | { readonly _tag: "Sync"; readonly reply: Deferred.Deferred<SyncResult, LifecycleError> }
+  /** `accept_held`: apply the runtime's changes to host config and hooks instead of holding them back. */
+  | {
+    readonly _tag: "Sync"
+    readonly reply: Deferred.Deferred<SyncResult, LifecycleError>
+    readonly accept_held?: boolean
+  }
   /**
    * `force`: the stop's sync-back may pass the mass-deletion guard (`session stop --force`); `grace`: how long the
    * command may clean up after its signal (instead of the profile's `stop_grace`).
@@ -82,6 +87,8 @@ export interface StartOptions {
   readonly keep?: boolean
   /** Sync-back even if it would delete most of the host tree. */
   readonly force?: boolean
+  /** The stop's sync-back applies the runtime's changes to host config and hooks (`run --accept-held`). */
+  readonly acceptHeld?: boolean
   /** Live output of the launched command (the one-shot path streams it to the terminal). */
   readonly onOutput?: (stream: "stdout" | "stderr", data: Uint8Array) => Effect.Effect<void>
   /**
@@ -120,6 +127,8 @@ export interface Outcome {
   readonly exit_code: number
   /** What the sandbox still holds that did not come home, one line per kind (for stderr). */
   readonly left_behind: ReadonlyArray<string>
+  /** What the session's syncs transferred with a loss of form (a sparse file written in full, a hard link split). */
+  readonly notices: ReadonlyArray<{ readonly path: string; readonly reason: string }>
 }
 
 /**
@@ -158,7 +167,8 @@ const syncAttrs = (result: SyncResult, direction: string, reason: string) => ({
   deleted_on_host: result.deleted_on_host,
   duration_ms: result.duration_ms,
   conflicts: result.conflicts.map((c) => c.path),
-  refused: result.refused.map((r) => r.path)
+  refused: result.refused.map((r) => r.path),
+  notices: (result.notices ?? []).map((n) => `${n.path}: ${n.reason}`)
 })
 
 /**
@@ -374,7 +384,8 @@ export const run = Effect.fn("Session.run")(function*(options: StartOptions) {
       const syncRequest = (
         instance: Instance,
         reason: SyncReason,
-        extra: ReadonlyArray<string>
+        extra: ReadonlyArray<string>,
+        acceptHeld = false
       ) => ({
         session_id,
         sandbox_id,
@@ -385,7 +396,8 @@ export const run = Effect.fn("Session.run")(function*(options: StartOptions) {
         state_dir: options.syncStateDir(sandbox_id),
         reason,
         ...(options.force || forcedStop ? { force: true } : {}),
-        ...(extra.length > 0 ? { extra_excludes: extra } : {})
+        ...(extra.length > 0 ? { extra_excludes: extra } : {}),
+        ...(acceptHeld ? { accept_held: true } : {})
       })
 
       const recordSync = (result: SyncResult) =>
@@ -475,13 +487,15 @@ export const run = Effect.fn("Session.run")(function*(options: StartOptions) {
         }))
 
       /** One sync with its hooks and events; `to_runtime` at start, both directions later. */
-      const doSync = (instance: Instance, reason: "start" | "checkpoint" | "stop" | "crash") =>
+      // what every sync of the session transferred with a loss of form (a sparse file, a hard link), for the caller
+      const notices: Array<{ readonly path: string; readonly reason: string }> = []
+      const doSync = (instance: Instance, reason: "start" | "checkpoint" | "stop" | "crash", acceptHeld = false) =>
         syncLock.withPermits(1)(Effect.gen(function*() {
           const direction = reason === "start" ? "to_runtime" : "from_runtime"
           const added = yield* Hooks.run(options.hooks, "sandbox.sync.before", hookEvent({ direction, reason }))
           yield* emit("sandbox.sync.before", { direction, reason })
           const started = Date.now()
-          const request = syncRequest(instance, reason, added.exclude ?? [])
+          const request = syncRequest(instance, reason, added.exclude ?? [], acceptHeld)
           const result = yield* (reason === "start" ? sync.seed(request) : sync.sync(request)).pipe(
             Effect.tapError((e) =>
               emit("sandbox.sync.error", { direction, reason, error: e.message, duration_ms: Date.now() - started })
@@ -489,6 +503,7 @@ export const run = Effect.fn("Session.run")(function*(options: StartOptions) {
             )
           )
           yield* recordSync(result)
+          notices.push(...(result.notices ?? []))
           if (reason !== "start") yield* stampFromRuntime
           yield* emit("sandbox.sync.after", syncAttrs(result, direction, reason))
           yield* Hooks.run(options.hooks, "sandbox.sync.after", hookEvent({ direction, reason, result }))
@@ -570,7 +585,7 @@ export const run = Effect.fn("Session.run")(function*(options: StartOptions) {
                   if (request.force === true) forcedStop = true
                   return Effect.succeed(true)
                 case "Sync":
-                  return Effect.exit(doSync(instance, "checkpoint")).pipe(
+                  return Effect.exit(doSync(instance, "checkpoint", request.accept_held === true)).pipe(
                     Effect.flatMap((exit) => Deferred.done(request.reply, exit)),
                     Effect.as(false)
                   )
@@ -661,7 +676,7 @@ export const run = Effect.fn("Session.run")(function*(options: StartOptions) {
                     request.reply,
                     new UsageError({ detail: "this session runs a command; only ACP agent sessions take prompts" })
                   )
-                  : Effect.exit(doSync(instance, "checkpoint")).pipe(
+                  : Effect.exit(doSync(instance, "checkpoint", request.accept_held === true)).pipe(
                     Effect.flatMap((exit) => Deferred.done(request.reply, exit))
                   )
               ),
@@ -686,7 +701,7 @@ export const run = Effect.fn("Session.run")(function*(options: StartOptions) {
             // Someone else (the reconciler, while this process was paused) already finished the session: the
             // sandbox is theirs now, and the record says how the session ended.
             yield* Effect.logWarning(`session ${session_id} was already finished (${current.state}) by another process`)
-            return { session: current, exit_code: 1, left_behind: [] } satisfies Outcome
+            return { session: current, exit_code: 1, left_behind: [], notices } satisfies Outcome
           }
           yield* setState("stopping")
           const keepRequested = options.keep === true
@@ -713,7 +728,9 @@ export const run = Effect.fn("Session.run")(function*(options: StartOptions) {
               provider,
               instance,
               syncBack: wantsSync
-                ? Option.some(Effect.map(doSync(instance, "stop"), (result) => ({ result, instance })))
+                ? Option.some(
+                  Effect.map(doSync(instance, "stop", options.acceptHeld === true), (result) => ({ result, instance }))
+                )
                 : Option.none(),
               apply: keepRequested || profile.persistence === "reuse"
                 ? "keep"
@@ -784,7 +801,7 @@ export const run = Effect.fn("Session.run")(function*(options: StartOptions) {
             : state === "failed"
             ? (commandCode !== null && commandCode !== 0 ? commandCode : 1)
             : commandCode ?? 0
-          return { session: final, exit_code, left_behind } satisfies Outcome
+          return { session: final, exit_code, left_behind, notices } satisfies Outcome
         }).pipe(Effect.uninterruptible)
 
       // Prepare may fail before any instance exists; the stop phase then records the failure.

@@ -27,7 +27,9 @@ const RunResult = Schema.Struct({
   state: Schema.String,
   exit_code: Schema.NullOr(Schema.Number),
   reason: Schema.NullOr(Schema.String),
-  conflicts: Schema.Array(Schema.String)
+  conflicts: Schema.Array(Schema.String),
+  /** What the syncs transferred with a loss of form (a sparse file written in full, a hard link split). */
+  notices: Schema.Array(Schema.Struct({ path: Schema.String, reason: Schema.String }))
 })
 
 export const command = Command.make(
@@ -52,13 +54,28 @@ export const command = Command.make(
       )
     ),
     trustHooks: ConfigHooks.trustHooksOption,
+    acceptHeld: ConfigHooks.acceptHeldOption,
     grace: Stopping.graceOption,
     noTty: Options.boolean("no-tty").pipe(
       Options.withDescription("Do not give the command a terminal even when standard input is one (nor read it)")
     ),
     cmd: Args.text({ name: "CMD" }).pipe(Args.repeated, Args.withDescription("The command to run, after --"))
   },
-  ({ cmd, config, force, grace: graceFlag, keep, noTty, output, profile: profileFlag, trustHooks, workspace: dir }) =>
+  (
+    {
+      acceptHeld,
+      cmd,
+      config,
+      force,
+      grace: graceFlag,
+      keep,
+      noTty,
+      output,
+      profile: profileFlag,
+      trustHooks,
+      workspace: dir
+    }
+  ) =>
     Effect.gen(function*() {
       if (cmd.length === 0) return yield* new UsageError({ detail: "nothing to run: sandbox-cli run -- CMD [ARGS…]" })
       const grace = yield* Stopping.parseGrace(graceFlag)
@@ -97,6 +114,7 @@ export const command = Command.make(
         syncStateDir: paths.syncState,
         keep,
         force,
+        acceptHeld,
         // Interrupted by Ctrl-C, the command gets SIGINT (as it would outside a sandbox), else SIGTERM.
         stop: Effect.sync(() => ({
           signal: StopSignal.signal(),
@@ -114,9 +132,10 @@ export const command = Command.make(
           state: s.state,
           exit_code: s.exit_code,
           reason: s.reason,
-          conflicts: s.sandbox.sync.conflicts
+          conflicts: s.sandbox.sync.conflicts,
+          notices: outcome.notices
         })
-      }
+      } else yield* Render.notices(outcome.notices)
       for (const path of s.sandbox.sync.conflicts) {
         yield* Render.warn(
           `conflict: ${path} changed on both sides; the host file was kept, the sandbox's version is beside it`

@@ -8,6 +8,7 @@ import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import * as Agent from "@org/sandbox-core/Agent"
 import * as ConfigFile from "@org/sandbox-core/ConfigFile"
+import * as EndOfSession from "@org/sandbox-core/EndOfSession"
 import { SandboxEvent } from "@org/sandbox-core/Event"
 import { HistoryEntry } from "@org/sandbox-core/History"
 import { makeSessionId } from "@org/sandbox-core/Ids"
@@ -463,9 +464,13 @@ const resumeOption = Options.boolean("resume").pipe(
   Options.withDescription("Resume live sync: a full three-way sync catches up, then watching goes on")
 )
 
-const sync = Command.make("sync", { ...common, id: idArg, pause: pauseOption, resume: resumeOption }, (
-  { id, output, pause, resume }
-) =>
+const sync = Command.make("sync", {
+  ...common,
+  id: idArg,
+  pause: pauseOption,
+  resume: resumeOption,
+  acceptHeld: ConfigHooks.acceptHeldOption
+}, ({ acceptHeld, id, output, pause, resume }) =>
   Effect.gen(function*() {
     if (pause && resume) return yield* new UsageError({ detail: "--pause and --resume exclude each other" })
     if (pause || resume) {
@@ -474,7 +479,7 @@ const sync = Command.make("sync", { ...common, id: idArg, pause: pauseOption, re
       const live = Schema.decodeUnknownSync(WorkspaceSync.LiveStatus)(answer.result)
       return yield* Render.by(output, WorkspaceSync.LiveStatus, live, (l) => Render.line(`live sync: ${renderLive(l)}`))
     }
-    const reply = yield* Control.ask(id, { action: "sync" }, "10 minutes")
+    const reply = yield* Control.ask(id, { action: "sync", ...(acceptHeld ? { accept_held: true } : {}) }, "10 minutes")
     if (!reply.ok) return yield* new CommandFailed({ message: `sync failed: ${reply.error ?? "unknown error"}` })
     const result = Schema.decodeUnknownSync(WorkspaceSync.SyncResult)(reply.result)
     const report = { ...result, conflicts: result.conflicts.map((c) => c.path), conflict_details: result.conflicts }
@@ -484,9 +489,14 @@ const sync = Command.make("sync", { ...common, id: idArg, pause: pauseOption, re
           r.conflicts.length ? `: ${r.conflicts.join(", ")}` : ""
         }`
       ))
+    if (output === "text") {
+      yield* Render.notices(result.notices ?? [])
+      for (const line of EndOfSession.summarizeHeld(result.held ?? [])) yield* Render.warn(line)
+    }
   })).pipe(
     Command.withDescription(
-      "Sync now, both ways, while the session runs (conflicts are kept); --pause/--resume control live sync"
+      "Sync now, both ways, while the session runs (conflicts are kept; config and hook changes held unless " +
+        "--accept-held); --pause/--resume control live sync"
     )
   )
 
