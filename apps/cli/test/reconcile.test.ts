@@ -13,8 +13,8 @@ import { Effect, Schedule, TestServices } from "effect"
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { scopedEmulator } from "./emulator.js"
-import type { CliResult, Fixture } from "./helpers.js"
-import { expectOk, fixture, json } from "./helpers.js"
+import type { Backend, CliResult, Fixture } from "./helpers.js"
+import { daytonaBackend, EMULATOR_KEY, expectOk, fixture, json, localBackend, sleepers } from "./helpers.js"
 import { alive } from "./processes.js"
 
 const TIMEOUT = 420_000
@@ -62,20 +62,6 @@ const poll = <A>(what: string, check: () => A | undefined, timeout: Duration.Dur
     Effect.retry(Schedule.spaced("100 millis").pipe(Schedule.upTo(timeout))),
     Effect.orDie,
     live
-  )
-
-/** Processes a test left sleeping (blocked hooks, setup commands, agents): killed when the test ends. */
-const sleepers = (pids: Array<number>) =>
-  Effect.addFinalizer(() =>
-    Effect.sync(() => {
-      for (const pid of pids) {
-        try {
-          process.kill(pid, "SIGKILL")
-        } catch {
-          // already gone
-        }
-      }
-    })
   )
 
 const markerPid = (file: string) =>
@@ -151,18 +137,6 @@ exec sleep 600
 const inSandboxBlock = (name: string) =>
   `[ -e ../${name}.done ] || { touch ../${name}.done; echo $$ > ../${name}.tmp; mv ../${name}.tmp ../${name}; exec sleep 600; }`
 
-interface Backend {
-  readonly name: "local" | "daytona"
-  /** The profile lines that choose the backend. */
-  readonly table: (profile: string) => ReadonlyArray<string>
-  /** Extra environment for every CLI run. */
-  readonly env: Readonly<Record<string, string>>
-  /** Where a sandbox-side marker shows up on the host, if it exists yet. */
-  readonly findMarker: (cli: Fixture, name: string) => string | undefined
-  /** Whether a pid written inside a sandbox is a host pid (to clean up). */
-  readonly hostPids: boolean
-}
-
 const matrixConfig = (backend: Backend, script: string) => {
   const lines: Array<string> = []
   for (const [key, persistence] of Object.entries(MODES)) {
@@ -183,18 +157,6 @@ const matrixConfig = (backend: Backend, script: string) => {
     ""
   )
   return lines.join("\n")
-}
-
-const localBackend: Backend = {
-  name: "local",
-  table: () => [`backend = "local"`],
-  env: {},
-  findMarker: (cli, name) => {
-    const runtimes = join(cli.home, "runtimes")
-    if (!existsSync(runtimes)) return undefined
-    return readdirSync(runtimes).map((d) => join(runtimes, d, name)).find((f) => existsSync(f))
-  },
-  hostPids: true
 }
 
 /** Kill supervisors in every phase, for every persistence, on a backend; then reconcile and check everything. */
@@ -528,19 +490,9 @@ layer(NodeContext.layer)("sandbox-cli reconcile (crash tests, local provider)", 
   )
 })
 
-const API_KEY = "reconcile-e2e-key"
-
-const daytonaBackend = (emu: Emulator): Backend => ({
-  name: "daytona",
-  table: (profile) => [`backend = "daytona"`, "", `[sandboxes.${profile}.daytona]`, `api_url = "${emu.url}"`],
-  env: { DAYTONA_API_KEY: API_KEY },
-  findMarker: (_cli, name) => emu.sandboxes().map((sb) => join(sb.homeDir, name)).find((f) => existsSync(f)),
-  hostPids: false
-})
-
 const emulator = (
   options: { readonly stuck?: ReadonlyArray<{ labels: Record<string, string>; state: "creating" }> } = {}
-) => scopedEmulator({ apiKey: API_KEY, ...options })
+) => scopedEmulator({ apiKey: EMULATOR_KEY, ...options })
 
 const bySandboxId = (emu: Emulator) => new Map(emu.sandboxes().map((sb) => [sb.labels["sandbox-id"] ?? sb.id, sb]))
 
@@ -574,7 +526,7 @@ layer(NodeContext.layer)("sandbox-cli reconcile (crash tests, daytona emulator)"
         const base = yield* fixture()
         const cli: Fixture = {
           ...base,
-          run: (args, o) => base.run(args, { ...o, env: { DAYTONA_API_KEY: API_KEY, ...o?.env } })
+          run: (args, o) => base.run(args, { ...o, env: { DAYTONA_API_KEY: EMULATOR_KEY, ...o?.env } })
         }
         yield* cli.write(
           "cwd/.sandbox-cli.toml",
