@@ -9,6 +9,7 @@ import type { Hooks as ConfigHooksTable } from "@org/sandbox-core/ConfigFile"
 import * as Hooks from "@org/sandbox-core/Hooks"
 import * as HookTrust from "@org/sandbox-core/HookTrust"
 import * as Locations from "@org/sandbox-core/Locations"
+import * as Conflicts from "@org/sandbox-sync/Conflicts"
 import { Effect } from "effect"
 
 /** `--trust-hooks`, on `run` and `session new`. */
@@ -37,3 +38,11 @@ export const fromConfig = (hooks: ConfigHooksTable, workspacePath: string, appro
     const trust = yield* HookTrust.make({ dir: path.join(yield* Locations.stateDir, "trusted-hooks"), approve })
     return Hooks.fromConfig(hooks, workspacePath, executor, trust)
   })
+
+/**
+ * The workspace paths whose changes from the sandbox every sync holds back: the scripts the hooks of the config
+ * in force name (that config may sit above the workspace, or be the user's), as workspace-relative paths. The
+ * engine adds those named by the workspace's own `.sandbox-cli.toml` itself.
+ */
+export const protectedPaths = (hooks: ConfigHooksTable, workspacePath: string): ReadonlyArray<string> =>
+  Conflicts.hookFiles(workspacePath, hooks)

