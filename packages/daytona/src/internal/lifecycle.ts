@@ -117,32 +117,49 @@ export const makeLifecycle = (ctx: Context, base: CreateParams): Lifecycle => {
     const labels = { ...labelsFor(spec), ...spec.labels }
     const ours = { [Label.managedBy]: MANAGED_BY, [Label.sandboxId]: spec.sandbox_id }
     const findOurs = Effect.map(listed("create", ours), (found) => Option.fromNullable(found[0]))
+    const post = sdk(
+      "create",
+      undefined,
+      () =>
+        daytona.create(
+          {
+            ...base,
+            name: spec.sandbox_id,
+            labels,
+            envVars: { ...profile.env, ...spec.env }
+          } as Parameters<Daytona["create"]>[0],
+          { timeout: seconds }
+        )
+    ).pipe(
+      // Sent again at once only when the API refused it before acting (429, 503, refused connection); after
+      // a lost reply the whole attempt is retried, which looks our labels up before any new POST.
+      retryRejected
+    )
+    // A deleted sandbox keeps its name while Daytona destroys it (it lingers, desired state `destroyed`): a
+    // sandbox replacing it under the same name waits until the name is free, within the create's timeout.
+    const nameFreed = Effect.gen(function*() {
+      const deadline = Date.now() + seconds * 1000
+      while (true) {
+        const holder = yield* fresh(spec.sandbox_id)
+        if (Option.isNone(holder)) return true
+        if (!gone(holder.value) || Date.now() > deadline) return false
+        yield* Effect.sleep(250)
+      }
+    })
     const attempt = Effect.gen(function*() {
       const existing = yield* findOurs
-      const sb = Option.isSome(existing) ? yield* adopt("create", existing.value, labels) : yield* sdk(
-        "create",
-        undefined,
-        () =>
-          daytona.create(
-            {
-              ...base,
-              name: spec.sandbox_id,
-              labels,
-              envVars: { ...profile.env, ...spec.env }
-            } as Parameters<Daytona["create"]>[0],
-            { timeout: seconds }
-          )
-      ).pipe(
-        // Sent again at once only when the API refused it before acting (429, 503, refused connection); after
-        // a lost reply the whole attempt is retried, which looks our labels up before any new POST.
-        retryRejected,
-        // The name is ours: a 409 means an earlier or concurrent attempt made it.
+      const sb = Option.isSome(existing) ? yield* adopt("create", existing.value, labels) : yield* post.pipe(
+        // The name is ours: a 409 means an earlier or concurrent attempt made it, or a deleted sandbox of that
+        // name still lingers.
         Effect.catchIf(
           (e) => e.reason === "Conflict",
           (e) =>
             Effect.flatMap(
               findOurs,
-              (again) => Option.isSome(again) ? adopt("create", again.value, labels) : Effect.fail(e)
+              (again) =>
+                Option.isSome(again)
+                  ? adopt("create", again.value, labels)
+                  : Effect.flatMap(nameFreed, (freed) => freed ? post : Effect.fail(e))
             )
         ),
         Effect.map(remember)
