@@ -68,7 +68,8 @@ const terminal = (stream: NodeJS.WriteStream) => {
       timer = setInterval(draw, TICK_MS)
       timer.unref()
     }
-    if (Date.now() - lastDraw >= REDRAW_MS) draw()
+    // the first event of an operation shows at once; redraws of a shown line at most every REDRAW_MS
+    if (!drawn || Date.now() - lastDraw >= REDRAW_MS) draw()
   }
 }
 

@@ -8,6 +8,7 @@ import type { Emulator } from "@org/daytona-emulator"
 import { type Duration, Effect, Schedule, TestServices } from "effect"
 import { spawn } from "node:child_process"
 import { existsSync, readdirSync, readFileSync } from "node:fs"
+import { rm } from "node:fs/promises"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 
@@ -96,7 +97,12 @@ export const fixture = (runtime: Runtime = "node") =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
-    const tmp = yield* fs.makeTempDirectoryScoped({ prefix: "sandbox-cli-e2e-" }).pipe(Effect.flatMap(fs.realPath))
+    const tmp = yield* fs.makeTempDirectory({ prefix: "sandbox-cli-e2e-" }).pipe(Effect.flatMap(fs.realPath))
+    // A CLI process the test started may still be exiting (writing its code cache) as the scope closes: the
+    // removal retries instead of failing the test on a directory that is not empty yet.
+    yield* Effect.addFinalizer(() =>
+      Effect.promise(() => rm(tmp, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }).catch(() => {}))
+    )
     const home = path.join(tmp, "state")
     const cwd = path.join(tmp, "cwd")
     yield* fs.makeDirectory(cwd)
