@@ -68,32 +68,64 @@ export interface RuntimeManifest extends Manifest {
 }
 
 /**
- * The scan script for a runtime root.
+ * The paths a scoped scan reads (see `ScopedRuntimeScan`): its stdin starts with `above` lines naming the
+ * directories above the scope (each read for itself only) and `roots` lines naming the scope's roots (each read
+ * with its subtree), every name relative to the root and starting with `./`; the known keys follow.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ScriptScope {
+  readonly above: number
+  readonly roots: number
+}
+
+/**
+ * The scan script for a runtime root: the whole tree, or (`scope`) only the paths named on its stdin.
  *
  * @since 0.1.0
  * @category scripts
  */
-export const script = (root: string, filter: Filter): string => {
+export const script = (root: string, filter: Filter, scope?: ScriptScope): string => {
   const prune = pruneExpression(filter.pruneNames, [`${INTERNAL_PREFIX}*`])
+  // a scoped walk names its starting points (`./x`): `%p` is then relative to the root with a `./` in front,
+  // which the join drops from each key (a key's first ` ./` is where its path starts: the fields before are
+  // numbers) and `sed` from each refused name
+  const at = scope === undefined ? "%P" : "%p"
+  const show = (bad: string) =>
+    `\\( -name "*$NL*" -o -lname "*$NL*" \\) -fprintf ${bad} '${at}\\0' -prune -o -type d -printf 'd 0 0 0 %m ${at}\\n\\n' -o -type f -printf 'f %s %T@ %i %m ${at}\\n%n %b\\n' -o -printf '%y %s %T@ %i %m ${at}\\n%l\\n'`
+  const walk = scope === undefined
+    ? [`find . -mindepth 1 ${prune} ${show(`"$T/b"`)} 2>"$T/e" |`]
+    : [
+      `awk -v a=${scope.above} -v r=${scope.roots} -v d="$T" 'NR <= a { print > (d "/a"); next } NR <= a + r { print > (d "/r"); next } { print > (d "/k") }' "$T/in"`,
+      `export T NL`,
+      // xargs may split a long list into several `find`s: each keeps its refused names in its own file
+      `{ [ -s "$T/a" ] && tr '\\n' '\\0' < "$T/a" | xargs -0 sh -c ${
+        quote(`exec find "$@" -maxdepth 0 ${show(`"$T/b.$$"`)}`)
+      } sh`,
+      `  [ -s "$T/r" ] && tr '\\n' '\\0' < "$T/r" | xargs -0 sh -c ${
+        quote(`exec find "$@" ${prune} ${show(`"$T/b.$$"`)}`)
+      } sh; } 2>"$T/e" |`
+    ]
   return [
     `cd -- ${quote(root)} 2>/dev/null || { cat > /dev/null; printf '@NOROOT\\0'; exit 0; }`,
     `T=$(mktemp -d "\${TMPDIR:-/tmp}/${INTERNAL_PREFIX}scan.XXXXXX") || { cat > /dev/null; printf '@FATAL\\0mktemp failed\\0'; exit 0; }`,
     `trap 'rm -rf -- "$T"' EXIT`,
-    `cat > "$T/k"`,
+    scope === undefined ? `cat > "$T/k"` : `cat > "$T/in"`,
     `NL='`,
     `'`,
     `printf '@SCAN\\0%s\\0@DIFF\\0' "$(date +%s%N)"`,
-    `find . -mindepth 1 ${prune} \\( -name "*$NL*" -o -lname "*$NL*" \\) -fprintf "$T/b" '%P\\0' -prune -o -type d -printf 'd 0 0 0 %m %P\\n\\n' -o -type f -printf 'f %s %T@ %i %m %P\\n%n %b\\n' -o -printf '%y %s %T@ %i %m %P\\n%l\\n' 2>"$T/e" |`,
+    ...walk,
     `awk -v kf="$T/k" -v hf="$T/h" '`,
     `  BEGIN { while ((getline l < kf) > 0) k[l] = 1 }`,
-    `  NR % 2 == 1 { key = $0; next }`,
+    `  NR % 2 == 1 { key = $0;${scope === undefined ? "" : " sub(/ \\.\\//, \" \", key);"} next }`,
     `  { if (key in k) { delete k[key]; next }`,
     `    print "+ " key; print $0`,
     `    if (substr(key, 1, 2) == "f ") { p = key; sub(/^[^ ]* [^ ]* [^ ]* [^ ]* [^ ]* /, "", p); printf "%s%c", p, 0 > hf } }`,
     `  END { for (key in k) print "- " key }'`,
     // the tails below only start a process when they have something to print (a no-op scan: `find` and `awk`)
     `printf '\\0@BAD\\0'`,
-    `[ -s "$T/b" ] && cat "$T/b"`,
+    scope === undefined ? `[ -s "$T/b" ] && cat "$T/b"` : `cat "$T"/b.* 2>/dev/null | sed -z 's|^\\./||'`,
     `printf '@HASH\\0'`,
     `if [ -s "$T/h" ]; then`,
     `  xargs -0 -r -P 2 -n 512 sh -c 'exec sha256sum -- "$@" > "$0/s.$$"' "$T" < "$T/h" 2>>"$T/e"`,

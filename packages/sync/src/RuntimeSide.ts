@@ -27,6 +27,7 @@ import * as Progress from "./internal/progress.js"
 import { Entry } from "./Manifest.js"
 import type { RuntimeManifest, Snapshot } from "./RuntimeScan.js"
 import * as RuntimeScan from "./RuntimeScan.js"
+import * as ScopedRuntimeScan from "./ScopedRuntimeScan.js"
 import * as TransferFromRuntime from "./TransferFromRuntime.js"
 import * as TransferToRuntime from "./TransferToRuntime.js"
 
@@ -98,10 +99,7 @@ const SCOPE_LIMIT = 5000
  * @since 0.1.0
  * @category models
  */
-export interface Scoped {
-  readonly manifest: RuntimeManifest
-  readonly touched: ReadonlySet<string>
-}
+export type Scoped = ScopedRuntimeScan.Scoped
 
 const unreachable = (detail: string) => new SyncError({ direction: "from_runtime", reason: "Unreachable", detail })
 
@@ -173,12 +171,16 @@ export const archive = (options: {
     kind: "archive",
     root,
     scan,
-    // the scan script reports only differences from the snapshot: a whole scan is one exec either way
-    scanScope: ({ filter, snapshot }) =>
-      Effect.map(scan({ filter, snapshot, alone: true }), (manifest) => ({
-        manifest,
-        touched: differences(snapshot, manifest)
-      })),
+    // only the scope is walked, and only its part of the snapshot's keys is sent: one exec whose cost follows the
+    // batch, not the tree
+    scanScope: ({ filter, paths, snapshot }) =>
+      ScopedRuntimeScan.scan({ provider, instance, root, filter, snapshot, paths, limit: SCOPE_LIMIT }).pipe(
+        Effect.flatMap((r) =>
+          r !== undefined && "error" in r
+            ? Effect.fail(unreachable(`cannot scan the runtime: ${r.error}`))
+            : Effect.succeed(r)
+        )
+      ),
     recheck: Effect.void,
     apply: ({ hostRoot, input, stateDir }) =>
       Effect.gen(function*() {
@@ -272,19 +274,4 @@ const scanDirectScope = (
     manifest: { entries, problems, scan_ns, root_missing: false, changes, hashed, raw_stamps: new Map(), racy },
     touched: new Set([...scoped.scope.fresh, ...scoped.scope.dropped, ...problems.map((x) => x.path)])
   }
-}
-
-/** The paths where a full scan differs from the snapshot it was taken against. */
-const differences = (snapshot: Snapshot, manifest: RuntimeManifest): Set<string> => {
-  const out = new Set<string>(manifest.problems.map((x) => x.path))
-  for (const [p, e] of manifest.entries) {
-    const s = snapshot.entries.get(p)
-    if (
-      s !== e && (s === undefined || s.kind !== e.kind || s.mode !== e.mode || s.link_target !== e.link_target ||
-        (e.kind === "file" && (s.size !== e.size || s.mtime_ns !== e.mtime_ns || s.ino !== e.ino ||
-          s.digest !== e.digest || snapshot.racy.has(p))))
-    ) out.add(p)
-  }
-  for (const p of snapshot.entries.keys()) if (!manifest.entries.has(p)) out.add(p)
-  return out
 }

@@ -68,6 +68,10 @@ export * as Safety from "./Safety.js"
 /**
  * @since 0.1.0
  */
+export * as ScopedRuntimeScan from "./ScopedRuntimeScan.js"
+/**
+ * @since 0.1.0
+ */
 export * as SyncEngine from "./SyncEngine.js"
 /**
  * @since 0.1.0

@@ -115,6 +115,45 @@ describe("scoped two-way cycle (a live batch)", () => {
       }).pipe(Effect.provide(EngineLayer)))
   }
 
+  it.scoped("a remote runtime is read only in the scope: one exec walks the scope, not the tree [archive]", () =>
+    Effect.gen(function*() {
+      const w = yield* world(T0, "archive")
+      // files older than the racy window: a record of them is trusted, never read again unasked
+      const old = Date.now() / 1000 - 60
+      for (const p of Object.keys(T0)) fs.utimesSync(path.join(w.host, p), old, old)
+      const engine = yield* SyncEngine.make()
+      yield* engine.seed(w.request())
+      // warm: the host's scan that scoped batches build on
+      yield* engine.sync(w.request())
+      put(w.runtime, "a.txt", "A-runtime")
+      put(w.runtime, "other/f.txt", "F-runtime")
+      put(w.runtime, "dir/sub/deeper/new.txt", "N")
+      w.dir.calls.length = 0
+      const first = yield* engine.sync(w.request({ scope: ["a.txt", "dir/sub/deeper/new.txt"] }))
+      expect(w.dir.calls).toEqual(["exec", "getArchive"])
+      expect(first.files_from_runtime).toBe(2)
+      expect(readTree(w.host)["dir/sub/deeper/new.txt"]).toBe("f:N")
+      // outside the scope: waits for the batch whose watcher event names it
+      expect(readTree(w.host)["other/f.txt"]).toBe("f:F")
+      const second = yield* engine.sync(w.request({ scope: ["other"] }))
+      expect(second.files_from_runtime).toBe(1)
+      expect(readTree(w.host)).toEqual(readTree(w.runtime))
+    }).pipe(Effect.provide(EngineLayer)))
+
+  it.scoped("a directory above the scope that became a file drops what the snapshot had under it [archive]", () =>
+    Effect.gen(function*() {
+      const w = yield* world(T0, "archive")
+      const engine = yield* SyncEngine.make()
+      yield* engine.seed(w.request())
+      yield* engine.sync(w.request())
+      fs.rmSync(path.join(w.runtime, "dir"), { recursive: true })
+      put(w.runtime, "dir", "now a file")
+      const r = yield* engine.sync(w.request({ scope: ["dir/b.txt"] }))
+      expect(r.deleted_on_host + r.files_from_runtime).toBeGreaterThan(0)
+      expect(readTree(w.host)).toEqual(readTree(w.runtime))
+      expect(readTree(w.host)["dir"]).toBe("f:now a file")
+    }).pipe(Effect.provide(EngineLayer)))
+
   it.scoped("excludes apply both ways: a scope inside an excluded directory moves nothing", () =>
     Effect.gen(function*() {
       const w = yield* world(T0)
