@@ -408,7 +408,8 @@ export const run = Effect.fn("Session.run")(function*(options: StartOptions) {
         ...(acceptHeld ? { accept_held: true } : {})
       })
 
-      const recordSync = (result: SyncResult) =>
+      /** What a sync moved, added to the record; a sync that read the runtime (any but the seed) stamps when. */
+      const recordSync = (result: SyncResult, fromRuntime: boolean) =>
         Effect.flatMap(DateTime.now, (now) =>
           update((s) =>
             Session.make({
@@ -419,7 +420,7 @@ export const run = Effect.fn("Session.run")(function*(options: StartOptions) {
                   last_to_runtime_at: result.files_to_runtime > 0 || s.sandbox.sync.last_to_runtime_at === null
                     ? now
                     : s.sandbox.sync.last_to_runtime_at,
-                  last_from_runtime_at: s.sandbox.sync.last_from_runtime_at,
+                  last_from_runtime_at: fromRuntime ? now : s.sandbox.sync.last_from_runtime_at,
                   files_to_runtime: s.sandbox.sync.files_to_runtime + result.files_to_runtime,
                   files_from_runtime: s.sandbox.sync.files_from_runtime + result.files_from_runtime,
                   bytes_to_runtime: s.sandbox.sync.bytes_to_runtime + result.bytes_to_runtime,
@@ -429,18 +430,6 @@ export const run = Effect.fn("Session.run")(function*(options: StartOptions) {
               })
             })
           ))
-
-      // a sync that read the runtime (any but the seed) stamps when it did
-      const stampFromRuntime = Effect.flatMap(DateTime.now, (now) =>
-        update((s) =>
-          Session.make({
-            ...s,
-            sandbox: SandboxRecord.make({
-              ...s.sandbox,
-              sync: SyncStatus.make({ ...s.sandbox.sync, last_from_runtime_at: now })
-            })
-          })
-        ))
 
       // one sync at a time: a checkpoint, a live batch and the sync-back never overlap
       const syncLock = yield* Effect.makeSemaphore(1)
@@ -471,8 +460,7 @@ export const run = Effect.fn("Session.run")(function*(options: StartOptions) {
             const moved = result.files_to_runtime + result.deleted_in_runtime + result.files_from_runtime +
               result.deleted_on_host + result.conflicts.length + (result.held?.length ?? 0)
             if (moved > 0) {
-              yield* recordSync(result)
-              yield* stampFromRuntime
+              yield* recordSync(result, true)
               yield* emit("sandbox.sync.before", { direction, reason: "live", scope: scope?.length ?? null })
               yield* emit("sandbox.sync.after", syncAttrs(result, direction, "live"))
             }
@@ -510,9 +498,8 @@ export const run = Effect.fn("Session.run")(function*(options: StartOptions) {
                 .pipe(Effect.ignore)
             )
           )
-          yield* recordSync(result)
+          yield* recordSync(result, reason !== "start")
           notices.push(...(result.notices ?? []))
-          if (reason !== "start") yield* stampFromRuntime
           yield* emit("sandbox.sync.after", syncAttrs(result, direction, reason))
           yield* Hooks.run(options.hooks, "sandbox.sync.after", hookEvent({ direction, reason, result }))
           return result

@@ -456,3 +456,66 @@ layer(NodeContext.layer)("Store.layer (files)", (it) => {
       expect(Schema.decodeSync(Store.records.workspace)(text)).toEqual(workspace("api"))
     }))
 })
+
+// Each store remembers what it wrote last (to skip reading it back); a second store on the same root stands for
+// another process writing in between, which the first must always see.
+describe("Store.layer (files), two processes on one state directory", () => {
+  layer(NodeContext.layer)((it) => {
+    const twoStores = Effect.gen(function*() {
+      const { root, store } = yield* fileStore
+      return { root, a: store, b: yield* Effect.provide(Store.Store, Store.layer(root)) }
+    })
+
+    it.scoped("an update by another process between two of ours is kept", () =>
+      Effect.gen(function*() {
+        const { a, b } = yield* twoStores
+        const id = sessionId(1)
+        yield* a.putSession(session(id))
+        yield* a.updateSession(id, (s) => Session.make({ ...s, command: [...s.command, "a1"] }))
+        yield* b.updateSession(id, (s) => Session.make({ ...s, command: [...s.command, "b"] }))
+        yield* a.updateSession(id, (s) => Session.make({ ...s, command: [...s.command, "a2"] }))
+        expect((yield* b.getSession(id)).command).toEqual(["npm", "test", "a1", "b", "a2"])
+      }))
+
+    it.scoped("a record replaced by hand (same size) is read again, not taken from memory", () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const path = yield* Path.Path
+        const { a, root } = yield* twoStores
+        const id = sessionId(1)
+        yield* a.putSession(session(id))
+        const file = path.join(root, "sessions", `${id}.json`)
+        const text = yield* fs.readFileString(file)
+        // in place, same length: only the modification time tells it apart
+        yield* fs.writeFileString(file, text.replace(`"npm"`, `"pnp"`))
+        yield* fs.utimes(file, new Date(0), new Date(0))
+        const next = yield* a.updateSession(id, (s) => s)
+        expect(next.command).toEqual(["pnp", "test"])
+      }))
+
+    it.scoped("events appended by another process are numbered on, gap-free", () =>
+      Effect.gen(function*() {
+        const { a, b } = yield* twoStores
+        const id = sessionId(1)
+        expect((yield* a.appendEvent(event(id))).seq).toBe(1)
+        expect((yield* a.appendEvent(event(id))).seq).toBe(2)
+        expect((yield* b.appendEvent(event(id))).seq).toBe(3)
+        expect((yield* a.appendEvent(event(id))).seq).toBe(4)
+        expect((yield* b.appendEvent(event(id))).seq).toBe(5)
+        expect((yield* a.readEvents(id)).items.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5])
+      }))
+
+    it.scoped("a log torn by another process's crash after our append is repaired by our next one", () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const path = yield* Path.Path
+        const { a, root } = yield* twoStores
+        const id = sessionId(1)
+        yield* a.appendEvent(event(id))
+        yield* fs.writeFileString(path.join(root, "events", `${id}.jsonl`), `{"seq":2,"at`, { flag: "a" })
+        expect((yield* a.appendEvent(event(id))).seq).toBe(2)
+        const read = yield* a.readEvents(id)
+        expect([read.items.map((e) => e.seq), read.quarantined]).toEqual([[1, 2], []])
+      }))
+  })
+})

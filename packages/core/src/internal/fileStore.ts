@@ -66,14 +66,20 @@ export const make = (root: string): Effect.Effect<Service, StoreError, FileSyste
     const syncDir = (dir: string) =>
       Effect.scoped(Effect.flatMap(fs.open(dir, { flag: "r" }), (f) => f.sync)).pipe(Effect.ignore)
 
-    /** temp file, fsync, then rename (or link when the target must not exist yet) */
+    /**
+     * temp file, fsync, then rename (or link when the target must not exist yet). Returns what the committed file
+     * looks like on disk (the rename keeps the temp file's inode and times), so a later update can tell it is still
+     * the file this store wrote.
+     */
     const writeAtomic = (target: string, text: string, mode: "replace" | "create") =>
       Effect.gen(function*() {
         const temp = `${target}${TEMP_MARK}${randomTag()}`
-        yield* Effect.scoped(Effect.gen(function*() {
+        const bytes = new TextEncoder().encode(text)
+        const info = yield* Effect.scoped(Effect.gen(function*() {
           const file = yield* fs.open(temp, { flag: "wx" })
-          yield* file.writeAll(new TextEncoder().encode(text))
+          yield* file.writeAll(bytes)
           yield* file.sync
+          return yield* file.stat
         })).pipe(Effect.mapError(io("write", target)))
         if (mode === "replace") {
           yield* fs.rename(temp, target).pipe(Effect.mapError(io("write", target)))
@@ -94,6 +100,7 @@ export const make = (root: string): Effect.Effect<Service, StoreError, FileSyste
           }
         }
         yield* syncDir(path.dirname(target))
+        return info
       })
 
     const quarantine = (file: string, reason: string) =>
@@ -191,6 +198,44 @@ export const make = (root: string): Effect.Effect<Service, StoreError, FileSyste
       )
     }
 
+    /**
+     * What a file this store wrote looked like: inode, size, birth and modification times. A file that still matches
+     * is the one written (every writer replaces a record through a new inode, and an event log only grows), so its
+     * content need not be read back.
+     */
+    const identity = (info: FileSystem.File.Info) =>
+      Option.isSome(info.ino)
+        ? `${info.ino.value}:${info.size}:${Option.getOrElse(Option.map(info.birthtime, (d) => d.getTime()), () => 0)}:${
+          Option.getOrElse(Option.map(info.mtime, (d) => d.getTime()), () => 0)
+        }`
+        : undefined
+    /** The session records this store last wrote, by file, with their identity on disk. */
+    const writtenSessions = new Map<string, { readonly identity: string; readonly session: Session }>()
+    /** The last event this store appended to each log, with the log's inode and size right after. */
+    const lastEvents = new Map<string, { readonly ino: number; readonly size: bigint; readonly seq: number }>()
+
+    const writeSession = (s: Session) =>
+      Effect.gen(function*() {
+        const file = sessionFile(s.id)
+        writtenSessions.delete(file)
+        const info = yield* writeAtomic(file, encodeSession(s), "replace")
+        const id = identity(info)
+        if (id !== undefined) writtenSessions.set(file, { identity: id, session: s })
+      })
+
+    /** The session as it is on disk: what this store wrote, unless the file changed since (another writer). */
+    const currentSession = (id: string) =>
+      Effect.gen(function*() {
+        const file = sessionFile(id)
+        const written = writtenSessions.get(file)
+        if (written !== undefined) {
+          const info = yield* fs.stat(file).pipe(Effect.option)
+          if (Option.isSome(info) && identity(info.value) === written.identity) return written.session
+          writtenSessions.delete(file)
+        }
+        return yield* readRecord("session", file, sessionJson)
+      })
+
     const encodeWorkspace = (w: Workspace) => Schema.encodeSync(workspaceJson)(w)
     const encodeSession = (s: Session) => JSON.stringify(Schema.encodeSync(Session)(s), null, 2)
     const workspaceFile = (name: string) => path.join(dirs.workspaces, `${name}.json`)
@@ -232,6 +277,49 @@ export const make = (root: string): Effect.Effect<Service, StoreError, FileSyste
         return { items, quarantined }
       })
 
+    /**
+     * Read a log to find its last seq (its size once repaired): a torn last line (a crashed append) is kept in
+     * quarantine and cut, and so are garbled complete lines at the end (a disk error, a hand edit), so that the log
+     * keeps going with gap-free numbers. Runs under the log's lock.
+     */
+    const lastSeq = (id: string) =>
+      Effect.gen(function*() {
+        const file = eventsFile(id)
+        const text = yield* readEventsRaw(id)
+        const end = text.lastIndexOf("\n") + 1
+        if (end < text.length) {
+          const stamp = Date.now()
+          yield* fs.writeFileString(path.join(dirs.quarantine, `events-${id}.torn.${stamp}`), text.slice(end))
+            .pipe(Effect.mapError(io("quarantine", file)))
+          yield* fs.truncate(file, new TextEncoder().encode(text.slice(0, end)).byteLength).pipe(
+            Effect.mapError(io("repair events", file))
+          )
+        }
+        const complete = text.slice(0, end)
+        let keep = complete.length
+        let last = 0
+        while (keep > 0) {
+          const from = complete.lastIndexOf("\n", keep - 2) + 1
+          const line = complete.slice(from, keep - 1)
+          const decoded = line.trim() === "" ? undefined : Schema.decodeEither(eventJson)(line)
+          if (decoded !== undefined && decoded._tag === "Right") {
+            last = decoded.right.seq
+            break
+          }
+          keep = from
+        }
+        if (keep < complete.length) {
+          yield* fs.writeFileString(
+            path.join(dirs.quarantine, `events-${id}.garbled.${Date.now()}`),
+            complete.slice(keep)
+          ).pipe(Effect.mapError(io("quarantine", file)))
+          yield* fs.truncate(file, new TextEncoder().encode(complete.slice(0, keep)).byteLength).pipe(
+            Effect.mapError(io("repair events", file))
+          )
+        }
+        return { seq: last, size: BigInt(new TextEncoder().encode(complete.slice(0, keep)).byteLength) }
+      })
+
     const service: Service = {
       root,
       addWorkspace: (w) =>
@@ -263,7 +351,7 @@ export const make = (root: string): Effect.Effect<Service, StoreError, FileSyste
             )
           )
         ),
-      putSession: (s) => writeAtomic(sessionFile(s.id), encodeSession(s), "replace"),
+      putSession: writeSession,
       getSession: (id) =>
         Effect.zipRight(checkName("session", id), readRecord("session", sessionFile(id), sessionJson)),
       updateSession: (id, f) =>
@@ -272,8 +360,8 @@ export const make = (root: string): Effect.Effect<Service, StoreError, FileSyste
           withLock(
             sessionFile(id),
             Effect.gen(function*() {
-              const next = f(yield* readRecord("session", sessionFile(id), sessionJson))
-              yield* writeAtomic(sessionFile(id), encodeSession(next), "replace")
+              const next = f(yield* currentSession(id))
+              yield* writeSession(next)
               return next
             })
           )
@@ -284,58 +372,32 @@ export const make = (root: string): Effect.Effect<Service, StoreError, FileSyste
           eventsFile(input.session_id),
           Effect.gen(function*() {
             const file = eventsFile(input.session_id)
-            const text = yield* readEventsRaw(input.session_id)
-            const end = text.lastIndexOf("\n") + 1
-            if (end < text.length) {
-              // A crashed append left a torn line: keep it in quarantine, then cut it so seq stays gap-free.
-              const stamp = Date.now()
-              yield* fs.writeFileString(
-                path.join(dirs.quarantine, `events-${input.session_id}.torn.${stamp}`),
-                text.slice(end)
-              )
-                .pipe(Effect.mapError(io("quarantine", file)))
-              yield* fs.truncate(file, new TextEncoder().encode(text.slice(0, end)).byteLength).pipe(
-                Effect.mapError(io("repair events", file))
-              )
-            }
-            // The next seq follows the last line that decodes. Garbled complete lines at the end (a disk error, a
-            // hand edit) are moved to quarantine and cut, so that the log keeps going with gap-free numbers.
-            const complete = text.slice(0, end)
-            let keep = complete.length
-            let last = 0
-            while (keep > 0) {
-              const from = complete.lastIndexOf("\n", keep - 2) + 1
-              const line = complete.slice(from, keep - 1)
-              const decoded = line.trim() === "" ? undefined : Schema.decodeEither(eventJson)(line)
-              if (decoded !== undefined && decoded._tag === "Right") {
-                last = decoded.right.seq
-                break
-              }
-              keep = from
-            }
-            if (keep < complete.length) {
-              yield* fs.writeFileString(
-                path.join(dirs.quarantine, `events-${input.session_id}.garbled.${Date.now()}`),
-                complete.slice(keep)
-              ).pipe(Effect.mapError(io("quarantine", file)))
-              yield* fs.truncate(file, new TextEncoder().encode(complete.slice(0, keep)).byteLength).pipe(
-                Effect.mapError(io("repair events", file))
-              )
-            }
-            const event = SandboxEvent.make({
-              seq: last + 1,
-              at: yield* DateTime.now,
-              session_id: input.session_id,
-              sandbox_id: input.sandbox_id,
-              type: input.type,
-              attrs: input.attrs ?? {}
-            })
-            yield* Effect.scoped(Effect.gen(function*() {
+            const appended = yield* Effect.scoped(Effect.gen(function*() {
               const handle = yield* fs.open(file, { flag: "a" })
-              yield* handle.writeAll(new TextEncoder().encode(`${Schema.encodeSync(eventJson)(event)}\n`))
+              const info = yield* handle.stat
+              const known = lastEvents.get(file)
+              // The log is as this store left it (same inode, same size): its last seq is known without reading it.
+              const tail = known !== undefined && Option.getOrUndefined(info.ino) === known.ino &&
+                  info.size === known.size
+                ? { seq: known.seq, size: known.size }
+                : yield* lastSeq(input.session_id)
+              const event = SandboxEvent.make({
+                seq: tail.seq + 1,
+                at: yield* DateTime.now,
+                session_id: input.session_id,
+                sandbox_id: input.sandbox_id,
+                type: input.type,
+                attrs: input.attrs ?? {}
+              })
+              const bytes = new TextEncoder().encode(`${Schema.encodeSync(eventJson)(event)}\n`)
+              yield* handle.writeAll(bytes)
               yield* handle.sync
-            })).pipe(Effect.mapError(io("append event", file)))
-            return event
+              return { event, ino: info.ino, size: tail.size + BigInt(bytes.byteLength) }
+            })).pipe(Effect.mapError((e) => e._tag === "StoreError" ? e : io("append event", file)(e)))
+            if (Option.isSome(appended.ino)) {
+              lastEvents.set(file, { ino: appended.ino.value, size: appended.size, seq: appended.event.seq })
+            } else lastEvents.delete(file)
+            return appended.event
           })
         ),
       readEvents: (id, options) =>
