@@ -205,9 +205,9 @@ export const make = (root: string): Effect.Effect<Service, StoreError, FileSyste
      */
     const identity = (info: FileSystem.File.Info) =>
       Option.isSome(info.ino)
-        ? `${info.ino.value}:${info.size}:${Option.getOrElse(Option.map(info.birthtime, (d) => d.getTime()), () => 0)}:${
-          Option.getOrElse(Option.map(info.mtime, (d) => d.getTime()), () => 0)
-        }`
+        ? `${info.ino.value}:${info.size}:${
+          Option.getOrElse(Option.map(info.birthtime, (d) => d.getTime()), () => 0)
+        }:${Option.getOrElse(Option.map(info.mtime, (d) => d.getTime()), () => 0)}`
         : undefined
     /** The session records this store last wrote, by file, with their identity on disk. */
     const writtenSessions = new Map<string, { readonly identity: string; readonly session: Session }>()
