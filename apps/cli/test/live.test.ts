@@ -74,6 +74,14 @@ layer(NodeContext.layer)("live sync (sync_mode = \"live\", local backend)", (it)
         yield* Effect.promise(() => new Promise((r) => setTimeout(r, 700)))
         expect(yield* inRuntime("p.txt")).toBeUndefined()
         expect((yield* status(cli, id)).live!.state).toBe("paused")
+        // what waits is shown while paused, and its lag keeps growing
+        const waiting = yield* poll(status(cli, id), (x) => x.live!.pending > 0, "20 seconds")
+        expect(waiting.live!.state).toBe("paused")
+        yield* Effect.promise(() => new Promise((r) => setTimeout(r, 300)))
+        expect((yield* status(cli, id)).live!.lag_ms).toBeGreaterThanOrEqual(waiting.live!.lag_ms + 300)
+        expect((yield* cli.run(["session", "status", id])).stdout).toMatch(
+          /live sync:\s+paused, [1-9]\d* pending, lag \d+ ms/
+        )
         expectOk(yield* cli.run(["session", "sync", id, "--resume"]))
         yield* poll(inRuntime("p.txt"), (t) => t === "while paused\n", "20 seconds")
         expectOk(yield* cli.run(["session", "stop", id]))

@@ -139,7 +139,8 @@ export const run = (options: Options): Effect.Effect<LiveHandle, never, Scope.Sc
 
     const step = Effect.gen(function*() {
       yield* Queue.take(wake)
-      if (paused) return
+      // held back, but what waits is still shown: `session status` reads what was last published
+      if (paused) return yield* publish
       // a burst ends after `debounce` of quiet, or when its first change has waited `maxWait`
       for (;;) {
         const now = Date.now()

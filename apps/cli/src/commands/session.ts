@@ -47,9 +47,14 @@ const liveOf = (id: string, alive: boolean) =>
     const fs = yield* FileSystem.FileSystem
     const paths = yield* Sessions.supervisorPaths(id)
     const text = yield* fs.readFileString(paths.live).pipe(Effect.option)
-    return Option.getOrNull(
+    const live = Option.getOrNull(
       Option.flatMap(text, Schema.decodeUnknownOption(Schema.parseJson(WorkspaceSync.LiveStatus)))
     )
+    // The supervisor writes the status when something happens, not while changes merely wait (paused, or backing
+    // off after an error): the oldest pending change has aged since, and its lag is reckoned from now.
+    if (live === null || live.pending === 0) return live
+    const written = Date.parse(live.updated_at)
+    return Number.isFinite(written) ? { ...live, lag_ms: live.lag_ms + Math.max(0, Date.now() - written) } : live
   })
 
 const statusOf = (session: Session) =>
