@@ -1,23 +1,30 @@
 #!/usr/bin/env node
-// Live sync benchmark (sync_mode = "live") on the local shape: the runtime is a directory on this host, watched
-// like the workspace; the engine and its live loop run in this process, the edits are plain file writes.
-//   (1) one-file edit propagation, host → runtime and runtime → host: percentiles over --edits N (≥ 200) edits,
-//       from the write to the other side holding the new content          targets p50 ≤ 150 ms, p99 ≤ 1 s
-//   (2) a burst of --burst N changed files (a branch switch) until converged, vs a one-shot sync of the same
-//       change                                                              target ≤ 1.5×
-//   (3) idle CPU of live sync while nothing changes (process CPU time over --idle S seconds)  target < 1% of a core
-//   (4) memory live sync adds to a --files N workspace (RSS and heap after GC, before vs while watching)
-//                                                                          target ≤ 100 MB for 100,000 files
-//   (5) with --only 5 (not by default): (1) on the Daytona emulator, the runtime watched by the watcher process
-//       in the sandbox over one streamed command                          target p50 ≤ 1 s
-// Usage: npm run bench:live [-- --edits 200] [--burst 5000] [--files 100000] [--idle 5] [--only 12345]
-// The load average is printed before and after: on a shared machine, read the figures at that load.
+// Live sync benchmark (sync_mode = "live") with whole CLI processes, as a person runs them: `workspace add`, a
+// profile with sync_mode = "live", `session new` (a real, detached supervisor process), then plain file writes on
+// the host and in the runtime (the runtime directory for the local backend; the sandbox's directory for the Daytona
+// emulator, reached through the real provider in the supervisor), timed until the other side holds them.
+//   (L) local: one-file edit propagation host → runtime and runtime → host, percentiles over --edits N (≥ 200)
+//       each way                                                         targets p50 ≤ 150 ms, p99 ≤ 1 s
+//       idle CPU of the supervisor (its watchers are fs.watch inside it) over a quiet --idle S window, from
+//       /proc/PID/stat                                                   target < 1% of one core
+//   (B) local: a burst of --burst N changed files (a branch switch) until the runtime holds all of it, vs a whole
+//       `session sync ID` process of the same change in a session-bidirectional session   target ≤ 1.5×
+//   (M) local: the supervisor's RSS at --files N files with live sync vs the same session without it (a full
+//       `session sync` done in both)                                     target ≤ +100 MB at 100,000 files
+//   (E) Daytona emulator (a separate process, loopback): (L) again, the runtime watched by the watcher process in
+//       the sandbox over one streamed command; idle CPU of the supervisor and of the sandbox's processes (the
+//       watcher loop with its children)                                  targets p50 ≤ 1 s; idle < 1% of a core
+// Usage: npm run bench:live [-- --edits 200] [--burst 5000] [--files 100000] [--idle 10] [--gap 100] [--only LBME]
+// The load average is printed with every figure: on a shared machine, read the figures at that load.
+import { spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "..")
+const bin = path.join(root, "apps", "cli", "bin", "sandbox-cli.cjs")
+const emulatorBin = path.join(root, "test", "daytona-emulator", "dist", "bin.js")
 const args = process.argv.slice(2)
 const opt = (name, fallback) => {
   const i = args.indexOf(name)
@@ -26,96 +33,144 @@ const opt = (name, fallback) => {
 const edits = Math.max(200, Number(opt("--edits", "200")))
 const burst = Number(opt("--burst", "5000"))
 const files = Number(opt("--files", "100000"))
-const idleS = Number(opt("--idle", "5"))
-const only = opt("--only", "1234")
+const idleS = Number(opt("--idle", "10"))
+const gapMs = Number(opt("--gap", "100"))
+const only = opt("--only", "LBME")
+const keep = args.includes("--keep")
 
-const loadBefore = os.loadavg().map((x) => x.toFixed(2)).join(" ")
-const { Effect, Exit, Scope } = await import("effect")
-const { NodeContext } = await import("@effect/platform-node")
-const Profile = await import(path.join(root, "packages/core/dist/Profile.js"))
-const { Instance } = await import(path.join(root, "packages/core/dist/SandboxProvider.js"))
-const Capabilities = await import(path.join(root, "packages/core/dist/Capabilities.js"))
-const { SyncEngine } = await import(path.join(root, "packages/sync/dist/index.js"))
-
-const scratch = fs.mkdtempSync(path.join(fs.existsSync("/dev/shm") ? "/dev/shm" : os.tmpdir(), "live-bench-"))
-process.on("exit", () => fs.rmSync(scratch, { recursive: true, force: true }))
-const run = (effect) => Effect.runPromise(Effect.provide(effect, NodeContext.layer))
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
-
-let worlds = 0
-/** A workspace and its runtime directory, seeded by a fresh engine. */
-const world = async (tree) => {
-  const n = worlds++
-  const host = path.join(scratch, `host-${n}`)
-  const runtime = path.join(scratch, `runtime-${n}`)
-  fs.mkdirSync(host, { recursive: true })
-  tree(host)
-  const provider = {
-    name: "local",
-    contract_version: 1,
-    capabilities: Capabilities.make({ exec: true, fs: false }),
-    hostPath: () => Effect.succeed(runtime)
+for (const f of [bin, emulatorBin]) {
+  if (!fs.existsSync(f)) {
+    console.error(`${path.relative(root, f)} is not built: npm run bench:live builds it first`)
+    process.exit(2)
   }
-  const instance = Instance.make({
-    instance_id: `live-${n}`,
-    state: "running",
-    provider_state_name: "running",
-    labels: {},
-    workdir: runtime,
-    provider_state: null
-  })
-  const request = (reason, scope) => ({
-    session_id: "ses_livebench000000001",
-    sandbox_id: "sbx_livebench000000001",
-    host_root: host,
-    instance,
-    provider,
-    profile: Profile.Profile.make({ ...Profile.builtinLocal, sync_mode: "live" }),
-    state_dir: path.join(scratch, `state-${n}`),
-    reason,
-    ...(scope !== undefined ? { scope } : {})
-  })
-  const engine = await run(SyncEngine.make())
-  await run(engine.seed(request("start")))
-  let scope
-  const w = {
-    host,
-    runtime,
-    engine,
-    sync: () => run(engine.sync(request("checkpoint"))),
-    startLive: async () => {
-      scope = await Effect.runPromise(Scope.make())
-      w.handle = await run(Scope.extend(
-        engine.live(request("live"), { batch: (s) => Effect.uninterruptible(engine.sync(request("live", s))) }),
-        scope
-      ))
-      // the first batch is a full rescan: wait for it
-      while ((await Effect.runPromise(w.handle.status)).batches < 1) await sleep(5)
-    },
-    stopLive: () => Effect.runPromise(Scope.close(scope, Exit.void))
-  }
-  return w
+}
+if (!fs.existsSync("/proc/self/stat")) {
+  console.error("this benchmark reads CPU time and RSS from /proc (Linux)")
+  process.exit(2)
 }
 
-const filesTree = (count, perDir = 100) => (dir) => {
+const load = () => os.loadavg().map((x) => x.toFixed(2)).join(" ")
+const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "live-bench-"))
+const cleanups = []
+process.on("exit", () => {
+  for (const c of cleanups.reverse()) {
+    try {
+      c()
+    } catch {
+      // best effort: the benchmark is ending
+    }
+  }
+  if (!keep) fs.rmSync(scratch, { recursive: true, force: true })
+})
+process.on("SIGINT", () => process.exit(130))
+process.on("SIGTERM", () => process.exit(143))
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+
+// ---------------------------------------------------------------------------------------------- the CLI
+let homes = 0
+/** A state directory, a config beside the workspaces, and `cli(...argv)` running the CLI as a new process. */
+const home = (config, extraEnv = {}) => {
+  const base = path.join(scratch, `home-${homes++}`)
+  fs.mkdirSync(base, { recursive: true })
+  fs.writeFileSync(path.join(base, ".sandbox-cli.toml"), config)
+  const env = {
+    ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(SANDBOX_CLI_|XDG_|DAYTONA_)/.test(k))),
+    SANDBOX_CLI_HOME: path.join(base, "state"),
+    XDG_CONFIG_HOME: path.join(base, "config"),
+    XDG_CACHE_HOME: path.join(base, "cache"),
+    XDG_STATE_HOME: path.join(base, "xdg-state"),
+    NO_COLOR: "1",
+    ...extraEnv
+  }
+  const cli = (...argv) => {
+    const t0 = process.hrtime.bigint()
+    const r = spawnSync(process.execPath, [bin, ...argv], { cwd: base, env, encoding: "utf8", maxBuffer: 1 << 28 })
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6
+    if (r.status !== 0) throw new Error(`sandbox-cli ${argv.join(" ")} exited ${r.status ?? r.signal}: ${r.stderr}`)
+    return { ms, stdout: r.stdout }
+  }
+  return { base, env, cli }
+}
+
+/** Registers `ws` and starts a session on `profile` running `sleep`; waits until it runs (and watches, if live). */
+const startSession = (h, ws, name, profile, live) => {
+  h.cli("workspace", "add", ws, "--name", name, "--sandbox", profile)
+  const { id } = JSON.parse(h.cli("session", "new", "--workspace", name, "-o", "json", "--", "sleep", "3600").stdout)
+  cleanups.push(() => spawnSync(process.execPath, [bin, "session", "stop", id], { cwd: h.base, env: h.env }))
+  const deadline = Date.now() + 900_000
+  for (;;) {
+    const s = JSON.parse(h.cli("session", "status", id, "-o", "json").stdout)
+    if (s.state === "running" && (!live || s.live?.state === "watching")) return { id, status: s }
+    if (Date.now() > deadline || ["failed", "stopped", "crashed"].includes(s.state)) {
+      throw new Error(`session ${id}: ${s.state} ${s.last_error ?? ""}`)
+    }
+    spawnSync("sleep", ["0.2"])
+  }
+}
+const stopSession = (h, id) => h.cli("session", "stop", id)
+
+/** Waits until live sync has been quiet (nothing pending, no new batch) for `quietMs`. */
+const settle = async (h, id, quietMs = 2000) => {
+  let last = -1
+  let since = Date.now()
+  for (;;) {
+    const live = JSON.parse(h.cli("session", "status", id, "-o", "json").stdout).live
+    if (live === null || live.pending > 0 || live.batches !== last || live.state !== "watching") {
+      last = live?.batches ?? -1
+      since = Date.now()
+    } else if (Date.now() - since >= quietMs) return live
+    await sleep(300)
+  }
+}
+
+// ---------------------------------------------------------------------------------------------- trees
+/** `count` small text files, 100 per directory. */
+const filesTree = (dir, count) => {
+  fs.mkdirSync(dir, { recursive: true })
   for (let i = 0; i < count; i++) {
-    const d = path.join(dir, `d${Math.floor(i / perDir)}`)
-    if (i % perDir === 0) fs.mkdirSync(d, { recursive: true })
+    const d = path.join(dir, `d${Math.floor(i / 100)}`)
+    if (i % 100 === 0) fs.mkdirSync(d, { recursive: true })
     fs.writeFileSync(path.join(d, `f${i}.txt`), `file ${i}\n`)
   }
 }
+const burstChange = (dir, tag) => {
+  for (let i = 0; i < burst; i++) {
+    fs.writeFileSync(path.join(dir, `d${Math.floor(i / 100)}`, `f${i}.txt`), `${tag} ${i}\n`)
+  }
+}
+const burstDone = (dir, tag) => {
+  for (let i = burst - 1; i >= 0; i -= 1) {
+    let t
+    try {
+      t = fs.readFileSync(path.join(dir, `d${Math.floor(i / 100)}`, `f${i}.txt`), "utf8")
+    } catch {
+      return false
+    }
+    if (t !== `${tag} ${i}\n`) return false
+  }
+  return true
+}
 
+// ---------------------------------------------------------------------------------------------- measuring
 const percentile = (xs, p) => {
   const s = [...xs].sort((a, b) => a - b)
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]
 }
-const fmt = (ms) => `${ms.toFixed(1)} ms`
+const fmt = (ms) => (ms >= 10000 ? `${(ms / 1000).toFixed(1)} s` : `${ms.toFixed(0)} ms`)
+const verdict = (ok) => (ok ? "met" : "NOT met")
+const lines = []
+const say = (line) => {
+  lines.push(line)
+  console.log(line)
+}
 
-/** Waits until `file` holds `text`, checking on every change of its directory (and every 2 ms besides). */
+/** Resolves with the milliseconds until `file` holds `text`: checked on every change of its directory, and every
+ * 20 ms besides (a rename into the directory is seen at once; the timer only covers a missed event). */
 const arrival = (file, text) =>
   new Promise((resolve) => {
     const t0 = process.hrtime.bigint()
     let done = false
+    let watcher
     const check = () => {
       if (done) return
       let now
@@ -127,170 +182,243 @@ const arrival = (file, text) =>
       if (now === text) {
         done = true
         clearInterval(timer)
+        watcher?.close()
         resolve(Number(process.hrtime.bigint() - t0) / 1e6)
       }
     }
-    const timer = setInterval(check, 2)
+    const timer = setInterval(check, 20)
+    try {
+      watcher = fs.watch(path.dirname(file), check)
+    } catch {
+      // the directory may not exist yet: the timer covers it
+    }
   })
 
-const results = []
-console.log(`live sync bench: load average before ${loadBefore} (${os.cpus().length} cores)`)
-
-if (only.includes("1")) {
-  const w = await world(filesTree(2000))
-  await w.startLive()
-  for (const [from, to, label] of [[w.host, w.runtime, "host → runtime"], [w.runtime, w.host, "runtime → host"]]) {
-    const lat = []
-    for (let i = 0; i < edits; i++) {
-      const rel = `d${i % 20}/f${(i % 20) * 100 + (i % 7)}.txt`
-      const text = `${label} edit ${i} ${Math.random()}\n`
-      const arrived = arrival(path.join(to, rel), text)
-      fs.writeFileSync(path.join(from, rel), text)
-      lat.push(await arrived)
-      await sleep(5)
-    }
-    const line = `(1) one-file edit ${label}: p50 ${fmt(percentile(lat, 50))}, p90 ${fmt(percentile(lat, 90))}, ` +
-      `p99 ${fmt(percentile(lat, 99))}, max ${fmt(Math.max(...lat))} over ${lat.length} edits ` +
-      `(targets p50 ≤ 150 ms, p99 ≤ 1 s)`
-    console.log(line)
-    results.push(line)
+/** Edits one file at a time on `from` and times its arrival on `to`: `edits` samples, `gapMs` apart. */
+const latencies = async (from, to, label, dirs) => {
+  const lat = []
+  for (let i = 0; i < edits; i++) {
+    const d = i % dirs
+    const rel = `d${d}/f${d * 100 + (i % 7)}.txt`
+    const text = `${label} edit ${i} ${Math.random()}\n`
+    const arrived = arrival(path.join(to, rel), text)
+    fs.writeFileSync(path.join(from, rel), text)
+    lat.push(await arrived)
+    await sleep(gapMs)
   }
-  await w.stopLive()
+  return lat
 }
+const latencyLine = (tag, label, lat, targets, ok) =>
+  `(${tag}) one-file edit ${label}: p50 ${fmt(percentile(lat, 50))}, p90 ${fmt(percentile(lat, 90))}, ` +
+  `p99 ${fmt(percentile(lat, 99))}, max ${fmt(Math.max(...lat))} over ${lat.length} edits ${gapMs} ms apart; ` +
+  `${targets}: ${verdict(ok(percentile(lat, 50), percentile(lat, 99)))}`
 
-if (only.includes("2")) {
-  const change = (dir, tag) => {
-    for (let i = 0; i < burst; i++) {
-      fs.writeFileSync(path.join(dir, `d${Math.floor(i / 100)}`, `f${i}.txt`), `${tag} ${i}\n`)
-    }
+const TICK = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100
+/** CPU seconds of a process: its own (all threads) plus its reaped children's, from /proc/PID/stat. */
+const cpuOf = (pid) => {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+    // after the command name: state(3) ppid(4) … utime(14) stime(15) cutime(16) cstime(17)
+    return { ppid: Number(f[1]), cpu: (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / TICK }
+  } catch {
+    return undefined
   }
-  const converged = (dir, tag) => {
-    for (let i = burst - 1; i >= 0; i -= 1) {
-      let t
-      try {
-        t = fs.readFileSync(path.join(dir, `d${Math.floor(i / 100)}`, `f${i}.txt`), "utf8")
-      } catch {
-        return false
-      }
-      if (t !== `${tag} ${i}\n`) return false
-    }
-    return true
+}
+const rssOf = (pid) => {
+  const status = fs.readFileSync(`/proc/${pid}/status`, "utf8")
+  const kb = (key) => Number(new RegExp(`^${key}:\\s+(\\d+)`, "m").exec(status)?.[1] ?? NaN)
+  return { rss: kb("VmRSS") / 1024, peak: kb("VmHWM") / 1024 }
+}
+/** Every process below `pid` (by parent links in /proc). */
+const descendants = (pid) => {
+  const parent = new Map()
+  for (const name of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue
+    const c = cpuOf(name)
+    if (c) parent.set(Number(name), c.ppid)
   }
-  // one-shot: the burst, then one two-way sync
-  const a = await world(filesTree(burst))
-  await a.sync()
-  change(a.host, "switched")
+  const below = (p) => {
+    for (let q = parent.get(p); q !== undefined && q > 1; q = parent.get(q)) if (q === pid) return true
+    return false
+  }
+  return [...parent.keys()].filter(below)
+}
+/** Percent of one core the processes `pids()` used over `seconds` (processes present at both ends). */
+const idleCpu = async (pids, seconds) => {
+  const before = new Map(pids().map((p) => [p, cpuOf(p)?.cpu]))
   const t0 = process.hrtime.bigint()
-  await a.sync()
-  const oneShot = Number(process.hrtime.bigint() - t0) / 1e6
-  if (!converged(a.runtime, "switched")) throw new Error("the one-shot sync did not converge")
-  // live: the same burst, timed from its first write to every file holding its new content in the runtime
-  const b = await world(filesTree(burst))
-  await b.startLive()
-  const t1 = process.hrtime.bigint()
-  change(b.host, "switched")
-  while (!converged(b.runtime, "switched")) await sleep(20)
-  const live = Number(process.hrtime.bigint() - t1) / 1e6
-  const writing = "(the live figure includes writing the burst)"
-  const line = `(2) burst of ${burst} changed files: live ${fmt(live)} vs one-shot sync ${fmt(oneShot)} = ` +
-    `${(live / oneShot).toFixed(2)}× (target ≤ 1.5×) ${writing}`
-  console.log(line)
-  results.push(line)
-  await b.stopLive()
+  await sleep(seconds * 1000)
+  const wall = Number(process.hrtime.bigint() - t0) / 1e9
+  let used = 0
+  for (const [p, c0] of before) {
+    const c1 = cpuOf(p)?.cpu
+    if (c0 !== undefined && c1 !== undefined) used += c1 - c0
+  }
+  return (100 * used) / wall
 }
 
-if (only.includes("3") || only.includes("4")) {
-  const gc = globalThis.gc
-  const mem = () => {
-    gc?.()
-    const m = process.memoryUsage()
-    return { rss: m.rss / 2 ** 20, heap: m.heapUsed / 2 ** 20 }
+console.log(
+  `bench:live, Node ${process.version}, ${os.cpus().length} CPUs, load average ${load()}, scratch ${scratch}`
+)
+const LIVE = (name) => `[sandboxes.${name}]\nbackend = "local"\nsync_mode = "live"\n`
+const TWOWAY = (name) => `[sandboxes.${name}]\nbackend = "local"\nsync_mode = "session-bidirectional"\n`
+const runtimeDirOf = (h, status) =>
+  path.join(h.env.SANDBOX_CLI_HOME, "runtimes", status.sandbox.instance_id, "workspace")
+
+// ---------------------------------------------------------------------------------------------- (L) local
+if (only.includes("L")) {
+  const h = home(LIVE("live"))
+  const ws = path.join(h.base, "project")
+  filesTree(ws, 2000)
+  const { id, status } = startSession(h, ws, "proj", "live", true)
+  const runtime = runtimeDirOf(h, status)
+  await settle(h, id)
+  for (const [from, to, label] of [[ws, runtime, "host → runtime"], [runtime, ws, "runtime → host"]]) {
+    const lat = await latencies(from, to, label, 20)
+    say(
+      `${
+        latencyLine(
+          "L",
+          `local, ${label}`,
+          lat,
+          "targets p50 ≤ 150 ms, p99 ≤ 1 s",
+          (p50, p99) => p50 <= 150 && p99 <= 1000
+        )
+      }; load ${load()}`
+    )
   }
-  const base = mem()
-  const w = await world(filesTree(files))
-  // the engine after its seed holds the ancestor either way: what live sync adds is measured from here
-  await w.sync()
-  const before = mem()
-  await w.startLive()
-  await sleep(500)
-  const cpu0 = process.cpuUsage()
+  await settle(h, id)
+  const pid = status.supervisor.pid
+  const pct = await idleCpu(() => [pid], idleS)
+  say(
+    `(L) local, idle: supervisor ${pct.toFixed(2)}% of one core over ${idleS} s, 2,000 files watched (its watchers ` +
+      `are fs.watch in the supervisor: no other process); target < 1%: ${verdict(pct < 1)}; load ${load()}`
+  )
+  stopSession(h, id)
+}
+
+// ---------------------------------------------------------------------------------------------- (B) burst
+if (only.includes("B")) {
+  const h = home(LIVE("live") + TWOWAY("twoway"))
+  // one-shot: the change, then one whole `session sync` process
+  const wsA = path.join(h.base, "oneshot")
+  filesTree(wsA, burst)
+  const a = startSession(h, wsA, "oneshot", "twoway", false)
+  h.cli("session", "sync", a.id)
+  burstChange(wsA, "switched")
+  const oneShot = h.cli("session", "sync", a.id).ms
+  if (!burstDone(runtimeDirOf(h, a.status), "switched")) throw new Error("the one-shot sync did not converge")
+  stopSession(h, a.id)
+  // live: the same change, from its first write until the runtime holds all of it
+  const wsB = path.join(h.base, "live")
+  filesTree(wsB, burst)
+  const b = startSession(h, wsB, "live", "live", true)
+  const runtime = runtimeDirOf(h, b.status)
+  await settle(h, b.id)
   const t0 = process.hrtime.bigint()
-  await sleep(idleS * 1000)
-  const cpu = process.cpuUsage(cpu0)
-  const wall = Number(process.hrtime.bigint() - t0) / 1e3
-  const after = mem()
-  if (only.includes("3")) {
-    const line = `(3) idle: ${(100 * (cpu.user + cpu.system) / wall).toFixed(2)}% of one core over ${idleS} s ` +
-      `with ${files} files watched (target < 1%)`
-    console.log(line)
-    results.push(line)
-  }
-  if (only.includes("4")) {
-    const line = `(4) memory added by live sync of ${files} files: RSS ${(after.rss - before.rss).toFixed(1)} MB, ` +
-      `heap ${(after.heap - before.heap).toFixed(1)} MB${gc ? "" : " (no --expose-gc: heap not collected)"} ` +
-      `(target ≤ 100 MB); the whole process: RSS ${after.rss.toFixed(0)} MB, ${base.rss.toFixed(0)} MB before the ` +
-      `workspace existed (the engine's ancestor and scans are there in every two-way mode)`
-    console.log(line)
-    results.push(line)
-  }
-  await w.stopLive()
+  burstChange(wsB, "switched")
+  const written = Number(process.hrtime.bigint() - t0) / 1e6
+  while (!burstDone(runtime, "switched")) await sleep(20)
+  const live = Number(process.hrtime.bigint() - t0) / 1e6
+  say(
+    `(B) local, burst of ${burst} changed files: live ${fmt(live)} from the first write (writing took ` +
+      `${fmt(written)}) vs a whole \`session sync\` ${fmt(oneShot)} = ${(live / oneShot).toFixed(2)}×; ` +
+      `target ≤ 1.5×: ${verdict(live / oneShot <= 1.5)}; load ${load()}`
+  )
+  await settle(h, b.id)
+  stopSession(h, b.id)
 }
 
-if (only.includes("5")) {
-  const { startEmulator } = await import(path.join(root, "test/daytona-emulator/dist/index.js"))
-  const DaytonaProvider = await import(path.join(root, "packages/daytona/dist/DaytonaProvider.js"))
-  const { makeSpec } = await import(path.join(root, "packages/core/dist/testing.js"))
-  const { Redacted } = await import("effect")
-  const emu = await startEmulator({ apiKey: "bench-key" })
-  const scope = await Effect.runPromise(Scope.make())
-  const profile = Profile.Profile.make({ ...Profile.builtinLocal, backend: "daytona", sync_mode: "live" })
-  const provider = await run(Scope.extend(
-    DaytonaProvider.make({ profile, apiKey: Redacted.make("bench-key"), apiUrl: emu.url }),
-    scope
-  ))
-  const instance = await run(provider.create(makeSpec("daytona")))
-  const runtime = path.join(emu.sandboxes().find((x) => x.id === instance.instance_id).homeDir, "workspace")
-  const host = path.join(scratch, "host-emulator")
-  fs.mkdirSync(host)
-  filesTree(200)(host)
-  const request = (reason, scope) => ({
-    session_id: "ses_livebench000000002",
-    sandbox_id: "sbx_livebench000000002",
-    host_root: host,
-    instance,
-    provider,
-    profile,
-    state_dir: path.join(scratch, "state-emulator"),
-    reason,
-    ...(scope !== undefined ? { scope } : {})
+// ---------------------------------------------------------------------------------------------- (M) memory
+if (only.includes("M")) {
+  const h = home(LIVE("live") + TWOWAY("twoway"))
+  const ws = path.join(h.base, "big")
+  filesTree(ws, files)
+  const rss = {}
+  for (const [profile, live] of [["twoway", false], ["live", true]]) {
+    const s = startSession(h, ws, profile, profile, live)
+    // both have done a full two-way sync (live's first batch is one; the other is asked for it)
+    if (live) await settle(h, s.id, 3000)
+    else h.cli("session", "sync", s.id)
+    await sleep(3000)
+    rss[profile] = rssOf(s.status.supervisor.pid)
+    stopSession(h, s.id)
+    h.cli("workspace", "remove", profile)
+  }
+  const added = rss.live.rss - rss.twoway.rss
+  say(
+    `(M) local, ${files} files: supervisor RSS with live sync ${rss.live.rss.toFixed(0)} MB (peak ` +
+      `${rss.live.peak.toFixed(0)} MB) vs session-bidirectional ${rss.twoway.rss.toFixed(0)} MB (peak ` +
+      `${rss.twoway.peak.toFixed(0)} MB): live adds ${added.toFixed(0)} MB; target ≤ 100 MB: ` +
+      `${verdict(added <= 100)}; load ${load()}`
+  )
+}
+
+// ---------------------------------------------------------------------------------------------- (E) emulator
+if (only.includes("E")) {
+  const key = "bench-live-key"
+  const emuRoot = path.join(scratch, "emulator")
+  const emu = spawn(process.execPath, [emulatorBin, "--port", "0", "--api-key", key, "--root", emuRoot], {
+    stdio: ["ignore", "pipe", "inherit"]
   })
-  const engine = await run(SyncEngine.make())
-  await run(engine.seed(request("start")))
-  const handle = await run(Scope.extend(
-    engine.live(request("live"), { batch: (s) => Effect.uninterruptible(engine.sync(request("live", s))) }),
-    scope
-  ))
-  while ((await Effect.runPromise(handle.status)).batches < 1) await sleep(20)
-  const watcher = (await Effect.runPromise(handle.status)).runtime_watcher
-  for (const [from, to, label] of [[host, runtime, "host → runtime"], [runtime, host, "runtime → host"]]) {
-    const lat = []
-    for (let i = 0; i < edits; i++) {
-      const rel = `d${i % 2}/f${(i % 2) * 100 + (i % 7)}.txt`
-      const text = `${label} edit ${i} ${Math.random()}\n`
-      const arrived = arrival(path.join(to, rel), text)
-      fs.writeFileSync(path.join(from, rel), text)
-      lat.push(await arrived)
-      await sleep(5)
+  cleanups.push(() => emu.kill("SIGTERM"))
+  const url = await new Promise((resolve, reject) => {
+    let out = ""
+    emu.stdout.on("data", (d) => {
+      out += d
+      const m = /listening on (\S+)/.exec(out)
+      if (m) resolve(m[1])
+    })
+    emu.once("exit", (code) => reject(new Error(`the emulator exited ${code}`)))
+  })
+  const h = home(
+    `[sandboxes.cloud]\nbackend = "daytona"\nsync_mode = "live"\n[sandboxes.cloud.daytona]\napi_url = "${url}"\n`,
+    { DAYTONA_API_KEY: key }
+  )
+  const ws = path.join(h.base, "project")
+  filesTree(ws, 200)
+  const { id, status } = startSession(h, ws, "proj", "cloud", true)
+  // the emulator's sandbox is a directory of this host, under --root: find the one holding the session's workdir
+  const pwd = JSON.parse(h.cli("session", "exec", id, "-o", "json", "--", "pwd").stdout).stdout.trim()
+  const under = (dir, depth) => {
+    if (fs.existsSync(path.join(dir, pwd, "d0", "f0.txt"))) return path.join(dir, pwd)
+    if (depth === 0) return undefined
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const found = e.isDirectory() ? under(path.join(dir, e.name), depth - 1) : undefined
+      if (found) return found
     }
-    const line =
-      `(5) emulator, one-file edit ${label}: p50 ${fmt(percentile(lat, 50))}, p90 ${fmt(percentile(lat, 90))}, ` +
-      `p99 ${fmt(percentile(lat, 99))} over ${lat.length} edits, runtime watcher ${watcher} (target p50 ≤ 1 s)`
-    console.log(line)
-    results.push(line)
+    return undefined
   }
-  await Effect.runPromise(Scope.close(scope, Exit.void))
-  await emu.close()
+  const runtime = under(emuRoot, 3)
+  if (runtime === undefined) throw new Error(`no sandbox directory holds ${pwd} under ${emuRoot}`)
+  const watcher = (await settle(h, id)).runtime_watcher
+  for (const [from, to, label] of [[ws, runtime, "host → runtime"], [runtime, ws, "runtime → host"]]) {
+    const lat = await latencies(from, to, label, 2)
+    say(
+      `${
+        latencyLine("E", `Daytona emulator, ${label}`, lat, "target p50 ≤ 1 s", (p50) => p50 <= 1000)
+      }; runtime watcher ${watcher}; ` +
+        `load ${load()}`
+    )
+  }
+  await settle(h, id)
+  const pid = status.supervisor.pid
+  const sandbox = () => descendants(emu.pid)
+  const [sup, box, server] = await Promise.all([
+    idleCpu(() => [pid], idleS),
+    idleCpu(sandbox, idleS),
+    idleCpu(() => [emu.pid], idleS)
+  ])
+  say(
+    `(E) Daytona emulator, idle over ${idleS} s: supervisor ${sup.toFixed(2)}% of one core, the sandbox's ` +
+      `processes (the ${watcher} watcher loop and its children, the idle agent) ${box.toFixed(2)}%; targets < 1%: ` +
+      `${verdict(sup < 1 && box < 1)} (the emulator's server, standing in for Daytona's: ${server.toFixed(2)}%); ` +
+      `load ${load()}`
+  )
+  stopSession(h, id)
 }
 
-console.log(`load average after ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}`)
+console.log(`\nbench:live summary (load average at the end ${load()}):`)
+for (const l of lines) console.log(l)
 process.exit(0)
