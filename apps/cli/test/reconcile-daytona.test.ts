@@ -40,15 +40,14 @@ layer(NodeContext.layer)("sandbox-cli reconcile (daytona emulator)", (it) => {
             cli.run(["session", "new", "--workspace", "ws", "-o", "json", "--", "sh", "-c", script], { env }),
             (r) => json<{ id: string }>(r).id
           )
-        // an agent that writes a heartbeat file as long as it runs, beside the workspace (not synced: a file that
-        // changes while reconcile brings the work home is left behind, and the end would rightly fail)
-        const id = yield* start("while :; do date +%s%N > ../beat; sleep 0.1; done")
+        // an agent that writes a heartbeat file in the workspace as long as it runs
+        const id = yield* start("while :; do date +%s%N > beat; sleep 0.1; done")
         const running = yield* poll(
           status(id),
           (s) => s.state === "running" && s.supervisor.pid !== null,
           "120 seconds"
         )
-        yield* poll(cli.run(["session", "exec", id, "--", "cat", "../beat"], { env }), (r) => r.code === 0)
+        yield* poll(cli.run(["session", "exec", id, "--", "cat", "beat"], { env }), (r) => r.code === 0)
         const supervisor = running.supervisor.pid!
         process.kill(supervisor, "SIGKILL")
         yield* poll(
@@ -61,7 +60,7 @@ layer(NodeContext.layer)("sandbox-cli reconcile (daytona emulator)", (it) => {
         )
         expect(reconciled.actions.map((a) => [a.decision, a.status])).toEqual([["reattach", "done"]])
         // the next session reattaches to the kept sandbox and finds the heartbeat still
-        const next = yield* start("a=$(cat ../beat); sleep 1; b=$(cat ../beat); test \"$a\" = \"$b\"")
+        const next = yield* start("a=$(cat beat); sleep 1; b=$(cat beat); test \"$a\" = \"$b\"")
         const ended = yield* poll(
           status(next),
           (s) => ["stopped", "failed", "crashed"].includes(s.state),

@@ -1,8 +1,10 @@
 /**
- * The one end-of-session rule, shared by the session lifecycle and the reconciler: sync back → verify what
- * landed → apply persistence. A runtime that may hold work not yet home (the sync-back failed, or it left
- * content behind) is kept, whatever the policy says, and the session records why (`kept: "unsynced"`), so that
- * `reconcile` retries the sync-back and `prune` refuses to destroy it without `--discard`.
+ * The one end-of-session rule, shared by the session lifecycle and the reconciler: the agent stops → sync back →
+ * verify what landed → apply persistence. The sync-back sees the sandbox's final state, as nothing of the session
+ * writes in it any more: the lifecycle's own agent has ended by then; after a crash, `halt` stops the sandbox
+ * first. A runtime that may hold work not yet home (the sync-back failed, or it left content behind) is kept,
+ * whatever the policy says, and the session records why (`kept: "unsynced"`), so that `reconcile` retries the
+ * sync-back and `prune` refuses to destroy it without `--discard`.
  *
  * @since 0.2.0
  */
@@ -27,8 +29,13 @@ export type Apply = "destroy" | "archive" | "keep"
 export interface Input<E> {
   readonly provider: ProviderService
   readonly instance: Instance
-  /** The sync-back (with its own events), or `None` when the runtime holds nothing to bring home. */
-  readonly syncBack: Option.Option<Effect.Effect<{ readonly result: SyncResult; readonly instance: Instance }, E>>
+  /**
+   * The sync-back of the instance as it is by then (with its own events; it starts a stopped sandbox it needs
+   * running), or `None` when the runtime holds nothing to bring home.
+   */
+  readonly syncBack: Option.Option<
+    (instance: Instance) => Effect.Effect<{ readonly result: SyncResult; readonly instance: Instance }, E>
+  >
   readonly apply: Apply
   /** The engine, to forget the sandbox's sync state once the sandbox is gone. */
   readonly sync: SyncService
@@ -37,8 +44,9 @@ export interface Input<E> {
   /** Runs after the sync-back, before persistence (the `sandbox.stop` hook). */
   readonly beforeApply?: Effect.Effect<void>
   /**
-   * Stop a sandbox that is kept (its processes with it): for a session whose supervisor died, whose agent may
-   * still run, so that nothing of it runs on into the next session.
+   * The session's agent may still run (its owner died): stop the sandbox, its processes with it, before the
+   * sync-back, so that the sync-back sees the final state and nothing the agent writes afterwards is left behind;
+   * and keep a kept sandbox stopped, so that nothing of the session runs on into the next one.
    */
   readonly halt?: boolean
 }
@@ -122,8 +130,15 @@ export const finish = <E extends { readonly message: string }>(input: Input<E>):
     let synced: SyncResult | undefined
     let instance = input.instance
     let unsynced = false
+    if (input.halt === true && Option.isSome(input.syncBack) && instance.state === "running") {
+      // A sandbox that cannot be stopped is still brought home as it is: the sync-back then reports what changed
+      // under it as left behind, and the sandbox is kept.
+      const stopped = yield* Effect.either(input.provider.stop(instance))
+      if (stopped._tag === "Left") errors.push(`stop failed: ${stopped.left.message}`)
+      else instance = stopped.right
+    }
     if (Option.isSome(input.syncBack)) {
-      const back = yield* Effect.either(input.syncBack.value)
+      const back = yield* Effect.either(input.syncBack.value(instance))
       if (back._tag === "Left") {
         unsynced = true
         errors.push(`sync back failed: ${back.left.message}`)
@@ -158,6 +173,7 @@ export const finish = <E extends { readonly message: string }>(input: Input<E>):
         yield* forget(input.sync, input.state_dir)
       }
     } else if (apply === "keep" && input.halt === true && instance.state === "running") {
+      // started again for the sync-back
       const stopped = yield* Effect.either(input.provider.stop(instance))
       if (stopped._tag === "Left") errors.push(`stop failed: ${stopped.left.message}`)
       else sandbox_state = stopped.right.state

@@ -723,7 +723,7 @@ export const run = Effect.fn("Session.run")(function*(options: StartOptions) {
               provider,
               instance,
               syncBack: wantsSync
-                ? Option.some(
+                ? Option.some((instance: Instance) =>
                   Effect.map(doSync(instance, "stop", options.acceptHeld === true), (result) => ({ result, instance }))
                 )
                 : Option.none(),

@@ -10,7 +10,7 @@ import { baseLayer, makeProvider, makeSync, OWNER, profiles, seedSession } from 
 
 const setup = (options: { alive?: Set<string> } = {}) => {
   const provider = makeProvider()
-  const sync = makeSync()
+  const sync = makeSync(provider.calls)
   const alive = options.alive ?? new Set<string>()
   const reconciler = (concurrency = 4) =>
     Reconciler.make({
@@ -155,7 +155,17 @@ describe("Reconciler", () => {
       expect((yield* store.getSession(reuse.session.id)).state).toBe("crashed")
       // kept for the next session, but stopped: the cut-off session's agent must not run on into it
       expect((yield* store.getSession(reuse.session.id)).sandbox.state).toBe("stopped")
-      expect(t.provider.requests.get("stop")).toBe(1)
+      // the agent stops before the sync-back (which starts the sandbox again to read it), and it stays stopped
+      const reuseId = reuse.instance!.instance_id
+      expect(t.provider.calls.filter((c) => c.endsWith(` ${reuseId}`))).toEqual(
+        ["stop", "start", "sync", "stop"].map((op) => `${op} ${reuseId}`)
+      )
+      const archiveId = archive.instance!.instance_id
+      expect(t.provider.calls.filter((c) => c.endsWith(` ${archiveId}`))).toEqual(
+        ["stop", "start", "sync", "archive"].map((op) => `${op} ${archiveId}`)
+      )
+      // with nothing to bring home, a sandbox to destroy is destroyed straight away
+      expect(t.provider.requests.get("stop")).toBe(3)
       expect((yield* store.getSession(unrecorded.session.id)).sandbox.instance_id).toBe(
         unrecorded.instance!.instance_id
       )

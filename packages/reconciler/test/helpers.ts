@@ -31,14 +31,16 @@ export const profiles = {
 export const notFound = (operation: string, id: string) =>
   ProviderError.of({ provider: "memory", operation, reason: "NotFound", detail: `no ${id}`, instance_id: id })
 
-/** A provider over a map; `requests` counts every call by operation. */
+/** A provider over a map; `requests` counts every call by operation, `calls` lists them in order (`op id`). */
 export const makeProvider = () => {
   const instances = new Map<string, Instance>()
   const requests = new Map<string, number>()
+  const calls: Array<string> = []
   const count = (op: string) => requests.set(op, (requests.get(op) ?? 0) + 1)
   const get = (op: string, id: string) =>
     Effect.suspend(() => {
       count(op)
+      calls.push(`${op} ${id}`)
       const found = instances.get(id)
       return found ? Effect.succeed(found) : Effect.fail(notFound(op, id))
     })
@@ -74,6 +76,7 @@ export const makeProvider = () => {
     destroy: (i) =>
       Effect.sync(() => {
         count("destroy")
+        calls.push(`destroy ${i.instance_id}`)
         instances.delete(i.instance_id)
       }),
     exec: unsupported("exec"),
@@ -100,7 +103,7 @@ export const makeProvider = () => {
     instances.set(options.id, instance)
     return instance
   }
-  return { service, instances, requests, add }
+  return { service, instances, requests, calls, add }
 }
 
 export type MemoryProvider = ReturnType<typeof makeProvider>
@@ -176,8 +179,11 @@ const emptyResult: SyncResult = {
   duration_ms: 1
 }
 
-/** A sync engine that records its requests and fails for sandboxes in `failing`. */
-export const makeSync = () => {
+/**
+ * A sync engine that records its requests (also in `calls`, as `sync id`, beside a provider's) and fails for
+ * sandboxes in `failing`.
+ */
+export const makeSync = (calls: Array<string> = []) => {
   const requests: Array<SyncRequest> = []
   const failing = new Set<string>()
   const layer = Layer.succeed(WorkspaceSync, {
@@ -185,6 +191,7 @@ export const makeSync = () => {
     sync: (request) =>
       Effect.suspend(() => {
         requests.push(request)
+        calls.push(`sync ${request.instance.instance_id}`)
         return failing.has(request.sandbox_id)
           ? Effect.fail(
             ProviderError.of({

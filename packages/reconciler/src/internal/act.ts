@@ -108,10 +108,10 @@ export const act = (context: ActContext, item: Planned, since: number): Effect.E
         unsynced = action.sync_back
       } else {
         const p = provider.right
-        const back = action.sync_back && session !== undefined && profile !== undefined &&
-            Option.isSome(item.workspace_path)
-          ? Option.some(
-            syncBack(context, p, profile, session, instance, item.workspace_path.value, emit, item.force === true)
+        const hostRoot = Option.getOrUndefined(item.workspace_path)
+        const back = action.sync_back && session !== undefined && profile !== undefined && hostRoot !== undefined
+          ? Option.some((current: Instance) =>
+            syncBack(context, p, profile, session, current, hostRoot, emit, item.force === true)
           )
           : Option.none()
         const ended = yield* EndOfSession.finish({
@@ -119,7 +119,7 @@ export const act = (context: ActContext, item: Planned, since: number): Effect.E
           instance,
           syncBack: back,
           apply: action.apply ?? "keep",
-          // a cut-off session's agent may still run in a sandbox that is kept: stop it
+          // a cut-off session's agent may still run: it stops before the sync-back
           halt: action.crash_session,
           sync: context.sync,
           state_dir: context.syncStateDir(action.sandbox_id)
