@@ -158,6 +158,14 @@ const raceToTheEnd = <A, E, B, E2>(
     (fiber) => Fiber.join(fiber).pipe(Effect.onInterrupt(() => Fiber.interrupt(fiber)))
   )
 
+/**
+ * The states whose record must survive a crash of the machine before the next step: `running`, because from then on
+ * the runtime holds work that only a sync-back brings home, and the reconciler syncs back only a session whose record
+ * shows the seed done (`last_to_runtime_at`, written before). The first record (before the provider is called) and
+ * the last (how the session ended) are durable too; the writes between need only be atomic.
+ */
+const durableStates: ReadonlySet<SessionState> = new Set(["running"])
+
 const tail = (text: string, max = 4000) => (text.length > max ? `…${text.slice(-max)}` : text)
 
 const commandText = (c: string | ReadonlyArray<string>) => (typeof c === "string" ? c : c.join(" "))
@@ -250,9 +258,13 @@ export const run = Effect.fn("Session.run")(function*(options: StartOptions) {
       yield* store.putSession(initial)
       if (options.onCreated) yield* options.onCreated(initial)
 
-      const update = (f: (s: Session) => Session) =>
+      /**
+       * Durable writes are the ones recovery depends on (see `durableStates`); the others are atomic, and a machine
+       * crash leaves what the last durable write had, which is what the reconciler then works from.
+       */
+      const update = (f: (s: Session) => Session, durable = false) =>
         Effect.flatMap(DateTime.now, (now) =>
-          store.updateSession(session_id, (s) => Session.make({ ...f(s), updated_at: now })))
+          store.updateSession(session_id, (s) => Session.make({ ...f(s), updated_at: now }), { durable }))
       // Every state change goes through the state machine; a refused one leaves the record as it is and fails.
       const setState = (state: SessionState) =>
         Effect.gen(function*() {
@@ -264,7 +276,7 @@ export const run = Effect.fn("Session.run")(function*(options: StartOptions) {
             }
             return Either.getOrElse(moved, () =>
               s)
-          })
+          }, durableStates.has(state))
           if (refused !== undefined && Either.isLeft(refused)) return yield* Effect.die(refused.left)
           return next
         })
@@ -763,6 +775,7 @@ export const run = Effect.fn("Session.run")(function*(options: StartOptions) {
               ? "failed"
               : "stopped"
           const now = yield* DateTime.now
+          // how the session ended: durable
           const final = yield* update((s) =>
             Either.getOrElse(
               transition(s, state, {
@@ -781,8 +794,7 @@ export const run = Effect.fn("Session.run")(function*(options: StartOptions) {
                 })
               }),
               () => s
-            )
-          )
+            ), true)
           yield* emit("sandbox.stop.complete", { sandbox_state: finalState, errors, left_behind })
           yield* emit(state === "failed" ? "session.failed" : "session.stopped", {
             exit_code: commandCode,

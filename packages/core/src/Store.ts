@@ -56,10 +56,23 @@ export interface Service {
   readonly removeWorkspace: (name: string) => Effect.Effect<void, StoreError>
   readonly putSession: (session: Session) => Effect.Effect<void, StoreError>
   readonly getSession: (id: string) => Effect.Effect<Session, StoreError>
-  /** Read, change and write a session under its lock. */
-  readonly updateSession: (id: string, f: (session: Session) => Session) => Effect.Effect<Session, StoreError>
+  /**
+   * Read, change and write a session under its lock. Every write is atomic and seen at once by every process. A
+   * write is also durable (it survives a crash of the machine, not only of the process) unless `durable: false`
+   * says a step needs no more than atomic: a machine crash may then leave the session as its last durable write
+   * had it, which every later durable write of the session brings up to date.
+   */
+  readonly updateSession: (
+    id: string,
+    f: (session: Session) => Session,
+    options?: { readonly durable?: boolean }
+  ) => Effect.Effect<Session, StoreError>
   readonly listSessions: Effect.Effect<Listing<Session>, StoreError>
-  /** Append an event with the next gap-free `seq` for its session. */
+  /**
+   * Append an event with the next gap-free `seq` for its session. The log is an account of what happened, not a
+   * record anything recovers from: an append is seen at once by every process, and a machine crash may lose the
+   * log's last events (the next append numbers on from the last one kept).
+   */
   readonly appendEvent: (event: EventInput) => Effect.Effect<SandboxEvent, StoreError>
   readonly readEvents: (
     sessionId: string,

@@ -5,6 +5,7 @@ import { HookDenied } from "../src/Hooks.js"
 import { ProviderError } from "../src/SandboxError.js"
 import type { Service } from "../src/SandboxProvider.js"
 import { Label } from "../src/SandboxProvider.js"
+import type { Session } from "../src/Session.js"
 import * as SessionLifecycle from "../src/SessionLifecycle.js"
 import * as Store from "../src/Store.js"
 import { type SyncResult, WorkspaceSync } from "../src/WorkspaceSync.js"
@@ -277,5 +278,40 @@ describe("SessionLifecycle", () => {
         "sandbox.stop.complete",
         "session.failed"
       ])
+    }).pipe(Effect.provide(Store.layerMemory)))
+
+  it.effect("a machine crash at any step leaves a durable record to recover from: before the provider, once the command runs, at the end", () =>
+    Effect.gen(function*() {
+      const t = yield* setup()
+      const memory = yield* Store.Store
+      // Every write as the store got it; what a machine crash leaves is the last durable one.
+      const writes: Array<{ readonly durable: boolean; readonly session: Session }> = []
+      const onDisk = () => writes.filter((w) => w.durable).at(-1)?.session
+      const store: Store.Service = {
+        ...memory,
+        putSession: (s) => Effect.tap(memory.putSession(s), () => void writes.push({ durable: true, session: s })),
+        updateSession: (id, f, options) =>
+          Effect.tap(
+            memory.updateSession(id, f, options),
+            (s) => void writes.push({ durable: options?.durable ?? true, session: s })
+          )
+      }
+      let atCreate: Session | undefined
+      let atLaunch: Session | undefined
+      const provider: Service = {
+        ...t.service,
+        create: (spec) => Effect.suspend(() => (atCreate = onDisk(), t.service.create(spec))),
+        execStream: (instance, request) => (atLaunch = onDisk(), t.service.execStream(instance, request))
+      }
+      const outcome = yield* t.run({ provider }).pipe(Effect.provideService(Store.Store, store))
+      // before the provider is called: the session and its sandbox id
+      expect([atCreate?.state, atCreate?.sandbox.sandbox_id]).toEqual(["preparing", outcome.session.sandbox.sandbox_id])
+      // once the command may write in the runtime: a live session whose seed is recorded, so that the reconciler
+      // syncs its work back (a session without last_to_runtime_at is finished without a sync-back)
+      expect([atLaunch?.state, atLaunch?.sandbox.sync.last_to_runtime_at !== null]).toEqual(["running", true])
+      expect(writes.at(-1)).toEqual({ durable: true, session: outcome.session })
+      expect(writes.filter((w) => w.durable).map((w) => w.session.state)).toEqual(["preparing", "running", "stopped"])
+      // and only atomic in between
+      expect(writes.length).toBeGreaterThan(3)
     }).pipe(Effect.provide(Store.layerMemory)))
 })
