@@ -203,9 +203,11 @@ export const makeFile = (options: FileOptions) =>
           Effect.mapError((e) => new StoreError({ operation: "lock", path: target, reason: "Io", detail: e.message }))
         )
         yield* Effect.addFinalizer(() => fs.remove(target).pipe(Effect.ignore))
+        // The lock was just written: the first heartbeat is one period away.
         yield* write.pipe(
           Effect.ignore,
           Effect.repeat(Schedule.spaced(Duration.millis(HEARTBEAT_EVERY_MS))),
+          Effect.delay(Duration.millis(HEARTBEAT_EVERY_MS)),
           Effect.forkScoped
         )
       })
