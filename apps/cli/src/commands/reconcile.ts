@@ -273,19 +273,22 @@ export const startupCheck = (argv: ReadonlyArray<string>) => {
     const supervision = yield* Supervision.Supervision
     const stale = yield* supervision.stale
     if (stale.length === 0) return
-    const store = yield* Store.Store
-    const cutOff: Array<string> = []
-    for (const lock of stale) {
-      const session = yield* store.getSession(lock.session_id).pipe(Effect.option)
-      // A lock without a running session (it died before writing one, or after ending it) is just removed.
-      if (Option.isNone(session) || isFinal(session.value.state)) yield* supervision.release(lock.session_id)
-      else cutOff.push(lock.session_id)
-    }
-    if (cutOff.length === 0) return
-    yield* finishCutOff(configFlag(argv), cutOff)
+    // The store is opened only when there is something to check: most commands find no stale lock.
+    yield* Effect.gen(function*() {
+      const store = yield* Store.Store
+      const cutOff: Array<string> = []
+      for (const lock of stale) {
+        const session = yield* store.getSession(lock.session_id).pipe(Effect.option)
+        // A lock without a running session (it died before writing one, or after ending it) is just removed.
+        if (Option.isNone(session) || isFinal(session.value.state)) yield* supervision.release(lock.session_id)
+        else cutOff.push(lock.session_id)
+      }
+      if (cutOff.length === 0) return
+      yield* finishCutOff(configFlag(argv), cutOff)
+    }).pipe(Effect.provide(Store.layerConfig))
   }).pipe(
     Effect.scoped,
-    Effect.provide(Layer.merge(Store.layerConfig, Sessions.supervisionLayer)),
+    Effect.provide(Sessions.supervisionLayer),
     Effect.catchAllCause(() => Effect.void)
   )
 }
