@@ -58,7 +58,7 @@ layer(NodeContext.layer)("live sync on the Daytona emulator", (it) => {
         yield* cli.run(["session", "new", "--workspace", "proj", "-o", "json", "--", "sleep", "600"], { env })
       )
       const running = yield* until(status(cli, id), (s) => s.state === "running" && s.live?.state === "watching")
-      expect(["inotifywait", "scan"]).toContain(running.live!.runtime_watcher)
+      expect(["python-inotify", "inotifywait", "scan"]).toContain(running.live!.runtime_watcher)
 
       writeFileSync(join(ws, "a.txt"), "A from the host\n")
       const cat = (file: string) =>

@@ -26,8 +26,12 @@ import { watchTree } from "./internal/watchTree.js"
  * @category models
  */
 export interface WatchHandlers {
-  /** Paths (relative to the watched root) that changed, each to be read again with its subtree. */
-  readonly paths: (paths: ReadonlyArray<string>) => void
+  /**
+   * Paths (relative to the watched root) that changed, each to be read again with its subtree; with `keys`, the
+   * stat of each as the watcher read it after the change (`RuntimeWatch`'s python watcher: `f <size> <mtime_ns>
+   * <ino> <mode>`, `d`, `l`, `o`, or `-` for gone), `undefined` where it cannot tell.
+   */
+  readonly paths: (paths: ReadonlyArray<string>, keys?: ReadonlyArray<string | undefined>) => void
   /** The watcher lost track (overflow, a lost watch or connection): the next batch rescans in full. */
   readonly overflow: (why: string) => void
 }
