@@ -18,7 +18,7 @@
  * @since 0.1.0
  */
 import type { Instance, Service as ProviderService } from "@org/sandbox-core/SandboxProvider"
-import { Duration, Effect, Stream } from "effect"
+import { Deferred, Duration, Effect, Exit, Stream } from "effect"
 import type { Filter } from "./Filter.js"
 import { INTERNAL_PREFIX } from "./Filter.js"
 import { parseFindStamp, pruneExpression, quote } from "./internal/shell.js"
@@ -148,7 +148,7 @@ export const make = (options: {
   const { filter, instance, provider, root } = options
   let current = "starting"
   const lease = `/tmp/${INTERNAL_PREFIX}watch-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`
-  const once = (handlers: WatchHandlers) =>
+  const once = (handlers: WatchHandlers, ready: () => void) =>
     Effect.gen(function*() {
       let rest = ""
       const decoder = new TextDecoder()
@@ -162,8 +162,10 @@ export const make = (options: {
             const paths: Array<string> = []
             const keys: Array<string | undefined> = []
             for (const line of lines) {
-              if (line.startsWith("@WATCH ")) current = line.slice(7)
-              else if (line === "@NOROOT" || line === "@NOWATCHER") current = "error"
+              if (line.startsWith("@WATCH ")) {
+                current = line.slice(7)
+                ready()
+              } else if (line === "@NOROOT" || line === "@NOWATCHER") current = "error"
               else if (line.startsWith("@OVERFLOW")) handlers.overflow(`the runtime watcher: ${line.slice(10)}`)
               else if (line.startsWith("=")) {
                 const tab = line.indexOf("\t")
@@ -187,15 +189,20 @@ export const make = (options: {
     start: (handlers) =>
       Effect.gen(function*() {
         let failures = 0
+        const started = yield* Deferred.make<void>()
+        const ready = () => Deferred.unsafeDone(started, Exit.void)
         const loop = Effect.gen(function*() {
           for (;;) {
-            const exit = yield* Effect.exit(once(handlers))
+            const exit = yield* Effect.exit(once(handlers, ready))
+            ready()
             // whatever happened while no watcher ran is caught up by a full rescan
             handlers.overflow(exit._tag === "Success" ? "the runtime watcher ended" : "the runtime watcher failed")
             yield* Effect.sleep(Duration.millis(RESTART_MS[Math.min(failures++, RESTART_MS.length - 1)]!))
           }
         })
         yield* Effect.forkScoped(loop)
+        // live sync's first batch (a full rescan) starts once the watcher watches: what changes after it is seen
+        yield* Deferred.await(started).pipe(Effect.timeout("20 seconds"), Effect.ignore)
         yield* Effect.addFinalizer(() =>
           provider.exec(instance, { argv: ["rm", "-f", lease] }).pipe(
             Effect.timeout("5 seconds"),
