@@ -5,8 +5,8 @@
  *
  * - The first batch is a full three-way sync: whatever changed between the seed and the watchers' start (setup
  *   commands, say) is caught up.
- * - The engine's own writes come back as watcher events; the batch that reads them finds both sides equal to
- *   the ancestor and moves nothing, so nothing ping-pongs.
+ * - The engine's own writes come back as watcher events: those `quiet` recognizes (a file exactly as a batch left
+ *   it) start no batch; any other finds both sides equal to the ancestor and moves nothing, so nothing ping-pongs.
  * - A watcher overflow or failure, a batch too big to scope, or a resume makes the next batch a full rescan
  *   (`rescanning`); a failed batch is retried as a full rescan after a backoff (`error`).
  * - The mass-deletion halt pauses live sync (`paused`, with the halt in `last_error`) until `resume`.
@@ -61,6 +61,11 @@ export interface Options extends LiveOptions {
   readonly maxWaitMs?: number
   /** More changed paths than this make the batch a full rescan (default 5,000). */
   readonly maxPaths?: number
+  /**
+   * Whether a watcher's event needs no batch, asked when the burst ends (after the batch before it finished): the
+   * echo of a batch's own write, or a path no batch reads. A path is dropped when every event of it is quiet.
+   */
+  readonly quiet?: (side: "host" | "runtime", path: string, key: string | undefined) => boolean
 }
 
 /**
@@ -92,7 +97,8 @@ export const run = (options: Options): Effect.Effect<LiveHandle, never, Scope.Sc
     const debounce = options.debounceMs ?? 50
     const maxWait = options.maxWaitMs ?? 500
     const maxPaths = options.maxPaths ?? 5000
-    const pending = new Set<string>()
+    // per path: which sides reported it, and the runtime's last stat of it ("?" once an event came without one)
+    const pending = new Map<string, { host: boolean; runtime: string | undefined }>()
     let oldest: number | undefined
     let lastEventAt = 0
     // the first batch catches up with whatever changed before the watchers started
@@ -111,10 +117,17 @@ export const run = (options: Options): Effect.Effect<LiveHandle, never, Scope.Sc
       lastEventAt = now
       Queue.unsafeOffer(wake, undefined)
     }
-    const handlers: WatchHandlers = {
-      paths: (paths) => {
+    const handlersOf = (side: "host" | "runtime"): WatchHandlers => ({
+      paths: (paths, keys) => {
         if (full) return changed(Date.now())
-        for (const p of paths) pending.add(p)
+        paths.forEach((p, i) => {
+          const before = pending.get(p)
+          const entry = before ?? { host: false, runtime: undefined }
+          if (side === "host") entry.host = true
+          // the last stat wins: a real edit after an echo is reported after it
+          else entry.runtime = keys?.[i] ?? "?"
+          if (before === undefined) pending.set(p, entry)
+        })
         if (pending.size > maxPaths) {
           full = true
           pending.clear()
@@ -125,6 +138,18 @@ export const run = (options: Options): Effect.Effect<LiveHandle, never, Scope.Sc
         full = true
         pending.clear()
         changed(Date.now())
+      }
+    })
+
+    // drops the paths whose every event is quiet (see `Options.quiet`)
+    const dropQuiet = () => {
+      const quiet = options.quiet
+      if (quiet === undefined) return
+      for (const [p, e] of pending) {
+        if (
+          (!e.host || quiet("host", p, undefined)) &&
+          (e.runtime === undefined || quiet("runtime", p, e.runtime === "?" ? undefined : e.runtime))
+        ) pending.delete(p)
       }
     }
 
@@ -153,8 +178,10 @@ export const run = (options: Options): Effect.Effect<LiveHandle, never, Scope.Sc
         if (wait <= 0 || (now - (oldest ?? now) >= maxWait && retryAt <= now)) break
         yield* Effect.sleep(Math.min(wait, Math.max(1, maxWait - (now - (oldest ?? now)))))
       }
+      if (!full) dropQuiet()
+      if (!full && pending.size === 0) oldest = undefined
       if (paused || (!full && pending.size === 0)) return
-      const scope = full ? undefined : [...pending]
+      const scope = full ? undefined : [...pending.keys()]
       const first = oldest ?? Date.now()
       pending.clear()
       oldest = undefined
@@ -194,8 +221,8 @@ export const run = (options: Options): Effect.Effect<LiveHandle, never, Scope.Sc
       if (!paused && (full || pending.size > 0)) Queue.unsafeOffer(wake, undefined)
     })
 
-    yield* options.host.start(handlers)
-    yield* options.runtime.start(handlers)
+    yield* options.host.start(handlersOf("host"))
+    yield* options.runtime.start(handlersOf("runtime"))
     Queue.unsafeOffer(wake, undefined)
     yield* Effect.forkScoped(Effect.forever(step))
     yield* publish
