@@ -73,6 +73,31 @@ describe.skipIf(!built)("scan worker (built)", () => {
     }
   })
 
+  it("a process started with V8's own options (a supervisor's --max-semi-space-size) still walks in a worker", () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "sync-worker-v8flags-"))
+    try {
+      const spec: Record<string, string> = {}
+      for (let i = 0; i < 40; i++) spec[`d${i % 4}/f${i}.txt`] = `${i}`
+      writeTree(root, spec)
+      const module = JSON.stringify(path.join(dist, "walkInWorker.js"))
+      const filter = JSON.stringify(path.join(dist, "..", "Filter.js"))
+      const script = `const w = await import(${module}); const F = await import(${filter});
+        const { Effect } = await import("effect");
+        w.setWorth(10);
+        const walked = await Effect.runPromise(w.walk(${JSON.stringify(root)}, F.make({})));
+        console.log(JSON.stringify({ entries: walked.entries.size, inWorker: walked.version !== undefined,
+          running: w.running() }))`
+      const out = execFileSync(
+        process.execPath,
+        ["--max-semi-space-size=4", "--stack-size=2000", "--input-type=module", "-e", script],
+        { cwd: path.join(dist, "..", ".."), timeout: 20_000 }
+      )
+      expect(JSON.parse(out.toString())).toEqual({ entries: 44, inWorker: true, running: 1 })
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true })
+    }
+  })
+
   it.effect("walks like the walker here, then answers with diffs that rebuild the same manifest", () =>
     Effect.gen(function*() {
       const { walk } = yield* Effect.promise(load)
