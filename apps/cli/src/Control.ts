@@ -13,8 +13,15 @@ import * as Sessions from "./Sessions.js"
 
 /** What a `.req` control file holds. */
 export const ControlRequestBody = Schema.Union(
-  /** `session sync [--accept-held]`: sync now; apply held config and hook changes only when asked. */
-  Schema.Struct({ action: Schema.Literal("sync"), accept_held: Schema.optional(Schema.Boolean) }),
+  /**
+   * `session sync [--accept-held] [--force]`: sync now; apply held config and hook changes only when asked; pass
+   * the mass-deletion guard only when asked.
+   */
+  Schema.Struct({
+    action: Schema.Literal("sync"),
+    accept_held: Schema.optional(Schema.Boolean),
+    force: Schema.optional(Schema.Boolean)
+  }),
   Schema.Struct({ action: Schema.Literal("prompt"), text: Schema.String }),
   /**
    * `session stop --force` / `--grace`: stop, let the sync-back pass the mass-deletion guard, give the command this

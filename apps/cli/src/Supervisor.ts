@@ -193,7 +193,8 @@ export const supervise = (encoded: string) =>
               reply: deferred as never,
               ...(requested.right.action === "sync" && requested.right.accept_held === true
                 ? { accept_held: true }
-                : {})
+                : {}),
+              ...(requested.right.action === "sync" && requested.right.force === true ? { force: true } : {})
             }
         )
         const exit = yield* Effect.exit(Deferred.await(deferred))

@@ -6,7 +6,7 @@
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { scopedEmulator } from "./emulator.js"
 import type { Fixture } from "./helpers.js"
@@ -121,6 +121,91 @@ layer(NodeContext.layer)("sandbox-cli session conflicts", (it) => {
           .toEqual(
             []
           )
+      }),
+    TIMEOUT
+  )
+
+  it.scoped(
+    "a conflict settled by hand (both sides made to agree) is listed no more after the next sync",
+    () =>
+      Effect.gen(function*() {
+        const cli = yield* fixture()
+        yield* cli.write("cwd/.sandbox-cli.toml", `[sandboxes.box]\nbackend = "local"\n`)
+        const ws = yield* cli.mkdir("cwd/project")
+        writeFileSync(join(ws, "f.txt"), "base\n")
+        writeFileSync(join(ws, "g.txt"), "base\n")
+        expectOk(yield* cli.run(["workspace", "add", ws, "--name", "proj", "--sandbox", "box"]))
+        const id = yield* shellSession(
+          cli,
+          "proj",
+          "echo sandbox > f.txt; echo sandbox > g.txt; echo up > up.txt; sleep 600"
+        )
+        yield* poll(cli.run(["session", "exec", id, "--", "cat", "up.txt"]), (r) => r.code === 0, "120 seconds")
+        writeFileSync(join(ws, "f.txt"), "host\n")
+        writeFileSync(join(ws, "g.txt"), "host\n")
+        const first = json<{ conflicts: ReadonlyArray<string> }>(
+          expectOk(yield* cli.run(["session", "sync", id, "-o", "json"]))
+        )
+        expect([...first.conflicts].sort()).toEqual(["f.txt", "g.txt"])
+        // f.txt: both sides made to agree by hand, its copy removed; g.txt left as it is
+        writeFileSync(join(ws, "f.txt"), "agreed\n")
+        expectOk(yield* cli.run(["session", "exec", id, "--", "sh", "-c", "echo agreed > f.txt"]))
+        for (const n of readdirSync(ws).filter((n) => n.startsWith("f.txt.sandbox-conflict-"))) rmSync(join(ws, n))
+        const next = json<{ conflicts: ReadonlyArray<string> }>(
+          expectOk(yield* cli.run(["session", "sync", id, "-o", "json"]))
+        )
+        expect(next.conflicts).toEqual(["g.txt"])
+        const listed = json<ReadonlyArray<Entry>>(expectOk(yield* cli.run(["session", "conflicts", id, "-o", "json"])))
+        expect(listed.map((e) => e.path)).toEqual(["g.txt"])
+        const status = json<{ sandbox: { sync: { conflicts: ReadonlyArray<string> } } }>(
+          expectOk(yield* cli.run(["session", "status", id, "-o", "json"]))
+        )
+        expect(status.sandbox.sync.conflicts).toEqual(["g.txt"])
+        expectOk(yield* cli.run(["session", "stop", id]))
+      }),
+    TIMEOUT
+  )
+
+  it.scoped(
+    "live sync: list, show and resolve while the session watches; a conflict settled by hand goes from the list",
+    () =>
+      Effect.gen(function*() {
+        const cli = yield* fixture()
+        yield* cli.write("cwd/.sandbox-cli.toml", `[sandboxes.box]\nbackend = "local"\nsync_mode = "live"\n`)
+        const ws = yield* cli.mkdir("cwd/project")
+        for (const n of ["f", "g", "h"]) writeFileSync(join(ws, `${n}.txt`), "base\n")
+        expectOk(yield* cli.run(["workspace", "add", ws, "--name", "proj", "--sandbox", "box"]))
+        const id = yield* shellSession(cli, "proj", "sleep 600")
+        const live = () =>
+          Effect.map(
+            cli.run(["session", "status", id, "-o", "json"]),
+            (r) => json<{ live: { state: string } | null; sandbox: { sync: { conflicts: ReadonlyArray<string> } } }>(r)
+          )
+        yield* poll(live(), (s) => s.live?.state === "watching", "120 seconds")
+        // both sides change the same files while live sync is paused; the resume finds them in conflict
+        expectOk(yield* cli.run(["session", "sync", id, "--pause"]))
+        for (const n of ["f", "g", "h"]) {
+          writeFileSync(join(ws, `${n}.txt`), `host-${n}\n`)
+          expectOk(yield* cli.run(["session", "exec", id, "--", "sh", "-c", `echo sandbox-${n} > ${n}.txt`]))
+        }
+        expectOk(yield* cli.run(["session", "sync", id, "--resume"]))
+        yield* poll(live(), (s) => s.sandbox.sync.conflicts.length === 3, "30 seconds")
+        const listed = json<ReadonlyArray<Entry>>(expectOk(yield* cli.run(["session", "conflicts", id, "-o", "json"])))
+        expect(listed.find((e) => e.path === "f.txt")!.runtime_copy).toBe(`f.txt.sandbox-conflict-${id}`)
+        const shown = expectOk(yield* cli.run(["session", "conflicts", "show", id, "f.txt"])).stdout
+        expect(shown).toContain("-host-f\n+sandbox-f")
+
+        expectOk(yield* cli.run(["session", "conflicts", "resolve", id, "f.txt", "--keep", "runtime"]))
+        expect(readFileSync(join(ws, "f.txt"), "utf8")).toBe("sandbox-f\n")
+        // g.txt by hand: the host takes the sandbox's version and the copy goes; live sync sees both agree
+        writeFileSync(join(ws, "g.txt"), "sandbox-g\n")
+        for (const n of readdirSync(ws).filter((n) => n.startsWith("g.txt.sandbox-conflict-"))) rmSync(join(ws, n))
+        const settled = yield* poll(live(), (s) => !s.sandbox.sync.conflicts.includes("g.txt"), "30 seconds")
+        expect(settled.sandbox.sync.conflicts).toEqual(["h.txt"])
+        expect(expectOk(yield* cli.run(["session", "exec", id, "--", "cat", "f.txt"])).stdout).toBe("sandbox-f\n")
+        expectOk(yield* cli.run(["session", "stop", id]))
+        expect(readFileSync(join(ws, "h.txt"), "utf8")).toBe("host-h\n")
+        expect(readFileSync(join(ws, `h.txt.sandbox-conflict-${id}`), "utf8")).toBe("sandbox-h\n")
       }),
     TIMEOUT
   )

@@ -6,7 +6,7 @@
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
-import { existsSync, readFileSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import type { Fixture } from "./helpers.js"
 import { expectOk, fixture, json, poll } from "./helpers.js"
@@ -84,6 +84,39 @@ layer(NodeContext.layer)("live sync (sync_mode = \"live\", local backend)", (it)
         )
         expectOk(yield* cli.run(["session", "sync", id, "--resume"]))
         yield* poll(inRuntime("p.txt"), (t) => t === "while paused\n", "20 seconds")
+        expectOk(yield* cli.run(["session", "stop", id]))
+      }),
+    TIMEOUT
+  )
+
+  it.scoped(
+    "the mass-deletion halt pauses live sync and says so; --resume alone halts again; --resume --force lets it through",
+    () =>
+      Effect.gen(function*() {
+        const cli = yield* fixture()
+        const { id, inRuntime, ws } = yield* start(cli)
+        mkdirSync(join(ws, "many"))
+        for (let i = 1; i <= 20; i++) writeFileSync(join(ws, `many/m${i}.txt`), `${i}\n`)
+        yield* poll(inRuntime("many/m20.txt"), (t) => t === "20\n", "20 seconds")
+        expectOk(yield* cli.run(["session", "exec", id, "--", "rm", "-rf", "many"]))
+        const halted = yield* poll(status(cli, id), (s) => s.live?.state === "paused", "20 seconds")
+        expect(halted.live!.last_error).toMatch(/would delete \d+ of \d+ files on the host/)
+        expect((yield* cli.run(["session", "status", id])).stdout).toMatch(/live sync:\s+paused, .*would delete \d+ of/)
+        expect(existsSync(join(ws, "many/m1.txt"))).toBe(true)
+        // resuming reads both sides again: the deletion still stands, so it halts again and the host keeps the files
+        expectOk(yield* cli.run(["session", "sync", id, "--resume"]))
+        yield* poll(status(cli, id), (s) => s.live?.state === "paused", "20 seconds")
+        expect(existsSync(join(ws, "many/m1.txt"))).toBe(true)
+        expect((yield* cli.run(["session", "sync", id, "--pause", "--force"])).code).toBe(2)
+        // the person means it: the deletion goes through, and live sync goes on
+        const resumed = json<LiveJson>(
+          expectOk(yield* cli.run(["session", "sync", id, "--resume", "--force", "-o", "json"]))
+        )
+        expect(["rescanning", "watching"]).toContain(resumed.state)
+        expect(existsSync(join(ws, "many"))).toBe(false)
+        yield* poll(status(cli, id), (s) => s.live?.state === "watching", "20 seconds")
+        writeFileSync(join(ws, "after.txt"), "after\n")
+        yield* poll(inRuntime("after.txt"), (t) => t === "after\n", "20 seconds")
         expectOk(yield* cli.run(["session", "stop", id]))
       }),
     TIMEOUT

@@ -135,6 +135,26 @@ export class SyncStatus extends Schema.Class<SyncStatus>("@org/sandbox-core/Sync
 }
 
 /**
+ * A session's unresolved conflicts after a sync that read the runtime: the one rule for every sync of a session
+ * (a checkpoint, a live batch, the sync-back, the reconciler's). A sync reports every path in conflict among those
+ * it read, whether or not an earlier sync reported it; so a recorded conflict that it read and did not report is
+ * settled (both sides agree now: resolved with `session conflicts resolve`, or by hand). A scoped sync (a live
+ * batch) read only its scope, each path with its subtree: recorded conflicts outside it stay.
+ *
+ * @since 0.1.0
+ * @category sync
+ */
+export const conflictsAfterSync = (
+  recorded: ReadonlyArray<string>,
+  found: ReadonlyArray<string>,
+  scope?: ReadonlyArray<string>
+): ReadonlyArray<string> => {
+  const read = (path: string) =>
+    scope === undefined || scope.some((s) => s === "" || s === "." || path === s || path.startsWith(`${s}/`))
+  return [...new Set([...recorded.filter((path) => !read(path)), ...found])]
+}
+
+/**
  * The provider state we keep: opaque to everyone but the provider, and versioned so a provider can migrate it.
  *
  * @since 0.1.0

@@ -20,7 +20,7 @@ import { ExecError, type ProviderError, type StoreError, type SyncError, UsageEr
 import type { Instance, Service as ProviderService, StopRequest } from "./SandboxProvider.js"
 import { Label, labelsFor } from "./SandboxProvider.js"
 import type { SandboxState, SessionState } from "./Session.js"
-import { isFinal, SandboxRecord, Session, SyncStatus, transition } from "./Session.js"
+import { conflictsAfterSync, isFinal, SandboxRecord, Session, SyncStatus, transition } from "./Session.js"
 import { Store } from "./Store.js"
 import type { Workspace } from "./Workspace.js"
 import type { LiveHandle, LiveStatus, SyncResult } from "./WorkspaceSync.js"
@@ -44,11 +44,15 @@ const concatBytes = (chunks: Iterable<Uint8Array>): Uint8Array => {
  * @category models
  */
 export type ControlRequest =
-  /** `accept_held`: apply the runtime's changes to host config and hooks instead of holding them back. */
+  /**
+   * `accept_held`: apply the runtime's changes to host config and hooks instead of holding them back; `force`: let
+   * the sync pass the mass-deletion guard (`session sync --force`).
+   */
   | {
     readonly _tag: "Sync"
     readonly reply: Deferred.Deferred<SyncResult, LifecycleError>
     readonly accept_held?: boolean
+    readonly force?: boolean
   }
   /**
    * `force`: the stop's sync-back may pass the mass-deletion guard (`session stop --force`); `grace`: how long the
@@ -402,7 +406,8 @@ export const run = Effect.fn("Session.run")(function*(options: StartOptions) {
         instance: Instance,
         reason: SyncReason,
         extra: ReadonlyArray<string>,
-        acceptHeld = false
+        acceptHeld = false,
+        force = false
       ) => ({
         session_id,
         sandbox_id,
@@ -412,7 +417,7 @@ export const run = Effect.fn("Session.run")(function*(options: StartOptions) {
         profile,
         state_dir: options.syncStateDir(sandbox_id),
         reason,
-        ...(options.force || forcedStop ? { force: true } : {}),
+        ...(options.force || forcedStop || force ? { force: true } : {}),
         ...(extra.length > 0 ? { extra_excludes: extra } : {}),
         ...(options.protectedPaths !== undefined && options.protectedPaths.length > 0
           ? { protected_paths: options.protectedPaths }
@@ -420,28 +425,41 @@ export const run = Effect.fn("Session.run")(function*(options: StartOptions) {
         ...(acceptHeld ? { accept_held: true } : {})
       })
 
-      /** What a sync moved, added to the record; a sync that read the runtime (any but the seed) stamps when. */
-      const recordSync = (result: SyncResult, fromRuntime: boolean) =>
+      /**
+       * What a sync moved, added to the record; a sync that read the runtime (any but the seed) stamps when, and
+       * settles the recorded conflicts it found agreeing (`scope`: what a live batch read).
+       */
+      const recordSync = (result: SyncResult, fromRuntime: boolean, scope?: ReadonlyArray<string>) =>
         Effect.flatMap(DateTime.now, (now) =>
-          update((s) =>
-            Session.make({
-              ...s,
-              sandbox: SandboxRecord.make({
-                ...s.sandbox,
-                sync: SyncStatus.make({
-                  last_to_runtime_at: result.files_to_runtime > 0 || s.sandbox.sync.last_to_runtime_at === null
-                    ? now
-                    : s.sandbox.sync.last_to_runtime_at,
-                  last_from_runtime_at: fromRuntime ? now : s.sandbox.sync.last_from_runtime_at,
-                  files_to_runtime: s.sandbox.sync.files_to_runtime + result.files_to_runtime,
-                  files_from_runtime: s.sandbox.sync.files_from_runtime + result.files_from_runtime,
-                  bytes_to_runtime: s.sandbox.sync.bytes_to_runtime + result.bytes_to_runtime,
-                  bytes_from_runtime: s.sandbox.sync.bytes_from_runtime + result.bytes_from_runtime,
-                  conflicts: [...new Set([...s.sandbox.sync.conflicts, ...result.conflicts.map((c) => c.path)])]
+          Effect.tap(
+            update((s) =>
+              Session.make({
+                ...s,
+                sandbox: SandboxRecord.make({
+                  ...s.sandbox,
+                  sync: SyncStatus.make({
+                    last_to_runtime_at: result.files_to_runtime > 0 || s.sandbox.sync.last_to_runtime_at === null
+                      ? now
+                      : s.sandbox.sync.last_to_runtime_at,
+                    last_from_runtime_at: fromRuntime ? now : s.sandbox.sync.last_from_runtime_at,
+                    files_to_runtime: s.sandbox.sync.files_to_runtime + result.files_to_runtime,
+                    files_from_runtime: s.sandbox.sync.files_from_runtime + result.files_from_runtime,
+                    bytes_to_runtime: s.sandbox.sync.bytes_to_runtime + result.bytes_to_runtime,
+                    bytes_from_runtime: s.sandbox.sync.bytes_from_runtime + result.bytes_from_runtime,
+                    conflicts: fromRuntime
+                      ? conflictsAfterSync(
+                        s.sandbox.sync.conflicts,
+                        result.conflicts.map((c) => c.path),
+                        scope
+                      )
+                      : s.sandbox.sync.conflicts
+                  })
                 })
               })
-            })
+            ),
+            (s) => void (mayHoldConflicts = s.sandbox.sync.conflicts.length > 0)
           ))
+      let mayHoldConflicts = true
 
       // one sync at a time: a checkpoint, a live batch and the sync-back never overlap
       const syncLock = yield* Effect.makeSemaphore(1)
@@ -471,8 +489,20 @@ export const run = Effect.fn("Session.run")(function*(options: StartOptions) {
             )
             const moved = result.files_to_runtime + result.deleted_in_runtime + result.files_from_runtime +
               result.deleted_on_host + result.conflicts.length + (result.held?.length ?? 0)
+            // A batch that moved nothing may still settle a recorded conflict (both sides made to agree); the record
+            // is read for that only while it may hold one (resolving one elsewhere only ever removes it).
+            if (moved === 0 && mayHoldConflicts) {
+              const recorded = yield* store.getSession(session_id).pipe(
+                Effect.map((s) => s.sandbox.sync.conflicts),
+                Effect.orElseSucceed((): ReadonlyArray<string> => [])
+              )
+              mayHoldConflicts = recorded.length > 0
+              if (recorded.some((c) => !conflictsAfterSync([c], [], scope).includes(c))) {
+                yield* recordSync(result, true, scope)
+              }
+            }
             if (moved > 0) {
-              yield* recordSync(result, true)
+              yield* recordSync(result, true, scope)
               yield* emit("sandbox.sync.before", { direction, reason: "live", scope: scope?.length ?? null })
               yield* emit("sandbox.sync.after", syncAttrs(result, direction, "live"))
             }
@@ -497,13 +527,18 @@ export const run = Effect.fn("Session.run")(function*(options: StartOptions) {
       /** One sync with its hooks and events; `to_runtime` at start, both directions later. */
       // what every sync of the session transferred with a loss of form (a sparse file, a hard link), for the caller
       const notices: Array<{ readonly path: string; readonly reason: string }> = []
-      const doSync = (instance: Instance, reason: "start" | "checkpoint" | "stop" | "crash", acceptHeld = false) =>
+      const doSync = (
+        instance: Instance,
+        reason: "start" | "checkpoint" | "stop" | "crash",
+        acceptHeld = false,
+        force = false
+      ) =>
         syncLock.withPermits(1)(Effect.gen(function*() {
           const direction = reason === "start" ? "to_runtime" : "from_runtime"
           const added = yield* Hooks.run(options.hooks, "sandbox.sync.before", hookEvent({ direction, reason }))
           yield* emit("sandbox.sync.before", { direction, reason })
           const started = Date.now()
-          const request = syncRequest(instance, reason, added.exclude ?? [], acceptHeld)
+          const request = syncRequest(instance, reason, added.exclude ?? [], acceptHeld, force)
           const result = yield* (reason === "start" ? sync.seed(request) : sync.sync(request)).pipe(
             Effect.tapError((e) =>
               emit("sandbox.sync.error", { direction, reason, error: e.message, duration_ms: Date.now() - started })
@@ -592,7 +627,9 @@ export const run = Effect.fn("Session.run")(function*(options: StartOptions) {
                   if (request.force === true) forcedStop = true
                   return Effect.succeed(true)
                 case "Sync":
-                  return Effect.exit(doSync(instance, "checkpoint", request.accept_held === true)).pipe(
+                  return Effect.exit(
+                    doSync(instance, "checkpoint", request.accept_held === true, request.force === true)
+                  ).pipe(
                     Effect.flatMap((exit) => Deferred.done(request.reply, exit)),
                     Effect.as(false)
                   )
@@ -683,9 +720,10 @@ export const run = Effect.fn("Session.run")(function*(options: StartOptions) {
                     request.reply,
                     new UsageError({ detail: "this session runs a command; only ACP agent sessions take prompts" })
                   )
-                  : Effect.exit(doSync(instance, "checkpoint", request.accept_held === true)).pipe(
-                    Effect.flatMap((exit) => Deferred.done(request.reply, exit))
-                  )
+                  : Effect.exit(doSync(instance, "checkpoint", request.accept_held === true, request.force === true))
+                    .pipe(
+                      Effect.flatMap((exit) => Deferred.done(request.reply, exit))
+                    )
               ),
               Effect.forever
             )

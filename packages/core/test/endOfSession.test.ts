@@ -4,7 +4,15 @@
 import { describe, expect, it } from "@effect/vitest"
 import { DateTime, Effect, Either, Fiber, Queue } from "effect"
 import * as Ids from "../src/Ids.js"
-import { SandboxRecord, Session, SessionState, SyncStatus, transition, transitions } from "../src/Session.js"
+import {
+  conflictsAfterSync,
+  SandboxRecord,
+  Session,
+  SessionState,
+  SyncStatus,
+  transition,
+  transitions
+} from "../src/Session.js"
 import * as SessionLifecycle from "../src/SessionLifecycle.js"
 import * as Store from "../src/Store.js"
 import { eventTypes, profile, setup } from "./fixtures/lifecycle.js"
@@ -184,4 +192,23 @@ describe("reuse", () => {
       yield* Queue.offer(control, { _tag: "Stop" })
       expect((yield* Fiber.join(fiber)).session.state).toBe("stopped")
     }).pipe(Effect.provide(Store.layerMemory)))
+})
+
+describe("conflictsAfterSync: the session's unresolved conflicts after a sync", () => {
+  it("a full sync's report is the list: what it read and did not report is settled", () => {
+    expect(conflictsAfterSync(["a.txt", "d/b.txt"], ["d/b.txt", "c.txt"])).toEqual(["d/b.txt", "c.txt"])
+    expect(conflictsAfterSync(["a.txt"], [])).toEqual([])
+  })
+  it("a scoped sync settles only what its scope covers (each path with its subtree)", () => {
+    const recorded = ["a.txt", "d/b.txt", "e/c.txt", "dd.txt"]
+    expect(conflictsAfterSync(recorded, [], ["d", "a.txt"])).toEqual(["e/c.txt", "dd.txt"])
+    expect(conflictsAfterSync(recorded, ["e/c.txt", "n.txt"], ["e"])).toEqual([
+      "a.txt",
+      "d/b.txt",
+      "dd.txt",
+      "e/c.txt",
+      "n.txt"
+    ])
+    expect(conflictsAfterSync(recorded, [], ["."])).toEqual([])
+  })
 })

@@ -469,22 +469,40 @@ const resumeOption = Options.boolean("resume").pipe(
   Options.withDescription("Resume live sync: a full three-way sync catches up, then watching goes on")
 )
 
+const syncForceOption = Options.boolean("force").pipe(
+  Options.withDescription(
+    "Let the sync through even if it would delete most of the host tree (the mass-deletion halt, which also " +
+      "pauses live sync); with --resume, live sync goes on after it"
+  )
+)
+
 const sync = Command.make("sync", {
   ...common,
   id: idArg,
   pause: pauseOption,
   resume: resumeOption,
+  force: syncForceOption,
   acceptHeld: ConfigHooks.acceptHeldOption
-}, ({ acceptHeld, id, output, pause, resume }) =>
+}, ({ acceptHeld, force, id, output, pause, resume }) =>
   Effect.gen(function*() {
     if (pause && resume) return yield* new UsageError({ detail: "--pause and --resume exclude each other" })
+    if (pause && force) return yield* new UsageError({ detail: "--force goes with a sync or --resume, not --pause" })
+    // --resume --force: the forced sync first (live sync is paused meanwhile, so no batch halts again), then resume
+    if (resume && force) {
+      const forced = yield* Control.ask(id, { action: "sync", force: true }, "10 minutes")
+      if (!forced.ok) return yield* new CommandFailed({ message: `sync failed: ${forced.error ?? "unknown error"}` })
+    }
     if (pause || resume) {
       const answer = yield* Control.ask(id, { action: "live", live: pause ? "pause" : "resume" }, "1 minute")
       if (!answer.ok) return yield* new CommandFailed({ message: answer.error ?? "unknown error" })
       const live = Schema.decodeUnknownSync(WorkspaceSync.LiveStatus)(answer.result)
       return yield* Render.by(output, WorkspaceSync.LiveStatus, live, (l) => Render.line(`live sync: ${renderLive(l)}`))
     }
-    const reply = yield* Control.ask(id, { action: "sync", ...(acceptHeld ? { accept_held: true } : {}) }, "10 minutes")
+    const reply = yield* Control.ask(
+      id,
+      { action: "sync", ...(acceptHeld ? { accept_held: true } : {}), ...(force ? { force: true } : {}) },
+      "10 minutes"
+    )
     if (!reply.ok) return yield* new CommandFailed({ message: `sync failed: ${reply.error ?? "unknown error"}` })
     const result = Schema.decodeUnknownSync(WorkspaceSync.SyncResult)(reply.result)
     const report = { ...result, conflicts: result.conflicts.map((c) => c.path), conflict_details: result.conflicts }

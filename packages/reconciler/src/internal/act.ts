@@ -9,7 +9,7 @@ import type { SandboxError } from "@org/sandbox-core/SandboxError"
 import type { Instance, Service as ProviderService } from "@org/sandbox-core/SandboxProvider"
 import { Label } from "@org/sandbox-core/SandboxProvider"
 import type { SandboxState } from "@org/sandbox-core/Session"
-import { isFinal, SandboxRecord, Session, SyncStatus, transition } from "@org/sandbox-core/Session"
+import { conflictsAfterSync, isFinal, SandboxRecord, Session, SyncStatus, transition } from "@org/sandbox-core/Session"
 import type { Service as StoreService } from "@org/sandbox-core/Store"
 import type { Service as SupervisionService } from "@org/sandbox-core/Supervision"
 import type { Service as SyncService, SyncResult } from "@org/sandbox-core/WorkspaceSync"
@@ -175,7 +175,7 @@ export const act = (context: ActContext, item: Planned, since: number): Effect.E
             last_from_runtime_at: now,
             files_from_runtime: s.sandbox.sync.files_from_runtime + synced.files_from_runtime,
             bytes_from_runtime: s.sandbox.sync.bytes_from_runtime + synced.bytes_from_runtime,
-            conflicts: [...new Set([...s.sandbox.sync.conflicts, ...synced.conflicts.map((c) => c.path)])]
+            conflicts: conflictsAfterSync(s.sandbox.sync.conflicts, synced.conflicts.map((c) => c.path))
           })
         })
         if (!action.crash_session || isFinal(s.state)) return Session.make({ ...s, sandbox, updated_at: now })
