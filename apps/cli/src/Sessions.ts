@@ -24,6 +24,7 @@ import * as v8 from "node:v8"
 import * as AppConfig from "./AppConfig.js"
 import * as Failpoint from "./Failpoint.js"
 import * as StopSignal from "./StopSignal.js"
+import * as StoreFileSystem from "./StoreFileSystem.js"
 
 /** Host identity: the `owner` label of every sandbox this host creates. */
 export const owner = (): string => {
@@ -195,6 +196,9 @@ export const execInSandbox = (
     )
   }).pipe(Effect.scoped)
 
+/** The store under the state directory, its small files read and written on the calling thread. */
+export const storeLayer = StoreFileSystem.storeLayer
+
 /**
  * A process that syncs holds a whole tree's manifests: V8 lets the main thread's young generation grow to 48 MB of
  * them on the way to the old one. A supervisor starts with `--max-semi-space-size=4`; any other process keeps its
@@ -214,7 +218,7 @@ const keepYoungGenerationSmall = () => {
  * command runs, so that other commands do not pay for loading it.
  */
 export const runtimeLayer = Layer.mergeAll(
-  Store.layerConfig,
+  storeLayer,
   Layer.unwrapEffect(
     Effect.promise(() => import("@org/sandbox-sync/SyncEngine")).pipe(Effect.map((m) => {
       keepYoungGenerationSmall()

@@ -285,7 +285,7 @@ export const startupCheck = (argv: ReadonlyArray<string>) => {
       }
       if (cutOff.length === 0) return
       yield* finishCutOff(configFlag(argv), cutOff)
-    }).pipe(Effect.provide(Store.layerConfig))
+    }).pipe(Effect.provide(Sessions.storeLayer))
   }).pipe(
     Effect.scoped,
     Effect.provide(Sessions.supervisionLayer),

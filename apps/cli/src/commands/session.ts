@@ -600,5 +600,5 @@ export const command = Command.make("session").pipe(
   Command.withDescription("Durable sessions: start, inspect, sync, stop"),
   Command.withSubcommands([newSession, list, status, events, history, prompt, sync, exec, stop, Conflicts.command]),
   // The store only: the sync engine runs in the supervisor, and reconcile brings its own.
-  Command.provide(Store.layerConfig)
+  Command.provide(Sessions.storeLayer)
 )
