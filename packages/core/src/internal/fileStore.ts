@@ -150,30 +150,35 @@ export const make = (root: string): Effect.Effect<Service, StoreError, FileSyste
     const listRecords = <A>(kind: string, dir: string, schema: Schema.Schema<A, string>) =>
       Effect.gen(function*() {
         const names = yield* fs.readDirectory(dir).pipe(Effect.mapError(io(`list ${kind}`, dir)))
+        const nowMs = Date.now()
+        // One record per file: read side by side (each read waits on the disk, not on the others), kept in name order.
+        const read = yield* Effect.forEach(names.sort(), (name) =>
+          Effect.gen(function*() {
+            const file = path.join(dir, name)
+            if (name.includes(TEMP_MARK)) {
+              // A writer died between creating its temp file and renaming it: the record it meant to write was
+              // never committed, so the leftover is removed once it is clearly abandoned.
+              const info = yield* fs.stat(file).pipe(Effect.option)
+              const mtime = info._tag === "Some" ? info.value.mtime : undefined
+              if (mtime && mtime._tag === "Some" && nowMs - mtime.value.getTime() > STALE_TEMP_MS) {
+                yield* fs.remove(file).pipe(Effect.ignore)
+              }
+              return undefined
+            }
+            if (!name.endsWith(".json")) return undefined
+            const text = yield* fs.readFileString(file).pipe(Effect.option)
+            if (text._tag === "None") return undefined
+            const decoded = yield* Schema.decode(schema)(text.value).pipe(Effect.either)
+            if (decoded._tag === "Right") return { item: decoded.right }
+            const moved = yield* quarantine(file, decoded.left.message.split("\n")[0] ?? "invalid")
+            return Option.isSome(moved) ? { quarantined: moved.value } : undefined
+          }), { concurrency: 16 })
         const items: Array<A> = []
         const quarantined: Array<Quarantined> = []
-        const nowMs = Date.now()
-        for (const name of names.sort()) {
-          const file = path.join(dir, name)
-          if (name.includes(TEMP_MARK)) {
-            // A writer died between creating its temp file and renaming it: the record it meant to write was
-            // never committed, so the leftover is removed once it is clearly abandoned.
-            const info = yield* fs.stat(file).pipe(Effect.option)
-            const mtime = info._tag === "Some" ? info.value.mtime : undefined
-            if (mtime && mtime._tag === "Some" && nowMs - mtime.value.getTime() > STALE_TEMP_MS) {
-              yield* fs.remove(file).pipe(Effect.ignore)
-            }
-            continue
-          }
-          if (!name.endsWith(".json")) continue
-          const text = yield* fs.readFileString(file).pipe(Effect.option)
-          if (text._tag === "None") continue
-          const decoded = yield* Schema.decode(schema)(text.value).pipe(Effect.either)
-          if (decoded._tag === "Right") items.push(decoded.right)
-          else {
-            const moved = yield* quarantine(file, decoded.left.message.split("\n")[0] ?? "invalid")
-            if (Option.isSome(moved)) quarantined.push(moved.value)
-          }
+        for (const r of read) {
+          if (r === undefined) continue
+          if ("item" in r) items.push(r.item)
+          else quarantined.push(r.quarantined)
         }
         return { items, quarantined } satisfies Listing<A>
       })
