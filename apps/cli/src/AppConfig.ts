@@ -13,6 +13,7 @@ import { profileKeys as localProfileKeys } from "@org/sandbox-local/LocalConfig"
 import { Effect, Option } from "effect"
 import { pathToFileURL } from "node:url"
 import { resolveProvider } from "./ProviderModule.js"
+import * as SmallFileSystem from "./SmallFileSystem.js"
 
 export const builtinBackends: ReadonlyArray<ProviderRegistry.LazyBackend> = [
   // The keys it claims on the profile table are known before it loads: another backend's profile that sets one
@@ -71,7 +72,7 @@ export const load = (configFile: Option.Option<string>, workspaceDir?: string) =
       Effect.provideService(ProviderRegistry.ProviderRegistry, registry)
     )
     return { config, registry } satisfies Loaded
-  }).pipe(Effect.withSpan("AppConfig.load")) as Effect.Effect<
+  }).pipe(Effect.provide(SmallFileSystem.layer), Effect.withSpan("AppConfig.load")) as Effect.Effect<
     Loaded,
     ConfigError | import("@org/sandbox-core/SandboxError").UsageError,
     FileSystem.FileSystem | Path.Path

@@ -23,8 +23,8 @@ import { hostname, userInfo } from "node:os"
 import * as v8 from "node:v8"
 import * as AppConfig from "./AppConfig.js"
 import * as Failpoint from "./Failpoint.js"
+import * as SmallFileSystem from "./SmallFileSystem.js"
 import * as StopSignal from "./StopSignal.js"
-import * as StoreFileSystem from "./StoreFileSystem.js"
 
 /** Host identity: the `owner` label of every sandbox this host creates. */
 export const owner = (): string => {
@@ -197,7 +197,7 @@ export const execInSandbox = (
   }).pipe(Effect.scoped)
 
 /** The store under the state directory, its small files read and written on the calling thread. */
-export const storeLayer = StoreFileSystem.storeLayer
+export const storeLayer = SmallFileSystem.storeLayer
 
 /**
  * A process that syncs holds a whole tree's manifests: V8 lets the main thread's young generation grow to 48 MB of
@@ -272,7 +272,7 @@ export const supervisionLayer = Layer.unwrapEffect(
     const root = yield* Locations.stateDir
     return Supervision.layerFile({ dir: path.join(root, "supervisors"), isAlive, pid: process.pid })
   })
-)
+).pipe(Layer.provide(SmallFileSystem.layer))
 
 /** The supervisor of a session if it is alive (pid running and heartbeat fresh). */
 export const liveSupervisor = (sessionId: string) =>

@@ -16,7 +16,7 @@ import { DateTime, Effect, Option, Schema } from "effect"
 import * as AppConfig from "../AppConfig.js"
 import { common } from "../CommonOptions.js"
 import * as Render from "../Render.js"
-import * as StoreFileSystem from "../StoreFileSystem.js"
+import * as SmallFileSystem from "../SmallFileSystem.js"
 
 const nameArg = Args.text({ name: "NAME" }).pipe(Args.withDescription("Workspace name"))
 const sandboxOption = Options.text("sandbox").pipe(Options.withDescription("Profile for this workspace's sessions"))
@@ -151,5 +151,5 @@ export const command = Command.make("workspace").pipe(
   Command.withDescription("Register and manage workspaces"),
   Command.withSubcommands([add, edit, info, list, remove]),
   // Only workspace commands open the store: doctor must still run (and say so) when the state dir is unusable.
-  Command.provide(StoreFileSystem.storeLayer)
+  Command.provide(SmallFileSystem.storeLayer)
 )

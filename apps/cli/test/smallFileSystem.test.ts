@@ -7,7 +7,7 @@ import { SandboxRecord, Session, SyncStatus } from "@org/sandbox-core/Session"
 import * as Store from "@org/sandbox-core/Store"
 import { Workspace } from "@org/sandbox-core/Workspace"
 import { DateTime, Effect, Either, Layer } from "effect"
-import * as StoreFileSystem from "../src/StoreFileSystem.js"
+import * as SmallFileSystem from "../src/SmallFileSystem.js"
 
 const at = DateTime.unsafeMake("2025-03-01T10:00:00.000Z")
 const id = Ids.SessionId.make("ses_00000000000000000001")
@@ -40,13 +40,13 @@ const session = Session.make({
 const store = Effect.gen(function*() {
   const fs = yield* FileSystem.FileSystem
   const root = yield* fs.makeTempDirectoryScoped({ prefix: "cli-store-fs-" })
-  const service = yield* Effect.provide(Store.Store, Store.layer(root).pipe(Layer.provide(StoreFileSystem.layer)))
+  const service = yield* Effect.provide(Store.Store, Store.layer(root).pipe(Layer.provide(SmallFileSystem.layer)))
   return { root, store: service }
 })
 
 // The store relies on the file system's error reasons (AlreadyExists for a taken name or a held lock, NotFound for
 // a missing record) and on appends going to the end: the same as over Node's asynchronous file system.
-layer(NodeContext.layer)("StoreFileSystem", (it) => {
+layer(NodeContext.layer)("SmallFileSystem", (it) => {
   it.scoped("records: a taken name is refused, a missing one is NotFound, concurrent updates all land", () =>
     Effect.gen(function*() {
       const { store: s } = yield* store

@@ -1,9 +1,9 @@
 /**
- * The file system the store works through in the CLI: Node's, with the calls the store makes on its small files
- * (session and workspace records, their locks, event logs) done on the calling thread. Made asynchronously, each of
- * those calls is a round trip through libuv's thread pool, two thread wake-ups that each wait for a CPU on a busy
- * machine: a `run` made some 400 of them. A synchronous call on a file of a few kilobytes takes microseconds. The
- * sync engine and the providers keep Node's asynchronous file system for their trees.
+ * The file system for the CLI's own small files (the store's records, locks and event logs, supervisor locks, config
+ * files): Node's, with those calls made on the calling thread. Made asynchronously, each call is a round trip through
+ * libuv's thread pool, two thread wake-ups that each wait for a CPU on a busy machine: a `run` made some 400 of them
+ * for these files alone. A synchronous call on a file of a few kilobytes takes microseconds. The sync engine and the
+ * providers keep Node's asynchronous file system for their trees.
  */
 import { SystemError, type SystemErrorReason } from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
@@ -128,7 +128,7 @@ const makeFile = (fd: number, append: boolean): FileSystem.File => {
 }
 
 /**
- * `node`'s file system with synchronous calls for what the store does on its files.
+ * `node`'s file system with synchronous calls for what is done on small files.
  */
 export const make = (node: FileSystem.FileSystem): FileSystem.FileSystem =>
   FileSystem.make({
@@ -141,6 +141,14 @@ export const make = (node: FileSystem.FileSystem): FileSystem.FileSystem =>
         ),
         (fd) => makeFile(fd, options?.flag?.startsWith("a") ?? false)
       ),
+    access: (path, options) =>
+      attempt("access", path, () =>
+        fs.accessSync(
+          path,
+          (options?.readable ? fs.constants.R_OK : 0) | (options?.writable ? fs.constants.W_OK : 0) ||
+            fs.constants.F_OK
+        )),
+    realPath: (path) => attempt("realPath", path, () => fs.realpathSync(path)),
     readFile: (path) => attempt("readFile", path, () => new Uint8Array(fs.readFileSync(path))),
     writeFile: (path, data, options) =>
       attempt("writeFile", path, () =>
@@ -171,7 +179,7 @@ export const make = (node: FileSystem.FileSystem): FileSystem.FileSystem =>
   })
 
 /**
- * Provides the store's file system over the platform's.
+ * Provides the small-file system over the platform's.
  *
  * @since 0.3.0
  * @category layers
