@@ -130,8 +130,8 @@ const makeFile = (fd: number, append: boolean): FileSystem.File => {
 /**
  * `node`'s file system with synchronous calls for what is done on small files.
  */
-export const make = (node: FileSystem.FileSystem): FileSystem.FileSystem =>
-  FileSystem.make({
+export const make = (node: FileSystem.FileSystem): FileSystem.FileSystem => ({
+  ...FileSystem.make({
     ...node,
     open: (path, options) =>
       Effect.map(
@@ -159,11 +159,12 @@ export const make = (node: FileSystem.FileSystem): FileSystem.FileSystem =>
     rename: (from, to) => attempt("rename", from, () => fs.renameSync(from, to)),
     link: (from, to) => attempt("link", from, () => fs.linkSync(from, to)),
     remove: (path, options) =>
-      attempt("remove", path, () =>
-        fs.rmSync(path, { recursive: options?.recursive ?? false, force: options?.force ?? false })),
-    stat: (path) =>
-      attempt("stat", path, () =>
-        infoOf(fs.statSync(path))),
+      attempt(
+        "remove",
+        path,
+        () => fs.rmSync(path, { recursive: options?.recursive ?? false, force: options?.force ?? false })
+      ),
+    stat: (path) => attempt("stat", path, () => infoOf(fs.statSync(path))),
     truncate: (path, length) =>
       attempt("truncate", path, () => fs.truncateSync(path, length === undefined ? 0 : Number(length))),
     makeDirectory: (path, options) =>
@@ -174,9 +175,16 @@ export const make = (node: FileSystem.FileSystem): FileSystem.FileSystem =>
         })
       }),
     readDirectory: (path, options) =>
-      attempt("readDirectory", path, () =>
-        fs.readdirSync(path, { encoding: "utf8", recursive: options?.recursive ?? false }))
-  })
+      attempt(
+        "readDirectory",
+        path,
+        () => fs.readdirSync(path, { encoding: "utf8", recursive: options?.recursive ?? false })
+      )
+  }),
+  // Probing is most often answered "no" (the configuration search asks every directory up to the root): without
+  // the exception and error object a failed `access` costs. Any error reads as absent, as Node's existsSync has it.
+  exists: (path) => Effect.sync(() => fs.existsSync(path))
+})
 
 /**
  * Provides the small-file system over the platform's.
