@@ -1,10 +1,14 @@
 /**
  * Where the sync engine's progress goes (`--progress`): on a terminal, one line on stderr redrawn in place (the
  * operation, its phase, entries and bytes done, the rate, the time so far), ticking even while a phase reports
- * nothing, and cleared when the work is done; `json`: each event as one line of JSON on stderr; otherwise nothing.
+ * nothing, and cleared when the work ends; `json`: each event as one line of JSON on stderr; otherwise nothing.
+ *
+ * A supervisor has no terminal: it writes its latest event to a file ({@link toFile}), which the commands that wait
+ * on its work (`session stop`, `session sync`) follow ({@link following}) and show as their own.
  */
 import { Progress, ProgressEvent } from "@org/sandbox-core/Progress"
-import { Layer, Schema } from "effect"
+import { Effect, Fiber, Layer, Option, Schedule, Schema } from "effect"
+import { readFileSync, renameSync, writeFileSync } from "node:fs"
 import type { ProgressMode } from "./CommonOptions.js"
 
 const REDRAW_MS = 100
@@ -23,6 +27,7 @@ const count = (n: number) => n.toLocaleString("en-US")
 export const formatLine = (e: ProgressEvent, elapsedMs: number): string => {
   const time = `${(elapsedMs / 1000).toFixed(1)} s`
   if (e.phase === "scan") return `${OPERATION[e.operation]}: scanning… ${time}`
+  if (e.phase === "failed") return `${OPERATION[e.operation]}: failed after ${time}`
   if (e.phase === "done") {
     return `${OPERATION[e.operation]}: done, ${count(e.entries_done)} entries, ${mib(e.bytes_done)}, ${time}`
   }
@@ -62,7 +67,8 @@ const terminal = (stream: NodeJS.WriteStream) => {
   }
   process.once("exit", clear)
   return (event: ProgressEvent) => {
-    if (event.phase === "done") return stop()
+    // ended: the line goes, so that what the command says next starts on a clean line
+    if (event.phase === "done" || event.phase === "failed") return stop()
     latest = { event, at: Date.now() }
     if (timer === undefined) {
       timer = setInterval(draw, TICK_MS)
@@ -88,3 +94,61 @@ export const layer = (mode: ProgressMode): Layer.Layer<never> | Layer.Layer<Prog
   const report = reporter(mode)
   return report === undefined ? Layer.empty : Layer.succeed(Progress, { report })
 }
+
+/** How often a command waiting on a supervisor's work looks at its progress file. */
+const FOLLOW_MS = 200
+
+/**
+ * The supervisor's `Progress`: its latest event, replaced whole in `file` (temp file, rename). The file stays when
+ * the supervisor ends, beside its log: a command that waits on the session's end reads the last event after it.
+ */
+export const toFile = (file: string): Layer.Layer<Progress> =>
+  Layer.succeed(Progress, {
+    report: (event: ProgressEvent) => {
+      try {
+        writeFileSync(`${file}.tmp`, JSON.stringify(encode(event)))
+        renameSync(`${file}.tmp`, file)
+      } catch {
+        // progress is never worth failing the work for
+      }
+    }
+  })
+
+const decodeEvent = Schema.decodeUnknownOption(Schema.parseJson(ProgressEvent))
+
+const readText = (file: string): string | undefined => {
+  try {
+    return readFileSync(file, "utf8")
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Runs `self` while showing, through this command's `Progress`, the events a supervisor writes to `file`: only
+ * those written after it starts (the file may hold the end of an earlier operation), of the given operations, and
+ * a last look when `self` ends, so that an operation's end is shown and its line cleared.
+ */
+export const following = <A, E, R>(
+  file: string,
+  self: Effect.Effect<A, E, R>,
+  operations: ReadonlyArray<ProgressEvent["operation"]> = ["seed", "sync", "sync_back"]
+): Effect.Effect<A, E, R> =>
+  Effect.flatMap(Effect.serviceOption(Progress), (progress) => {
+    if (Option.isNone(progress)) return self
+    let seen = readText(file)
+    const look = Effect.sync(() => {
+      const text = readText(file)
+      if (text === undefined || text === seen) return
+      seen = text
+      Option.map(
+        Option.filter(decodeEvent(text), (e) => operations.includes(e.operation)),
+        progress.value.report
+      )
+    })
+    const watch = look.pipe(Effect.repeat(Schedule.spaced(FOLLOW_MS)), Effect.interruptible)
+    return Effect.flatMap(
+      Effect.fork(watch),
+      (watching) => self.pipe(Effect.ensuring(Effect.zipRight(Fiber.interrupt(watching), look)))
+    )
+  })

@@ -246,6 +246,8 @@ export const supervisorPaths = (sessionId: string) =>
       control: path.join(root, "control", sessionId),
       /** Live sync's health (`sync_mode = "live"`), written by the supervisor whenever it changes. */
       live: path.join(root, "supervisors", `${sessionId}.live.json`),
+      /** The progress of the supervisor's sync work: its latest event (see Progress.ts). */
+      progress: path.join(root, "supervisors", `${sessionId}.progress.json`),
       syncState: (sandboxId: string) => path.join(root, "sync", sandboxId)
     }
   })

@@ -17,6 +17,7 @@ import * as AcpDriver from "./AcpDriver.js"
 import * as AppConfig from "./AppConfig.js"
 import * as ConfigHooks from "./ConfigHooks.js"
 import { ControlReply, ControlRequestBody } from "./Control.js"
+import * as Progress from "./Progress.js"
 import * as Sessions from "./Sessions.js"
 
 export const SupervisorSpec = Schema.Struct({
@@ -249,6 +250,6 @@ export const supervise = (encoded: string) =>
       onLive: (handle) => Effect.sync(() => void (live = handle)),
       onLiveStatus: writeLive,
       ...(spec.prompt !== undefined ? { prompt: spec.prompt } : {})
-    })
+    }).pipe(Effect.provide(Progress.toFile(paths.progress)))
     return outcome.exit_code
   }).pipe(Effect.scoped, Effect.provide(Sessions.runtimeLayer))

@@ -5,11 +5,50 @@ import { Effect, Schema } from "effect"
 import { spawnSync } from "node:child_process"
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
-import { fixture, paths } from "./helpers.js"
+import { scopedEmulator } from "./emulator.js"
+import { daytonaBackend, EMULATOR_KEY, expectOk, fixture, json, paths, poll } from "./helpers.js"
+import { shellSession } from "./sessions.js"
 
 const TIMEOUT = 60_000
 const decode = Schema.decodeUnknownSync(Schema.parseJson(ProgressEvent))
 const hasScript = spawnSync("script", ["--version"]).status === 0
+
+/** Every key of an event, in the schema's order: snake_case and stable. */
+const KEYS = [
+  "type",
+  "session_id",
+  "operation",
+  "phase",
+  "entries_done",
+  "entries_total",
+  "bytes_done",
+  "bytes_total",
+  "bytes_per_second",
+  "elapsed_ms"
+]
+
+/** The NDJSON events a command wrote on stderr, each checked against the schema and its exact set of keys. */
+const eventsOf = (stderr: string) =>
+  stderr.split("\n").filter((l) => l !== "").map((line) => {
+    expect(Object.keys(JSON.parse(line))).toEqual(KEYS)
+    return decode(line)
+  })
+
+/** What a pseudo-terminal showed of a command run through `script`. */
+const onTerminal = (
+  cli: { readonly tmp: string; readonly cwd: string; readonly env: Record<string, string> },
+  args: string
+) => {
+  const typescript = join(cli.tmp, "typescript")
+  const command = `${JSON.stringify(process.execPath)} ${JSON.stringify(paths.launcher)} ${args}`
+  const done = spawnSync("script", ["-q", "-e", "-c", command, typescript], {
+    cwd: cli.cwd,
+    env: cli.env,
+    stdio: ["ignore", "ignore", "pipe"],
+    timeout: TIMEOUT
+  })
+  return { status: done.status, seen: readFileSync(typescript, "utf8") }
+}
 
 layer(NodeContext.layer)("progress of long work (seed, sync-back)", (it) => {
   it.scoped(
@@ -25,7 +64,11 @@ layer(NodeContext.layer)("progress of long work (seed, sync-back)", (it) => {
         const events = lines.map((l) => decode(l))
         const seed = events.filter((e) => e.operation === "seed")
         const back = events.filter((e) => e.operation === "sync_back")
-        expect(seed.map((e) => e.phase)).toEqual(["scan", ...seed.slice(1, -1).map(() => "transfer"), "done"])
+        // scan (reported again while it lasts), then transfer, then done
+        const order = ["scan", "transfer", "done"]
+        const phases = seed.map((e) => order.indexOf(e.phase))
+        expect(phases).toEqual([...phases].sort((a, b) => a - b))
+        expect([seed[0]?.phase, seed.at(-1)?.phase, phases.filter((p) => p === 2).length]).toEqual(["scan", "done", 1])
         const transfer = seed.find((e) => e.phase === "transfer")!
         expect([transfer.entries_total, transfer.bytes_total]).toEqual([12, 7800])
         expect(seed.at(-1)).toMatchObject({ entries_done: 12, bytes_done: 7800 })
@@ -76,5 +119,96 @@ layer(NodeContext.layer)("progress of long work (seed, sync-back)", (it) => {
         expect(seen).not.toMatch(/scanning…[^\r]*\n/)
       }),
     TIMEOUT
+  )
+
+  it.scoped(
+    "a sync-back that fails ends its progress: a failed event, and on a terminal the line is gone before the error",
+    () =>
+      Effect.gen(function*() {
+        const cli = yield* fixture()
+        for (let i = 0; i < 30; i++) yield* cli.write(`cwd/f${i}.txt`, `${i}\n`)
+        // the sandbox deletes every file: the sync-back halts (mass deletion) and the run fails
+        const wipe = ["--", "sh", "-c", "rm -f f*.txt"]
+        const result = yield* cli.run(["run", "--progress", "json", ...wipe])
+        expect(result.code).toBe(1)
+        const events = eventsOf(result.stderr.split("\n").filter((l) => l.startsWith("{")).join("\n"))
+        const back = events.filter((e) => e.operation === "sync_back")
+        expect(back[0]?.phase).toBe("scan")
+        expect(back.at(-1)?.phase).toBe("failed")
+        expect(events.filter((e) => e.phase === "done").map((e) => e.operation)).toEqual(["seed"])
+        if (!hasScript) return
+        const { seen, status } = onTerminal(cli, "run -- sh -c 'rm -f f*.txt'")
+        expect(status).toBe(1)
+        // what the run says starts on a line of its own: the progress line was cleared before it
+        expect(seen).toMatch(/\r\x1b\[2K(warning|error): /)
+        expect(seen).not.toMatch(/scanning…[^\r\n]*(warning|error):/)
+      }),
+    TIMEOUT
+  )
+
+  it.scoped(
+    "session sync and session stop show the supervisor's progress; a quiet scan keeps reporting",
+    () =>
+      Effect.gen(function*() {
+        const emu = yield* scopedEmulator({ apiKey: EMULATOR_KEY })
+        const backend = daytonaBackend(emu)
+        const cli = yield* fixture()
+        const env = backend.env
+        yield* cli.write(
+          "cwd/.sandbox-cli.toml",
+          ["[sandboxes.cloud]", ...backend.table("cloud"), ""].join("\n")
+        )
+        const ws = yield* cli.mkdir("cwd/ws")
+        yield* cli.write("cwd/ws/a.txt", "a\n")
+        expectOk(yield* cli.run(["workspace", "add", ws, "--name", "ws", "--sandbox", "cloud"], { env }))
+        const id = yield* shellSession(cli, "ws", "echo made > made.txt; sleep 600", env)
+        yield* poll(
+          Effect.map(cli.run(["session", "status", id, "-o", "json"], { env }), (r) => json<{ state: string }>(r)),
+          (s) => s.state === "running",
+          "120 seconds"
+        )
+        // every command the sandbox runs now answers late: the runtime's scan takes seconds, moving nothing
+        emu.setFaults([{ route: new RegExp(`^POST /toolbox/[^/]+/process/execute`), kind: "slow", delayMs: 1500 }])
+        const synced = yield* cli.run(["session", "sync", id, "--progress", "json"], { env })
+        expect(synced.code, synced.stderr).toBe(0)
+        const sync = eventsOf(synced.stderr)
+        expect(new Set(sync.map((e) => [e.operation, e.session_id].join(" ")))).toEqual(new Set([`sync ${id}`]))
+        expect(sync.at(-1)).toMatchObject({ phase: "done", entries_done: 1 })
+        // the scan reports again while it moves nothing, each report later than the one before
+        const scans = sync.filter((e) => e.phase === "scan")
+        expect(scans.length).toBeGreaterThan(1)
+        expect(scans.map((e) => e.elapsed_ms)).toEqual([...scans.map((e) => e.elapsed_ms)].sort((a, b) => a - b))
+        expect(new Set(scans.map((e) => e.elapsed_ms)).size).toBe(scans.length)
+
+        const stopped = yield* cli.run(["session", "stop", id, "--progress", "json", "-o", "json"], { env })
+        expect(stopped.code, stopped.stderr).toBe(0)
+        const back = eventsOf(stopped.stderr)
+        expect(back.map((e) => e.operation)).toEqual(back.map(() => "sync_back"))
+        expect(back.filter((e) => e.phase === "scan").length).toBeGreaterThan(1)
+        expect(back.at(-1)?.phase).toBe("done")
+        // attached, a person waits for the seed and the sync-back: both are shown, and the agent's output is intact
+        const attached = yield* cli.run(
+          ["session", "new", "--workspace", "ws", "--attach", "--progress", "json", "--", "sh", "-c", "echo hi"],
+          { env }
+        )
+        expect({ code: attached.code, stdout: attached.stdout.split("\n").slice(1) }).toEqual({
+          code: 0,
+          stdout: ["hi", ""]
+        })
+        const shown = eventsOf(attached.stderr)
+        expect(shown.at(-1)).toMatchObject({ operation: "sync_back", phase: "done" })
+        expect(shown.some((e) => e.operation === "sync")).toBe(false)
+        emu.setFaults([])
+        // not asked for and not a terminal: nothing
+        const quiet = yield* shellSession(cli, "ws", "sleep 600", env)
+        yield* poll(
+          Effect.map(cli.run(["session", "status", quiet, "-o", "json"], { env }), (r) => json<{ state: string }>(r)),
+          (s) => s.state === "running",
+          "120 seconds"
+        )
+        const plain = yield* cli.run(["session", "stop", quiet, "-o", "json"], { env })
+        expect({ code: plain.code, stderr: plain.stderr }).toEqual({ code: 0, stderr: "" })
+      }),
+    TIMEOUT * 3
   )
 })

@@ -22,12 +22,13 @@ export const ProgressOperation = Schema.Literal("seed", "sync", "sync_back")
 export type ProgressOperation = typeof ProgressOperation.Type
 
 /**
- * Where the work is: `scan` (both sides walked and compared), `transfer` (files copied), `done`.
+ * Where the work is: `scan` (both sides walked and compared), `transfer` (files copied), and how it ended: `done`,
+ * or `failed` (it failed or was interrupted; what it had done so far is in the counts).
  *
  * @since 0.1.0
  * @category models
  */
-export const ProgressPhase = Schema.Literal("scan", "transfer", "done")
+export const ProgressPhase = Schema.Literal("scan", "transfer", "done", "failed")
 /**
  * @since 0.1.0
  * @category models

@@ -24,6 +24,7 @@ import { common } from "../CommonOptions.js"
 import * as ConfigHooks from "../ConfigHooks.js"
 import * as Control from "../Control.js"
 import { CommandFailed, ExitWith } from "../Failure.js"
+import * as Progress from "../Progress.js"
 import * as Render from "../Render.js"
 import * as Sessions from "../Sessions.js"
 import * as Stopping from "../Stopping.js"
@@ -344,7 +345,13 @@ const newSession = Command.make(
         )))
       yield* Render.by(output, Schema.Struct({ id: Schema.String }), { id }, () => Render.line(id))
       if (stay) {
-        const ended = yield* attach(id, askViaTerminal, isAcp)
+        // the seed and the sync-back are the supervisor's: their progress is shown here (a checkpoint's is not,
+        // as it would cut into the agent's output)
+        const ended = yield* Progress.following(
+          (yield* Sessions.supervisorPaths(id)).progress,
+          attach(id, askViaTerminal, isAcp),
+          ["seed", "sync_back"]
+        )
         if (Option.isNone(ended)) {
           // An ACP agent's session outlives its first turn: it waits for further prompts.
           process.stderr.write(
@@ -498,10 +505,13 @@ const sync = Command.make("sync", {
       const live = Schema.decodeUnknownSync(WorkspaceSync.LiveStatus)(answer.result)
       return yield* Render.by(output, WorkspaceSync.LiveStatus, live, (l) => Render.line(`live sync: ${renderLive(l)}`))
     }
-    const reply = yield* Control.ask(
-      id,
-      { action: "sync", ...(acceptHeld ? { accept_held: true } : {}), ...(force ? { force: true } : {}) },
-      "10 minutes"
+    const reply = yield* Progress.following(
+      (yield* Sessions.supervisorPaths(id)).progress,
+      Control.ask(
+        id,
+        { action: "sync", ...(acceptHeld ? { accept_held: true } : {}), ...(force ? { force: true } : {}) },
+        "10 minutes"
+      )
     )
     if (!reply.ok) return yield* new CommandFailed({ message: `sync failed: ${reply.error ?? "unknown error"}` })
     const result = Schema.decodeUnknownSync(WorkspaceSync.SyncResult)(reply.result)
@@ -562,30 +572,41 @@ const stop = Command.make(
         if (output === "text") yield* Render.line(`session ${id} has already ended (${session.state})`)
         return yield* Render.by(output, Status, yield* statusOf(session), renderStatus)
       }
+      // Ask the supervisor to stop and wait for the session's end.
+      const stopAndWait = (pid: number) =>
+        Effect.gen(function*() {
+          if (force || Option.isSome(grace)) {
+            yield* Control.ask(id, {
+              action: "stop",
+              force,
+              ...(Option.isSome(grace) ? { grace_ms: Duration.toMillis(grace.value) } : {})
+            }, "1 minute")
+          } else process.kill(pid, "SIGTERM")
+          // A supervisor that dies before it has ended the session (killed mid-stop) leaves it to this command.
+          const ended = store.getSession(id).pipe(
+            Effect.map((s) => (isFinal(s.state) ? Option.some(s) : Option.none()))
+          )
+          return yield* waitUntil(
+            Effect.flatMap(ended, (s) =>
+              Option.isSome(s) || Sessions.isAlive(pid)
+                ? Effect.succeed(s)
+                : Effect.flatMap(ended, (again) =>
+                  Option.isSome(again)
+                    ? Effect.succeed(again)
+                    : Effect.promise(() => import("./reconcile.js")).pipe(
+                      Effect.flatMap((Reconcile) => Reconcile.finishCutOff(config, [id])),
+                      Effect.zipRight(ended)
+                    ))),
+            "15 minutes"
+          ).pipe(Effect.mapError(() => new CommandFailed({ message: `session ${id} did not stop in time` })))
+        })
       const lock = yield* Sessions.liveSupervisor(id)
       if (Option.isNone(lock)) return yield* Sessions.notRunning(session)
-      if (force || Option.isSome(grace)) {
-        yield* Control.ask(id, {
-          action: "stop",
-          force,
-          ...(Option.isSome(grace) ? { grace_ms: Duration.toMillis(grace.value) } : {})
-        }, "1 minute")
-      } else process.kill(lock.value.pid, "SIGTERM")
-      // A supervisor that dies before it has ended the session (killed mid-stop) leaves it to this command.
-      const ended = store.getSession(id).pipe(Effect.map((s) => (isFinal(s.state) ? Option.some(s) : Option.none())))
-      const final = yield* waitUntil(
-        Effect.flatMap(ended, (s) =>
-          Option.isSome(s) || Sessions.isAlive(lock.value.pid)
-            ? Effect.succeed(s)
-            : Effect.flatMap(ended, (again) =>
-              Option.isSome(again)
-                ? Effect.succeed(again)
-                : Effect.promise(() => import("./reconcile.js")).pipe(
-                  Effect.flatMap((Reconcile) => Reconcile.finishCutOff(config, [id])),
-                  Effect.zipRight(ended)
-                ))),
-        "15 minutes"
-      ).pipe(Effect.mapError(() => new CommandFailed({ message: `session ${id} did not stop in time` })))
+      // the sync-back is the supervisor's: its progress is shown here, from before it is asked to stop
+      const final = yield* Progress.following(
+        (yield* Sessions.supervisorPaths(id)).progress,
+        stopAndWait(lock.value.pid)
+      )
       // The supervisor exits right after it records the final state: report once it is gone, not before.
       yield* waitUntil(
         Effect.sync(() => (Sessions.isAlive(lock.value.pid) ? Option.none() : Option.some(true))),

@@ -1,16 +1,21 @@
 /**
  * The engine's side of progress reporting (core's `Progress`): one tracker per cycle, handed to the transfers
  * through the context. It counts what is done and reports at most every {@link EVERY_MS} (and at every change of
- * phase), so a loop may call it per chunk without flooding a terminal or a pipe.
+ * phase), so a loop may call it per chunk without flooding a terminal or a pipe; and at least every
+ * {@link BEAT_MS} while the cycle runs, so that a phase that counts nothing (a walk of a big tree, the writes after
+ * the last file) never looks frozen to a script reading the events.
  *
  * @internal
  */
 import { type ProgressEvent, type ProgressOperation, type ProgressPhase } from "@org/sandbox-core/Progress"
 import { Progress } from "@org/sandbox-core/Progress"
-import { Context, Effect, Option } from "effect"
+import { Clock, Context, Duration, Effect, Exit, Fiber, Option, Schedule } from "effect"
 
 /** The shortest time between two reports of the same phase. */
 export const EVERY_MS = 100
+
+/** The longest time without a report while a cycle runs. */
+export const BEAT_MS = 500
 
 /** Counts the work of one cycle and reports it. */
 export class Tracker {
@@ -47,6 +52,22 @@ export class Tracker {
     this.entries += entries
     this.bytes += bytes
     if (Date.now() - this.last >= EVERY_MS) this.emit()
+  }
+
+  /** Reports the current state again when nothing was reported for {@link BEAT_MS}. */
+  beat(): void {
+    if (!this.ended() && Date.now() - this.last >= BEAT_MS) this.emit()
+  }
+
+  /** The cycle failed or was interrupted: the counts stay what was done. */
+  failed(): void {
+    if (this.ended()) return
+    this.phaseNow = "failed"
+    this.emit()
+  }
+
+  private ended(): boolean {
+    return this.phaseNow === "done" || this.phaseNow === "failed"
   }
 
   /** The end of the cycle: what it moved in all. */
@@ -108,11 +129,21 @@ export const track = <A, E, R>(
     if (Option.isNone(progress)) return cycle
     const tracker = new Tracker(progress.value.report, operation, sessionId)
     tracker.phase("scan")
-    return cycle.pipe(
-      Effect.tap((result) => {
-        const m = moved(result)
-        tracker.done(m.entries, m.bytes)
-      }),
-      Effect.provideService(Current, tracker)
+    // on the real clock: progress is for a person or a script watching the work, as it happens; interruptible
+    // even where the cycle is not (a stop's sync-back), or ending the cycle would wait for it forever
+    const beat = Effect.sync(() => tracker.beat()).pipe(
+      Effect.repeat(Schedule.spaced(Duration.millis(BEAT_MS / 5))),
+      Effect.withClock(Clock.make()),
+      Effect.interruptible
     )
+    return Effect.flatMap(Effect.fork(beat), (beating) =>
+      cycle.pipe(
+        Effect.tap((result) => {
+          const m = moved(result)
+          tracker.done(m.entries, m.bytes)
+        }),
+        Effect.provideService(Current, tracker),
+        Effect.onExit((exit) => Effect.sync(() => Exit.isSuccess(exit) ? undefined : tracker.failed())),
+        Effect.ensuring(Fiber.interrupt(beating))
+      ))
   })
