@@ -351,11 +351,17 @@ export const save = Effect.fn("AncestorStore.save")(function*(
   const fresh = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 10)}`
   const target = path.join(stateDir, FILE_NAME)
   const temp = `${target}.tmp-${fresh}`
-  // written piece by piece: the text of a large ancestor is never whole in memory
+  // written piece by piece through one buffer: neither the text of a large ancestor nor its bytes are ever whole
+  // in memory (a new buffer per piece would leave them all to the next collection)
   const encoder = new TextEncoder()
+  let buffer = new Uint8Array(0)
   yield* Effect.scoped(Effect.gen(function*() {
     const file = yield* fs.open(temp, { flag: "w" })
-    for (const piece of encodeText(next, fresh)) yield* file.writeAll(encoder.encode(piece))
+    for (const piece of encodeText(next, fresh)) {
+      if (buffer.length < piece.length * 3) buffer = new Uint8Array(piece.length * 3)
+      const { written } = encoder.encodeInto(piece, buffer)
+      yield* file.writeAll(buffer.subarray(0, written))
+    }
     yield* file.sync
   }))
   yield* fs.rename(temp, target).pipe(Effect.tapError(() => fs.remove(temp).pipe(Effect.ignore)))
