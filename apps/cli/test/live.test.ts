@@ -58,6 +58,8 @@ layer(NodeContext.layer)("live sync (sync_mode = \"live\", local backend)", (it)
         expectOk(yield* cli.run(["session", "exec", id, "--", "sh", "-c", "echo from the runtime > r.txt"]))
         yield* poll(Effect.sync(() => existsSync(join(ws, "r.txt"))), (x) => x, "20 seconds")
         expect(readFileSync(join(ws, "r.txt"), "utf8")).toBe("from the runtime\n")
+        // once quiet, nothing shows as waiting: the echo of live sync's own writes is no change that waits
+        yield* poll(status(cli, id), (s) => s.live!.pending === 0 && s.live!.lag_ms === 0, "10 seconds")
 
         const s = yield* status(cli, id)
         expect(s.live).toMatchObject({ state: "watching", host_watcher: "fs.watch", runtime_watcher: "fs.watch" })

@@ -164,7 +164,13 @@ export const run = (options: Options): Effect.Effect<LiveHandle, never, Scope.Sc
       runtime_watcher: options.runtime.name,
       updated_at: new Date().toISOString()
     })
-    const publish = Effect.suspend(() => options.onStatus !== undefined ? options.onStatus(status()) : Effect.void)
+    // what the last published status showed as pending: a reader ages its lag until the next one
+    let shownPending = 0
+    const publish = Effect.suspend(() => {
+      const now = status()
+      shownPending = now.pending
+      return options.onStatus !== undefined ? options.onStatus(now) : Effect.void
+    })
 
     const step = Effect.gen(function*() {
       yield* Queue.take(wake)
@@ -179,8 +185,13 @@ export const run = (options: Options): Effect.Effect<LiveHandle, never, Scope.Sc
         yield* Effect.sleep(Math.min(wait, Math.max(1, maxWait - (now - (oldest ?? now)))))
       }
       if (!full) dropQuiet()
-      if (!full && pending.size === 0) oldest = undefined
-      if (paused || (!full && pending.size === 0)) return
+      if (!full && pending.size === 0) {
+        oldest = undefined
+        // all that waited was the echo of a batch's own writes: show it gone, or it would look pending for ever
+        if (shownPending > 0) yield* publish
+        return
+      }
+      if (paused) return
       const scope = full ? undefined : [...pending.keys()]
       const first = oldest ?? Date.now()
       pending.clear()
