@@ -9,7 +9,7 @@ import { isFinal } from "@org/sandbox-core/Session"
 import { type Duration, Effect, Option, Schema } from "effect"
 import { awaitFile } from "./AwaitFile.js"
 import { CommandFailed } from "./Failure.js"
-import * as Sessions from "./Sessions.js"
+import * as Supervisors from "./Supervisors.js"
 
 /** What a `.req` control file holds. */
 export const ControlRequestBody = Schema.Union(
@@ -45,12 +45,12 @@ export const ControlReply = Schema.Struct({
 /** Ask a session's supervisor to do something and wait for its answer. */
 export const ask = (id: string, body: typeof ControlRequestBody.Type, wait: Duration.DurationInput) =>
   Effect.gen(function*() {
-    const session = yield* Sessions.sessionById(id)
-    const lock = yield* Sessions.liveSupervisor(id)
-    if (Option.isNone(lock) || isFinal(session.state)) return yield* Sessions.notRunning(session)
+    const session = yield* Supervisors.sessionById(id)
+    const lock = yield* Supervisors.liveSupervisor(id)
+    if (Option.isNone(lock) || isFinal(session.state)) return yield* Supervisors.notRunning(session)
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
-    const paths = yield* Sessions.supervisorPaths(id)
+    const paths = yield* Supervisors.supervisorPaths(id)
     const nonce = `${Date.now()}-${process.pid}`
     yield* fs.makeDirectory(paths.control, { recursive: true })
     yield* fs.writeFileString(path.join(paths.control, `${nonce}.req`), JSON.stringify(body))

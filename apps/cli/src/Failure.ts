@@ -3,7 +3,6 @@
  *
  *   0 ok · 1 failed · 2 usage or config error · 130 interrupted · 70 internal bug
  */
-import * as ValidationError from "@effect/cli/ValidationError"
 import { Cause, Data, Option } from "effect"
 
 /** A command ran and its outcome is a failure (not a usage error, not a bug). */
@@ -21,6 +20,14 @@ interface Rendered {
   /** What to print on stderr, one line each (none when @effect/cli already printed its own usage error). */
   readonly lines: ReadonlyArray<string>
 }
+
+/**
+ * An @effect/cli usage error (it printed its own message), told by the symbol @effect/cli marks them with rather
+ * than through its module, which would load the whole of @effect/cli into commands that parse nothing with it
+ * (`session sync ID`). test/failure.test.ts holds this to @effect/cli's own `isValidationError`.
+ */
+export const isValidationError = (u: unknown): boolean =>
+  typeof u === "object" && u !== null && Symbol.for("@effect/cli/ValidationError") in u
 
 const tagged = (u: unknown): u is { readonly _tag: string; readonly message: string } =>
   typeof u === "object" && u !== null && "_tag" in u && typeof (u as { _tag: unknown })._tag === "string"
@@ -57,7 +64,7 @@ export const render = (cause: Cause.Cause<unknown>, options?: { readonly verbose
   const failure = Cause.failureOption(cause)
   if (Option.isSome(failure)) {
     const error = failure.value
-    if (ValidationError.isValidationError(error)) return { code: ExitCode.usage, lines: [] }
+    if (isValidationError(error)) return { code: ExitCode.usage, lines: [] }
     if (error instanceof ExitWith) return { code: error.code, lines: [] }
     if (tagged(error)) {
       const prefix = error._tag === "ConfigError" ? "config error" : "error"

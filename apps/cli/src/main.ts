@@ -10,11 +10,11 @@ import type * as CommandExecutor from "@effect/platform/CommandExecutor"
 import type * as FileSystem from "@effect/platform/FileSystem"
 import type * as Path from "@effect/platform/Path"
 import type * as Terminal from "@effect/platform/Terminal"
-import { Console, Effect, Exit, HashMap, HashSet, Layer } from "effect"
+import { Effect, HashMap, HashSet, Layer } from "effect"
 import { progressIn } from "./CommonOptions.js"
-import { ExitCode, render } from "./Failure.js"
+import { ExitCode } from "./Failure.js"
+import * as Program from "./Program.js"
 import * as Progress from "./Progress.js"
-import * as StopSignal from "./StopSignal.js"
 
 declare const __VERSION__: string
 export const version = typeof __VERSION__ === "string" ? __VERSION__ : "0.0.0-dev"
@@ -35,7 +35,7 @@ const reconcileModule: Module = () => import("./commands/reconcile.js").then((m)
 /**
  * The top-level commands by name, in the order help lists them. A command's module (and what only it needs) is
  * not initialised by the others. `checked`: the command works with sessions and sandboxes, so it first finishes
- * sessions of this host whose supervisor died (reconcile.startupCheck).
+ * sessions of this host whose supervisor died (StartupCheck).
  */
 const table: ReadonlyArray<{ readonly name: string; readonly checked?: true; readonly load: Module }> = [
   { name: "run", checked: true, load: one(() => import("./commands/run.js")) },
@@ -70,28 +70,6 @@ const cliFor = (commands: ReadonlyArray<AnyCommand>) =>
     ),
     { name: "sandbox-cli", version }
   )
-
-/** ANSI colour and style escapes, as @effect/cli writes them into help and usage errors. */
-const ansi = /\x1b\[[0-9;]*m/g
-
-/** Colour only for a person at a terminal who has not asked for none (https://no-color.org). */
-const wantsColour = (stream: NodeJS.WriteStream): boolean =>
-  stream.isTTY === true && (process.env["NO_COLOR"] ?? "") === ""
-
-/**
- * The console commands print through: @effect/cli prints its usage errors with a trailing newline of their own
- * (an error is one line), and help and errors carry colour only where `wantsColour` says so.
- */
-const plainConsole = (console: Console.Console): Console.Console => {
-  const strip = (colour: boolean) => (a: unknown) => typeof a === "string" && !colour ? a.replace(ansi, "") : a
-  const out = strip(wantsColour(process.stdout))
-  const err = strip(wantsColour(process.stderr))
-  return {
-    ...console,
-    log: (...args) => console.log(...args.map(out)),
-    error: (...args) => console.error(...args.map(err).map((a) => (typeof a === "string" ? a.trimEnd() : a)))
-  }
-}
 
 /** The command groups: a wrong subcommand of one is named against that group, not the top level. */
 const groups = new Set(["session", "sandbox", "workspace", "profile"])
@@ -131,7 +109,7 @@ export const main = async (argv: ReadonlyArray<string>): Promise<number> => {
     const checked = table.some((c) => c.checked === true && c.name === argv[2])
     command = checked
       ? Effect.zipRight(
-        Effect.flatMap(Effect.promise(() => import("./commands/reconcile.js")), (m) => m.startupCheck(argv)),
+        Effect.flatMap(Effect.promise(() => import("./StartupCheck.js")), (m) => m.startupCheck(argv)),
         Effect.suspend(() => cli(argv))
       )
       : cli(argv)
@@ -139,25 +117,8 @@ export const main = async (argv: ReadonlyArray<string>): Promise<number> => {
   const program = command.pipe(
     // a supervisor has no terminal: its progress is nobody's
     Effect.provide(Progress.layer(supervising ? "none" : progressIn(argv))),
-    Effect.provide(platform),
-    (self) => Console.consoleWith((console) => Console.withConsole(self, plainConsole(console)))
+    Effect.provide(platform)
   )
-  // Ctrl-C (or SIGTERM) interrupts the command; the session's stop phase still syncs back and cleans up.
-  // The command then gets the same signal: SIGINT for a Ctrl-C, SIGTERM otherwise.
-  const controller = new AbortController()
-  const onSignal = (signal: NodeJS.Signals) => {
-    StopSignal.record(signal === "SIGINT" ? "SIGINT" : "SIGTERM")
-    controller.abort()
-  }
-  if (!supervising) {
-    process.once("SIGINT", onSignal)
-    process.once("SIGTERM", onSignal)
-  }
-  const exit = await Effect.runPromiseExit(program, { signal: controller.signal })
-  process.removeListener("SIGINT", onSignal)
-  process.removeListener("SIGTERM", onSignal)
-  if (Exit.isSuccess(exit)) return typeof exit.value === "number" ? exit.value : ExitCode.ok
-  const rendered = render(exit.cause, { verbose })
-  for (const line of rendered.lines) process.stderr.write(`${line}\n`)
-  return rendered.code
+  // a supervisor stops on its own signals (Supervisor.ts)
+  return Program.run(program, { verbose, signals: !supervising })
 }

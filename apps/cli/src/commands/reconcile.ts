@@ -1,7 +1,7 @@
 /**
  * `sandbox-cli reconcile [--dry-run] [--all-owners]` and `sandbox-cli prune [--backend B] [--dry-run]`: find
- * every sandbox after a crash and finish it; plus the cheap check every session command runs first (sessions
- * of this host whose supervisor died). The reconciler is imported only when there is work for it.
+ * every sandbox after a crash and finish it; and `finishCutOff`, which the check every session command runs
+ * first (`StartupCheck`) calls when a supervisor died. The reconciler is imported only when there is work for it.
  */
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
@@ -12,9 +12,8 @@ import * as Path from "@effect/platform/Path"
 import * as Locations from "@org/sandbox-core/Locations"
 import type { Profile } from "@org/sandbox-core/Profile"
 import { UsageError } from "@org/sandbox-core/SandboxError"
-import { isFinal, type Session } from "@org/sandbox-core/Session"
+import type { Session } from "@org/sandbox-core/Session"
 import * as Store from "@org/sandbox-core/Store"
-import * as Supervision from "@org/sandbox-core/Supervision"
 import type * as ReconcilePlan from "@org/sandbox-reconciler/ReconcilePlan"
 import type * as Reconciler from "@org/sandbox-reconciler/Reconciler"
 import { Effect, Layer, Option } from "effect"
@@ -230,7 +229,7 @@ const prune = Command.make(
 /** The commands, for the command tree. */
 export const commands = [reconcile, prune] as const
 
-// ---- The check at start ---------------------------------------------------------------------------------
+// ---- Sessions cut off (see StartupCheck) ------------------------------------------------------------------
 
 /**
  * Finish sessions whose supervisor died (sync back, then persistence, as `reconcile` does), saying so on stderr:
@@ -253,42 +252,3 @@ export const finishCutOff = (config: Option.Option<string>, ids: ReadonlyArray<s
     }
     return report
   })
-
-const configFlag = (argv: ReadonlyArray<string>): Option.Option<string> => {
-  const at = argv.findIndex((a) => a === "--config" || a.startsWith("--config="))
-  if (at < 0) return Option.none()
-  const arg = argv[at]!
-  return Option.fromNullable(arg.includes("=") ? arg.slice(arg.indexOf("=") + 1) : argv[at + 1])
-}
-
-/**
- * Sessions of this host whose supervisor died: finish them before the command runs. Costs one directory read
- * when there are none; never fails the command. Run first by the commands that work with sessions and sandboxes
- * (main.ts says which).
- */
-export const startupCheck = (argv: ReadonlyArray<string>) => {
-  if (argv.includes("--help") || argv.includes("-h")) return Effect.void
-  return Effect.gen(function*() {
-    yield* AgentReaper.reapOrphans
-    const supervision = yield* Supervision.Supervision
-    const stale = yield* supervision.stale
-    if (stale.length === 0) return
-    // The store is opened only when there is something to check: most commands find no stale lock.
-    yield* Effect.gen(function*() {
-      const store = yield* Store.Store
-      const cutOff: Array<string> = []
-      for (const lock of stale) {
-        const session = yield* store.getSession(lock.session_id).pipe(Effect.option)
-        // A lock without a running session (it died before writing one, or after ending it) is just removed.
-        if (Option.isNone(session) || isFinal(session.value.state)) yield* supervision.release(lock.session_id)
-        else cutOff.push(lock.session_id)
-      }
-      if (cutOff.length === 0) return
-      yield* finishCutOff(configFlag(argv), cutOff)
-    }).pipe(Effect.provide(Sessions.storeLayer))
-  }).pipe(
-    Effect.scoped,
-    Effect.provide(Sessions.supervisionLayer),
-    Effect.catchAllCause(() => Effect.void)
-  )
-}

@@ -8,7 +8,6 @@ import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import * as Agent from "@org/sandbox-core/Agent"
 import * as ConfigFile from "@org/sandbox-core/ConfigFile"
-import * as EndOfSession from "@org/sandbox-core/EndOfSession"
 import { SandboxEvent } from "@org/sandbox-core/Event"
 import { HistoryEntry } from "@org/sandbox-core/History"
 import { makeSessionId } from "@org/sandbox-core/Ids"
@@ -27,6 +26,7 @@ import { CommandFailed, ExitWith } from "../Failure.js"
 import * as Progress from "../Progress.js"
 import * as Render from "../Render.js"
 import * as Sessions from "../Sessions.js"
+import * as SessionSync from "../SessionSync.js"
 import * as Stopping from "../Stopping.js"
 import * as Conflicts from "./conflicts.js"
 
@@ -69,11 +69,6 @@ const statusOf = (session: Session) =>
     }
   })
 
-const renderLive = (l: WorkspaceSync.LiveStatus) =>
-  `${l.state}, ${l.pending} pending, lag ${l.lag_ms} ms, ${l.batches} batches` +
-  (l.last_batch_ms !== null ? ` (last ${l.last_batch_ms} ms)` : "") +
-  (l.last_error !== null ? `; last error: ${l.last_error}` : "")
-
 const iso = (d: DateTime.Utc) => DateTime.formatIso(d)
 
 const renderStatus = (s: typeof Status.Type) =>
@@ -89,7 +84,7 @@ const renderStatus = (s: typeof Status.Type) =>
     ["last sync in", s.sandbox.sync.last_to_runtime_at ? iso(s.sandbox.sync.last_to_runtime_at) : undefined],
     ["last sync back", s.sandbox.sync.last_from_runtime_at ? iso(s.sandbox.sync.last_from_runtime_at) : undefined],
     ["conflicts", s.sandbox.sync.conflicts.join(", ")],
-    ["live sync", s.live !== null ? renderLive(s.live) : undefined],
+    ["live sync", s.live !== null ? SessionSync.renderLive(s.live) : undefined],
     ["last_error", s.last_error ?? undefined],
     ["created", iso(s.created_at)],
     ["ended", s.ended_at ? iso(s.ended_at) : undefined]
@@ -459,16 +454,6 @@ const history = Command.make("history", { ...common, id: idArg }, ({ id, output 
       es.length === 0 ? Render.line("no history yet") : Render.line(es.map(renderHistory).join("\n")))
   })).pipe(Command.withDescription("Show what the session's agent printed, with timestamps (stdout and stderr apart)"))
 
-/**
- * `session sync -o json`: what the sync did. `conflicts` are paths, as in `session status` and `run`; the
- * details of each (what changed on each side, where the sandbox's copy is) are in `conflict_details`.
- */
-const SyncReport = Schema.Struct({
-  ...WorkspaceSync.SyncResult.fields,
-  conflicts: Schema.Array(Schema.String),
-  conflict_details: Schema.Array(WorkspaceSync.Conflict)
-})
-
 const pauseOption = Options.boolean("pause").pipe(
   Options.withDescription("Pause live sync (sync_mode = \"live\"): changes wait until --resume")
 )
@@ -490,48 +475,12 @@ const sync = Command.make("sync", {
   resume: resumeOption,
   force: syncForceOption,
   acceptHeld: ConfigHooks.acceptHeldOption
-}, ({ acceptHeld, force, id, output, pause, resume }) =>
-  Effect.gen(function*() {
-    if (pause && resume) return yield* new UsageError({ detail: "--pause and --resume exclude each other" })
-    if (pause && force) return yield* new UsageError({ detail: "--force goes with a sync or --resume, not --pause" })
-    // --resume --force: the forced sync first (live sync is paused meanwhile, so no batch halts again), then resume
-    if (resume && force) {
-      const forced = yield* Control.ask(id, { action: "sync", force: true }, "10 minutes")
-      if (!forced.ok) return yield* new CommandFailed({ message: `sync failed: ${forced.error ?? "unknown error"}` })
-    }
-    if (pause || resume) {
-      const answer = yield* Control.ask(id, { action: "live", live: pause ? "pause" : "resume" }, "1 minute")
-      if (!answer.ok) return yield* new CommandFailed({ message: answer.error ?? "unknown error" })
-      const live = Schema.decodeUnknownSync(WorkspaceSync.LiveStatus)(answer.result)
-      return yield* Render.by(output, WorkspaceSync.LiveStatus, live, (l) => Render.line(`live sync: ${renderLive(l)}`))
-    }
-    const reply = yield* Progress.following(
-      (yield* Sessions.supervisorPaths(id)).progress,
-      Control.ask(
-        id,
-        { action: "sync", ...(acceptHeld ? { accept_held: true } : {}), ...(force ? { force: true } : {}) },
-        "10 minutes"
-      )
-    )
-    if (!reply.ok) return yield* new CommandFailed({ message: `sync failed: ${reply.error ?? "unknown error"}` })
-    const result = Schema.decodeUnknownSync(WorkspaceSync.SyncResult)(reply.result)
-    const report = { ...result, conflicts: result.conflicts.map((c) => c.path), conflict_details: result.conflicts }
-    yield* Render.by(output, SyncReport, report, (r) =>
-      Render.line(
-        `synced: ${r.files_to_runtime} file(s) to the sandbox, ${r.files_from_runtime} back; ${r.conflicts.length} conflict(s)${
-          r.conflicts.length ? `: ${r.conflicts.join(", ")}` : ""
-        }`
-      ))
-    if (output === "text") {
-      yield* Render.notices(result.notices ?? [])
-      for (const line of EndOfSession.summarizeHeld(result.held ?? [])) yield* Render.warn(line)
-    }
-  })).pipe(
-    Command.withDescription(
-      "Sync now, both ways, while the session runs (conflicts are kept; config and hook changes held unless " +
-        "--accept-held); --pause/--resume control live sync"
-    )
+}, (options) => SessionSync.sync(options)).pipe(
+  Command.withDescription(
+    "Sync now, both ways, while the session runs (conflicts are kept; config and hook changes held unless " +
+      "--accept-held); --pause/--resume control live sync"
   )
+)
 
 const exec = Command.make(
   "exec",
