@@ -198,6 +198,10 @@ const keepYoungGenerationSmall = () => {
   if (typeof (globalThis as { Deno?: unknown }).Deno !== "undefined") return
   try {
     v8.setFlagsFromString("--semi-space-growth-factor=1")
+    // The launcher writes its V8 code cache at exit, and V8 rejects a cache made under other flags than the reader's:
+    // every later command would compile the whole bundle again (and write another cache it cannot use). V8's default
+    // is back before the launcher's exit listener runs.
+    process.prependOnceListener("exit", () => v8.setFlagsFromString("--semi-space-growth-factor=2"))
   } catch {
     // a runtime without V8's flags: nothing to keep small
   }

@@ -47,6 +47,22 @@ layer(NodeContext.layer)("sandbox-cli bundle", (it) => {
       expect(wrong.stderr).not.toContain("'doctor'")
     }))
 
+  it.scoped("the code cache a run writes is the one the next command reads: it is not written again", () =>
+    Effect.gen(function*() {
+      const cli = yield* fixture()
+      const dir = join(cli.env["XDG_CACHE_HOME"]!, "sandbox-cli")
+      // A run changes a V8 flag of its own (its young generation's growth): a cache it wrote under that flag was
+      // rejected by every later process, which compiled the whole bundle again and wrote it again at exit.
+      expectOk(yield* cli.run(["run", "--", "true"]))
+      const [cache] = readdirSync(dir).filter((n) => n.startsWith("v8-"))
+      expect(cache).toBeDefined()
+      const written = statSync(join(dir, cache!))
+      expectOk(yield* cli.run(["run", "--", "true"]))
+      expectOk(yield* cli.run(["profile", "list"]))
+      const after = statSync(join(dir, cache!))
+      expect([after.ino, after.mtimeMs]).toEqual([written.ino, written.mtimeMs])
+    }))
+
   it.scoped("a process under other V8 flags (a supervisor) keeps its own code cache: neither rewrites the other", () =>
     Effect.gen(function*() {
       const cli = yield* fixture()
