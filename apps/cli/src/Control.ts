@@ -9,6 +9,7 @@ import { isFinal } from "@org/sandbox-core/Session"
 import { type Duration, Effect, Option, Schema } from "effect"
 import { awaitFile } from "./AwaitFile.js"
 import { CommandFailed } from "./Failure.js"
+import * as SmallFileSystem from "./SmallFileSystem.js"
 import * as Supervisors from "./Supervisors.js"
 
 /** What a `.req` control file holds. */
@@ -42,7 +43,10 @@ export const ControlReply = Schema.Struct({
   error: Schema.optional(Schema.String)
 })
 
-/** Ask a session's supervisor to do something and wait for its answer. */
+/**
+ * Ask a session's supervisor to do something and wait for its answer. The request and the answer are small files:
+ * read and written on this thread (SmallFileSystem), not through the thread pool.
+ */
 export const ask = (id: string, body: typeof ControlRequestBody.Type, wait: Duration.DurationInput) =>
   Effect.gen(function*() {
     const session = yield* Supervisors.sessionById(id)
@@ -61,4 +65,4 @@ export const ask = (id: string, body: typeof ControlRequestBody.Type, wait: Dura
     )
     yield* fs.remove(path.join(paths.control, `${nonce}.json`)).pipe(Effect.ignore)
     return Schema.decodeUnknownSync(Schema.parseJson(ControlReply))(text)
-  })
+  }).pipe(Effect.provide(SmallFileSystem.layer))

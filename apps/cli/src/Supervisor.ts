@@ -19,6 +19,7 @@ import * as ConfigHooks from "./ConfigHooks.js"
 import { ControlReply, ControlRequestBody } from "./Control.js"
 import * as Progress from "./Progress.js"
 import * as Sessions from "./Sessions.js"
+import * as SmallFileSystem from "./SmallFileSystem.js"
 
 export const SupervisorSpec = Schema.Struct({
   session_id: Schema.String,
@@ -105,7 +106,8 @@ export const AskAnswer = Schema.Struct({ option_id: Schema.NullOr(Schema.String)
 export const supervise = (encoded: string) =>
   Effect.gen(function*() {
     const spec = yield* Schema.decode(SpecArg)(encoded)
-    const fs = yield* FileSystem.FileSystem
+    // its own files (lock, control requests and answers, live status) are small: read and written on this thread
+    const fs = SmallFileSystem.make(yield* FileSystem.FileSystem)
     const path = yield* Path.Path
     const paths = yield* Sessions.supervisorPaths(spec.session_id)
     yield* fs.makeDirectory(path.dirname(paths.lock), { recursive: true })
