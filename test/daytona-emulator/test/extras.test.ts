@@ -152,7 +152,7 @@ describe("code run", () => {
     })
     expect(typed).toMatchObject({ exitCode: 0, result: "n=42 [ 'x' ]\n" })
     await ts.delete()
-  })
+  }, 60_000) // two sandboxes, a 1 s timeout and node compiling TypeScript: 34 s at load 27
 })
 
 describe("ports", () => {
