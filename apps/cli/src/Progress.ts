@@ -3,12 +3,13 @@
  * operation, its phase, entries and bytes done, the rate, the time so far), ticking even while a phase reports
  * nothing, and cleared when the work ends; `json`: each event as one line of JSON on stderr; otherwise nothing.
  *
- * A supervisor has no terminal: it writes its latest event to a file ({@link toFile}), which the commands that wait
- * on its work (`session stop`, `session sync`) follow ({@link following}) and show as their own.
+ * A supervisor has no terminal: it appends its events to a file ({@link toFile}), which the commands that wait on
+ * its work (`session stop`, `session sync`, `session new --attach`) follow ({@link following}) and show as their
+ * own.
  */
-import { Progress, ProgressEvent } from "@org/sandbox-core/Progress"
+import { Progress, ProgressEvent, ProgressOperation } from "@org/sandbox-core/Progress"
 import { Effect, Fiber, Layer, Option, Schedule, Schema } from "effect"
-import { readFileSync, renameSync, writeFileSync } from "node:fs"
+import { appendFileSync, closeSync, fstatSync, openSync, readSync, statSync, writeFileSync } from "node:fs"
 import type { ProgressMode } from "./CommonOptions.js"
 
 const REDRAW_MS = 100
@@ -17,7 +18,9 @@ const TICK_MS = 250
 const OPERATION: Record<ProgressEvent["operation"], string> = {
   seed: "seed",
   sync: "sync",
-  sync_back: "sync-back"
+  sync_back: "sync-back",
+  destroy: "destroy",
+  archive: "archive"
 }
 
 const mib = (bytes: number) => `${(bytes / 1048576).toFixed(bytes < 10485760 ? 1 : 0)} MiB`
@@ -28,6 +31,9 @@ export const formatLine = (e: ProgressEvent, elapsedMs: number): string => {
   const time = `${(elapsedMs / 1000).toFixed(1)} s`
   if (e.phase === "scan") return `${OPERATION[e.operation]}: scanning… ${time}`
   if (e.phase === "failed") return `${OPERATION[e.operation]}: failed after ${time}`
+  // counted in time only
+  if (e.operation === "destroy") return `destroy: removing the sandbox… ${time}`
+  if (e.operation === "archive") return `archive: archiving the sandbox… ${time}`
   if (e.phase === "done") {
     return `${OPERATION[e.operation]}: done, ${count(e.entries_done)} entries, ${mib(e.bytes_done)}, ${time}`
   }
@@ -98,16 +104,21 @@ export const layer = (mode: ProgressMode): Layer.Layer<never> | Layer.Layer<Prog
 /** How often a command waiting on a supervisor's work looks at its progress file. */
 const FOLLOW_MS = 200
 
+/** The size past which the supervisor starts its progress file over: no reader needs more than the last events. */
+const FILE_LIMIT = 1 << 20
+
 /**
- * The supervisor's `Progress`: its latest event, replaced whole in `file` (temp file, rename). The file stays when
- * the supervisor ends, beside its log: a command that waits on the session's end reads the last event after it.
+ * The supervisor's `Progress`: each event appended to `file` as one line of JSON (started over once the file
+ * passes {@link FILE_LIMIT}). The file stays when the supervisor ends, beside its log: a command that waits on the
+ * session's end reads the last events after it.
  */
 export const toFile = (file: string): Layer.Layer<Progress> =>
   Layer.succeed(Progress, {
     report: (event: ProgressEvent) => {
+      const line = `${JSON.stringify(encode(event))}\n`
       try {
-        writeFileSync(`${file}.tmp`, JSON.stringify(encode(event)))
-        renameSync(`${file}.tmp`, file)
+        if (size(file) > FILE_LIMIT) writeFileSync(file, line)
+        else appendFileSync(file, line)
       } catch {
         // progress is never worth failing the work for
       }
@@ -116,35 +127,57 @@ export const toFile = (file: string): Layer.Layer<Progress> =>
 
 const decodeEvent = Schema.decodeUnknownOption(Schema.parseJson(ProgressEvent))
 
-const readText = (file: string): string | undefined => {
+const size = (file: string): number => {
   try {
-    return readFileSync(file, "utf8")
+    return statSync(file).size
   } catch {
-    return undefined
+    return 0
+  }
+}
+
+/** The whole lines of `file` from byte `offset` on, and the offset after them. */
+const linesFrom = (file: string, offset: number): { readonly lines: Array<string>; readonly next: number } => {
+  let fd: number | undefined
+  try {
+    fd = openSync(file, "r")
+    const length = fstatSync(fd).size - offset
+    if (length <= 0) return { lines: [], next: offset }
+    const bytes = Buffer.alloc(length)
+    const read = readSync(fd, bytes, 0, length, offset)
+    const end = bytes.subarray(0, read).lastIndexOf(10)
+    if (end < 0) return { lines: [], next: offset }
+    return { lines: bytes.subarray(0, end).toString("utf8").split("\n"), next: offset + end + 1 }
+  } catch {
+    return { lines: [], next: offset }
+  } finally {
+    if (fd !== undefined) closeSync(fd)
   }
 }
 
 /**
  * Runs `self` while showing, through this command's `Progress`, the events a supervisor writes to `file`: only
- * those written after it starts (the file may hold the end of an earlier operation), of the given operations, and
- * a last look when `self` ends, so that an operation's end is shown and its line cleared.
+ * those written after it starts (the file holds earlier operations too), of the given operations, and a last look
+ * when `self` ends, so that an operation's end is shown and its line cleared.
  */
 export const following = <A, E, R>(
   file: string,
   self: Effect.Effect<A, E, R>,
-  operations: ReadonlyArray<ProgressEvent["operation"]> = ["seed", "sync", "sync_back"]
+  operations: ReadonlyArray<ProgressEvent["operation"]> = ProgressOperation.literals
 ): Effect.Effect<A, E, R> =>
   Effect.flatMap(Effect.serviceOption(Progress), (progress) => {
     if (Option.isNone(progress)) return self
-    let seen = readText(file)
+    let offset = size(file)
     const look = Effect.sync(() => {
-      const text = readText(file)
-      if (text === undefined || text === seen) return
-      seen = text
-      Option.map(
-        Option.filter(decodeEvent(text), (e) => operations.includes(e.operation)),
-        progress.value.report
-      )
+      // started over by the supervisor: read it from its start
+      if (size(file) < offset) offset = 0
+      const { lines, next } = linesFrom(file, offset)
+      offset = next
+      for (const line of lines) {
+        Option.map(
+          Option.filter(decodeEvent(line), (e) => operations.includes(e.operation)),
+          progress.value.report
+        )
+      }
     })
     const watch = look.pipe(Effect.repeat(Schedule.spaced(FOLLOW_MS)), Effect.interruptible)
     return Effect.flatMap(

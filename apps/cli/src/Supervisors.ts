@@ -37,8 +37,8 @@ export const supervisorPaths = (sessionId: string) =>
       control: path.join(root, "control", sessionId),
       /** Live sync's health (`sync_mode = "live"`), written by the supervisor whenever it changes. */
       live: path.join(root, "supervisors", `${sessionId}.live.json`),
-      /** The progress of the supervisor's sync work: its latest event (see Progress.ts). */
-      progress: path.join(root, "supervisors", `${sessionId}.progress.json`),
+      /** The progress of the supervisor's work: its events, one JSON line each (see Progress.ts). */
+      progress: path.join(root, "supervisors", `${sessionId}.progress.ndjson`),
       syncState: (sandboxId: string) => path.join(root, "sync", sandboxId)
     }
   })

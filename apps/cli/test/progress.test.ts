@@ -78,6 +78,10 @@ layer(NodeContext.layer)("progress of long work (seed, sync-back)", (it) => {
         expect(backTransfer.length).toBeGreaterThan(0)
         expect([backTransfer[0]!.entries_total, backTransfer[0]!.bytes_total]).toEqual([1, 4])
         expect(back.at(-1)).toMatchObject({ phase: "done", entries_done: 1, bytes_done: 4 })
+        // then the sandbox's removal, counted in time only, last
+        const destroy = events.filter((e) => e.operation === "destroy")
+        expect(destroy.map((e) => e.phase)).toEqual([...destroy.slice(0, -1).map(() => "transfer"), "done"])
+        expect(events.at(-1)).toBe(destroy.at(-1))
         expect(new Set(events.map((e) => e.session_id)).size).toBe(1)
         expect(readFileSync(join(cli.cwd, "made.txt"), "utf8")).toBe("new\n")
       }),
@@ -182,10 +186,13 @@ layer(NodeContext.layer)("progress of long work (seed, sync-back)", (it) => {
 
         const stopped = yield* cli.run(["session", "stop", id, "--progress", "json", "-o", "json"], { env })
         expect(stopped.code, stopped.stderr).toBe(0)
-        const back = eventsOf(stopped.stderr)
-        expect(back.map((e) => e.operation)).toEqual(back.map(() => "sync_back"))
+        const ending = eventsOf(stopped.stderr)
+        const back = ending.filter((e) => e.operation === "sync_back")
         expect(back.filter((e) => e.phase === "scan").length).toBeGreaterThan(1)
         expect(back.at(-1)?.phase).toBe("done")
+        // the sync-back, then the removal of the sandbox
+        expect([...new Set(ending.map((e) => e.operation))]).toEqual(["sync_back", "destroy"])
+        expect(ending.at(-1)).toMatchObject({ operation: "destroy", phase: "done" })
         // attached, a person waits for the seed and the sync-back: both are shown, and the agent's output is intact
         const attached = yield* cli.run(
           ["session", "new", "--workspace", "ws", "--attach", "--progress", "json", "--", "sh", "-c", "echo hi"],
@@ -196,7 +203,8 @@ layer(NodeContext.layer)("progress of long work (seed, sync-back)", (it) => {
           stdout: ["hi", ""]
         })
         const shown = eventsOf(attached.stderr)
-        expect(shown.at(-1)).toMatchObject({ operation: "sync_back", phase: "done" })
+        expect(shown.filter((e) => e.operation === "sync_back").at(-1)).toMatchObject({ phase: "done" })
+        expect(shown.at(-1)).toMatchObject({ operation: "destroy", phase: "done" })
         expect(shown.some((e) => e.operation === "sync")).toBe(false)
         emu.setFaults([])
         // not asked for and not a terminal: nothing

@@ -10,6 +10,7 @@
  */
 import * as FileSystem from "@effect/platform/FileSystem"
 import { Effect, Option } from "effect"
+import * as Progress from "./Progress.js"
 import type { Instance, Service as ProviderService } from "./SandboxProvider.js"
 import type { SandboxState } from "./Session.js"
 import type { Held, LeftBehind, Service as SyncService, SyncResult } from "./WorkspaceSync.js"
@@ -27,6 +28,8 @@ export type Apply = "destroy" | "archive" | "keep"
  * @category models
  */
 export interface Input<E> {
+  /** The session ending, for progress events; `null` for a sandbox no session owns. */
+  readonly session_id?: string | null
   readonly provider: ProviderService
   readonly instance: Instance
   /**
@@ -155,6 +158,7 @@ export const finish = <E extends { readonly message: string }>(input: Input<E>):
     }
     if (input.beforeApply !== undefined) yield* input.beforeApply
     let sandbox_state: SandboxState = instance.state
+    const sessionId = input.session_id ?? null
     // Never destroy or archive a runtime whose changes did not all come home.
     const apply = unsynced ? "keep" : input.apply
     // Work left in the sandbox is a failure of the end whatever the policy: a kept (reuse) sandbox too.
@@ -166,7 +170,7 @@ export const finish = <E extends { readonly message: string }>(input: Input<E>):
       )
     }
     if (apply === "destroy") {
-      const destroyed = yield* Effect.either(input.provider.destroy(instance))
+      const destroyed = yield* Effect.either(Progress.around("destroy", sessionId, input.provider.destroy(instance)))
       if (destroyed._tag === "Left") errors.push(`destroy failed: ${destroyed.left.message}`)
       else {
         sandbox_state = "gone"
@@ -178,7 +182,7 @@ export const finish = <E extends { readonly message: string }>(input: Input<E>):
       if (stopped._tag === "Left") errors.push(`stop failed: ${stopped.left.message}`)
       else sandbox_state = stopped.right.state
     } else if (apply === "archive") {
-      const archived = yield* Effect.either(input.provider.archive(instance))
+      const archived = yield* Effect.either(Progress.around("archive", sessionId, input.provider.archive(instance)))
       if (archived._tag === "Left") errors.push(`archive failed: ${archived.left.message}`)
       else sandbox_state = archived.right.state
     }

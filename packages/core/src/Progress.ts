@@ -1,20 +1,21 @@
 /**
- * Progress of long work (a seed, a sync, a sync-back): events the sync engine reports while it works, for a
- * terminal's progress line or for scripts (`--progress json`, one event per line). Nothing is stored: the
- * lifecycle's own events (`sandbox.sync.after`, …) stay the record.
+ * Progress of long work (a seed, a sync, a sync-back, a sandbox's removal or archive at the end): events reported
+ * while it runs, for a terminal's progress line or for scripts (`--progress json`, one event per line). Nothing is
+ * stored: the lifecycle's own events (`sandbox.sync.after`, …) stay the record.
  *
  * @since 0.1.0
  */
-import { Context, Schema } from "effect"
+import { Clock, Context, Duration, Effect, Exit, Fiber, Option, Schedule, Schema } from "effect"
 
 /**
  * The work being done: `seed` (host → runtime at start), `sync` (both ways, at a checkpoint), `sync_back`
- * (runtime → host at stop, after a crash, or when the reconciler finishes a session).
+ * (runtime → host at stop, after a crash, or when the reconciler finishes a session), `destroy` and `archive` (the
+ * persistence applied at the end: they count nothing, and a big sandbox takes its time).
  *
  * @since 0.1.0
  * @category models
  */
-export const ProgressOperation = Schema.Literal("seed", "sync", "sync_back")
+export const ProgressOperation = Schema.Literal("seed", "sync", "sync_back", "destroy", "archive")
 /**
  * @since 0.1.0
  * @category models
@@ -70,3 +71,60 @@ export type ProgressEvent = typeof ProgressEvent.Type
 export class Progress extends Context.Tag("@org/sandbox-core/Progress")<Progress, {
   readonly report: (event: ProgressEvent) => void
 }>() {}
+
+/**
+ * The longest time without an event while an operation runs, so that one that moves nothing for a while (the walk
+ * of a big tree, a big sandbox's removal) never looks frozen.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const BEAT_MS = 500
+
+/**
+ * Reports an operation that counts nothing (`destroy`, `archive`): `transfer` at its start and again every
+ * {@link BEAT_MS} while it runs, `done` or `failed` at its end. Without a `Progress` in the context, just `self`.
+ *
+ * @since 0.2.0
+ * @category reporting
+ */
+export const around = <A, E, R>(
+  operation: ProgressOperation,
+  session_id: string | null,
+  self: Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R> =>
+  Effect.flatMap(Effect.serviceOption(Progress), (progress) => {
+    if (Option.isNone(progress)) return self
+    const started = Date.now()
+    const report = (phase: ProgressPhase) => {
+      try {
+        progress.value.report({
+          type: "sandbox.sync.progress",
+          session_id,
+          operation,
+          phase,
+          entries_done: 0,
+          entries_total: null,
+          bytes_done: 0,
+          bytes_total: null,
+          bytes_per_second: 0,
+          elapsed_ms: Date.now() - started
+        })
+      } catch {
+        // progress is never worth failing the work for
+      }
+    }
+    report("transfer")
+    // on the real clock, and interruptible where `self` is not (the end of a session)
+    const beat = Effect.sync(() => report("transfer")).pipe(
+      Effect.repeat(Schedule.spaced(Duration.millis(BEAT_MS))),
+      Effect.delay(Duration.millis(BEAT_MS)),
+      Effect.withClock(Clock.make()),
+      Effect.interruptible
+    )
+    return Effect.flatMap(Effect.fork(beat), (beating) =>
+      self.pipe(
+        Effect.ensuring(Fiber.interrupt(beating)),
+        Effect.onExit((exit) => Effect.sync(() => report(Exit.isSuccess(exit) ? "done" : "failed")))
+      ))
+  })

@@ -770,6 +770,7 @@ export const run = Effect.fn("Session.run")(function*(options: StartOptions) {
           if (instance !== null) {
             const wantsSync = agentStarted && profile.sync_mode !== "none" && profile.sync_mode !== "seed"
             const ended = yield* EndOfSession.finish({
+              session_id,
               provider,
               instance,
               syncBack: wantsSync

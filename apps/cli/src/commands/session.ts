@@ -340,12 +340,12 @@ const newSession = Command.make(
         )))
       yield* Render.by(output, Schema.Struct({ id: Schema.String }), { id }, () => Render.line(id))
       if (stay) {
-        // the seed and the sync-back are the supervisor's: their progress is shown here (a checkpoint's is not,
-        // as it would cut into the agent's output)
+        // the seed and the end (sync-back, destroy or archive) are the supervisor's: their progress is shown here
+        // (a checkpoint's is not, as it would cut into the agent's output)
         const ended = yield* Progress.following(
           (yield* Sessions.supervisorPaths(id)).progress,
           attach(id, askViaTerminal, isAcp),
-          ["seed", "sync_back"]
+          ["seed", "sync_back", "destroy", "archive"]
         )
         if (Option.isNone(ended)) {
           // An ACP agent's session outlives its first turn: it waits for further prompts.

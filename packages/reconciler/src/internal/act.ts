@@ -115,6 +115,7 @@ export const act = (context: ActContext, item: Planned, since: number): Effect.E
           )
           : Option.none()
         const ended = yield* EndOfSession.finish({
+          session_id: session?.id ?? null,
           provider: p,
           instance,
           syncBack: back,
