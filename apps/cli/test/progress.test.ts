@@ -6,7 +6,8 @@ import { spawnSync } from "node:child_process"
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { scopedEmulator } from "./emulator.js"
-import { daytonaBackend, EMULATOR_KEY, expectOk, fixture, json, paths, poll } from "./helpers.js"
+import { daytonaBackend, EMULATOR_KEY, expectOk, fixture, json, paths, poll, sleepers } from "./helpers.js"
+import { alive } from "./processes.js"
 import { shellSession } from "./sessions.js"
 
 const TIMEOUT = 60_000
@@ -218,5 +219,40 @@ layer(NodeContext.layer)("progress of long work (seed, sync-back)", (it) => {
         expect({ code: plain.code, stderr: plain.stderr }).toEqual({ code: 0, stderr: "" })
       }),
     TIMEOUT * 3
+  )
+
+  it.scoped(
+    "reconcile shows the sync-back and the removal of a crashed session's sandbox",
+    () =>
+      Effect.gen(function*() {
+        const cli = yield* fixture()
+        const ws = yield* cli.mkdir("cwd/ws")
+        yield* cli.write("cwd/ws/a.txt", "a\n")
+        expectOk(yield* cli.run(["workspace", "add", ws, "--name", "ws"]))
+        const id = yield* shellSession(cli, "ws", "echo made > made.txt; sleep 600")
+        const running = yield* poll(
+          Effect.map(
+            cli.run(["session", "status", id, "-o", "json"]),
+            (r) => json<{ state: string; supervisor: { pid: number | null } }>(r)
+          ),
+          (s) => s.state === "running" && s.supervisor.pid !== null,
+          "120 seconds"
+        )
+        yield* sleepers([running.supervisor.pid!])
+        yield* poll(cli.run(["session", "exec", id, "--", "cat", "made.txt"]), (r) => r.stdout === "made\n")
+        process.kill(running.supervisor.pid!, "SIGKILL")
+        yield* poll(Effect.sync(() => alive(running.supervisor.pid!)), (a) => !a)
+        const reconciled = yield* cli.run(["reconcile", "--progress", "json", "-o", "json"])
+        expect(reconciled.code, reconciled.stderr).toBe(0)
+        const events = eventsOf(reconciled.stderr)
+        expect(new Set(events.map((e) => e.session_id))).toEqual(new Set([id]))
+        expect([...new Set(events.map((e) => e.operation))]).toEqual(["sync_back", "destroy"])
+        const back = events.filter((e) => e.operation === "sync_back")
+        expect([back[0]?.phase, back.at(-1)?.phase]).toEqual(["scan", "done"])
+        expect(back.at(-1)).toMatchObject({ entries_done: 1, bytes_done: 5 })
+        expect(events.at(-1)).toMatchObject({ operation: "destroy", phase: "done" })
+        expect(readFileSync(join(ws, "made.txt"), "utf8")).toBe("made\n")
+      }),
+    TIMEOUT * 2
   )
 })
