@@ -75,6 +75,47 @@ const scenario = (cli: Fixture, config: string, env: Record<string, string>) =>
     expect(existsSync(join(ws, `h.txt.sandbox-conflict-${id}`))).toBe(false)
   })
 
+/** Live sync (`sync_mode = "live"`): list, show and resolve while the session watches; settled by hand, it goes. */
+const liveScenario = (cli: Fixture, config: string, env: Record<string, string>) =>
+  Effect.gen(function*() {
+    const run = (...args: ReadonlyArray<string>) => cli.run(args, { env })
+    yield* cli.write("cwd/.sandbox-cli.toml", config)
+    const ws = yield* cli.mkdir("cwd/project")
+    for (const n of ["f", "g", "h"]) writeFileSync(join(ws, `${n}.txt`), "base\n")
+    expectOk(yield* run("workspace", "add", ws, "--name", "proj", "--sandbox", "box"))
+    const id = yield* shellSession(cli, "proj", "sleep 600", env)
+    const live = () =>
+      Effect.map(
+        run("session", "status", id, "-o", "json"),
+        (r) => json<{ live: { state: string } | null; sandbox: { sync: { conflicts: ReadonlyArray<string> } } }>(r)
+      )
+    yield* poll(live(), (s) => s.live?.state === "watching", "120 seconds")
+    // both sides change the same files while live sync is paused; the resume finds them in conflict
+    expectOk(yield* run("session", "sync", id, "--pause"))
+    for (const n of ["f", "g", "h"]) {
+      writeFileSync(join(ws, `${n}.txt`), `host-${n}\n`)
+      expectOk(yield* run("session", "exec", id, "--", "sh", "-c", `echo sandbox-${n} > ${n}.txt`))
+    }
+    expectOk(yield* run("session", "sync", id, "--resume"))
+    yield* poll(live(), (s) => s.sandbox.sync.conflicts.length === 3, "60 seconds")
+    const listed = json<ReadonlyArray<Entry>>(expectOk(yield* run("session", "conflicts", id, "-o", "json")))
+    expect(listed.find((e) => e.path === "f.txt")!.runtime_copy).toBe(`f.txt.sandbox-conflict-${id}`)
+    const shown = expectOk(yield* run("session", "conflicts", "show", id, "f.txt")).stdout
+    expect(shown).toContain("-host-f\n+sandbox-f")
+
+    expectOk(yield* run("session", "conflicts", "resolve", id, "f.txt", "--keep", "runtime"))
+    expect(readFileSync(join(ws, "f.txt"), "utf8")).toBe("sandbox-f\n")
+    // g.txt by hand: the host takes the sandbox's version and the copy goes; live sync sees both agree
+    writeFileSync(join(ws, "g.txt"), "sandbox-g\n")
+    for (const n of readdirSync(ws).filter((n) => n.startsWith("g.txt.sandbox-conflict-"))) rmSync(join(ws, n))
+    const settled = yield* poll(live(), (s) => !s.sandbox.sync.conflicts.includes("g.txt"), "60 seconds")
+    expect(settled.sandbox.sync.conflicts).toEqual(["h.txt"])
+    expect(expectOk(yield* run("session", "exec", id, "--", "cat", "f.txt")).stdout).toBe("sandbox-f\n")
+    expectOk(yield* run("session", "stop", id))
+    expect(readFileSync(join(ws, "h.txt"), "utf8")).toBe("host-h\n")
+    expect(readFileSync(join(ws, `h.txt.sandbox-conflict-${id}`), "utf8")).toBe("sandbox-h\n")
+  })
+
 layer(NodeContext.layer)("sandbox-cli session conflicts", (it) => {
   it.scoped(
     "local: list, show, resolve host / runtime / both; the next sync reports none again",
@@ -167,48 +208,25 @@ layer(NodeContext.layer)("sandbox-cli session conflicts", (it) => {
   )
 
   it.scoped(
-    "live sync: list, show and resolve while the session watches; a conflict settled by hand goes from the list",
+    "live sync, local: list, show and resolve while the session watches; a conflict settled by hand goes",
     () =>
       Effect.gen(function*() {
         const cli = yield* fixture()
-        yield* cli.write("cwd/.sandbox-cli.toml", `[sandboxes.box]\nbackend = "local"\nsync_mode = "live"\n`)
-        const ws = yield* cli.mkdir("cwd/project")
-        for (const n of ["f", "g", "h"]) writeFileSync(join(ws, `${n}.txt`), "base\n")
-        expectOk(yield* cli.run(["workspace", "add", ws, "--name", "proj", "--sandbox", "box"]))
-        const id = yield* shellSession(cli, "proj", "sleep 600")
-        const live = () =>
-          Effect.map(
-            cli.run(["session", "status", id, "-o", "json"]),
-            (r) => json<{ live: { state: string } | null; sandbox: { sync: { conflicts: ReadonlyArray<string> } } }>(r)
-          )
-        yield* poll(live(), (s) => s.live?.state === "watching", "120 seconds")
-        // both sides change the same files while live sync is paused; the resume finds them in conflict
-        expectOk(yield* cli.run(["session", "sync", id, "--pause"]))
-        for (const n of ["f", "g", "h"]) {
-          writeFileSync(join(ws, `${n}.txt`), `host-${n}\n`)
-          expectOk(yield* cli.run(["session", "exec", id, "--", "sh", "-c", `echo sandbox-${n} > ${n}.txt`]))
-        }
-        expectOk(yield* cli.run(["session", "sync", id, "--resume"]))
-        yield* poll(live(), (s) => s.sandbox.sync.conflicts.length === 3, "30 seconds")
-        const listed = json<ReadonlyArray<Entry>>(expectOk(yield* cli.run(["session", "conflicts", id, "-o", "json"])))
-        expect(listed.find((e) => e.path === "f.txt")!.runtime_copy).toBe(`f.txt.sandbox-conflict-${id}`)
-        const shown = expectOk(yield* cli.run(["session", "conflicts", "show", id, "f.txt"])).stdout
-        expect(shown).toContain("-host-f\n+sandbox-f")
-
-        expectOk(yield* cli.run(["session", "conflicts", "resolve", id, "f.txt", "--keep", "runtime"]))
-        expect(readFileSync(join(ws, "f.txt"), "utf8")).toBe("sandbox-f\n")
-        // g.txt by hand: the host takes the sandbox's version and the copy goes; live sync sees both agree
-        writeFileSync(join(ws, "g.txt"), "sandbox-g\n")
-        for (const n of readdirSync(ws).filter((n) => n.startsWith("g.txt.sandbox-conflict-"))) rmSync(join(ws, n))
-        const settled = yield* poll(live(), (s) => !s.sandbox.sync.conflicts.includes("g.txt"), "30 seconds")
-        expect(settled.sandbox.sync.conflicts).toEqual(["h.txt"])
-        expect(expectOk(yield* cli.run(["session", "exec", id, "--", "cat", "f.txt"])).stdout).toBe("sandbox-f\n")
-        expectOk(yield* cli.run(["session", "stop", id]))
-        expect(readFileSync(join(ws, "h.txt"), "utf8")).toBe("host-h\n")
-        expect(readFileSync(join(ws, `h.txt.sandbox-conflict-${id}`), "utf8")).toBe("sandbox-h\n")
+        yield* liveScenario(cli, `[sandboxes.box]\nbackend = "local"\nsync_mode = "live"\n`, {})
       }),
     TIMEOUT
   )
+
+  it.scoped("live sync, daytona emulator: the same", () =>
+    Effect.gen(function*() {
+      const emu = yield* scopedEmulator({ apiKey: KEY })
+      const cli = yield* fixture()
+      yield* liveScenario(
+        cli,
+        `[sandboxes.box]\nbackend = "daytona"\nsync_mode = "live"\n[sandboxes.box.daytona]\napi_url = "${emu.url}"\n`,
+        { DAYTONA_API_KEY: KEY }
+      )
+    }), TIMEOUT)
 
   it.scoped("daytona emulator: the same", () =>
     Effect.gen(function*() {
