@@ -41,6 +41,7 @@ import {
   writeMetadata
 } from "./internal/layout.js"
 import { run } from "./internal/process.js"
+import * as RemoveTree from "./internal/removeTree.js"
 import { getArchive, packRuntime, putArchive, unpackRuntime } from "./internal/transfer.js"
 import { settingsOf } from "./LocalConfig.js"
 
@@ -231,8 +232,10 @@ export const make = Effect.fn("LocalProvider.make")(function*(options: MakeOptio
         Effect.mapError(fromPlatform(operation, id, dir))
       )
       if (moved) {
-        // the system's `rm -rf` where there is one: Node's recursive remove keeps a request in flight for every
-        // entry of the tree at once, which for 100,000 files costs this process more memory than the sync did
+        // A small tree here (internal/removeTree.ts); a bigger one with the system's `rm -rf` where there is one:
+        // Node's recursive remove keeps a request in flight for every entry of the tree at once, which for 100,000
+        // files costs this process more memory than the sync did
+        if (yield* Effect.sync(() => RemoveTree.removeIfSmall(aside))) return
         const removed = process.platform === "win32" ? false : yield* run({
           argv: ["rm", "-rf", "--", aside],
           cwd: path.dirname(aside),

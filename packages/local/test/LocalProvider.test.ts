@@ -6,6 +6,7 @@ import { builtinLocal } from "@org/sandbox-core/Profile"
 import type { ExecOutput } from "@org/sandbox-core/SandboxProvider"
 
 import { Chunk, Deferred, Effect, Fiber, Scope, Stream, TestServices } from "effect"
+import * as RemoveTree from "../src/internal/removeTree.js"
 import * as LocalProvider from "../src/LocalProvider.js"
 import { WORKSPACE_PATH_LABEL } from "../src/LocalProvider.js"
 import { awaitGone, bytes, isAlive, provider, readPid, sandbox, spec, text } from "./helpers.js"
@@ -227,6 +228,29 @@ layer(NodeContext.layer)("LocalProvider", (it) => {
         expect(yield* fs.readDirectory(path.join(stateDir, "archives"))).toEqual([])
         expect(yield* fs.readDirectory(path.join(stateDir, "runtimes"))).toEqual([".meta"])
         expect(yield* fs.readDirectory(path.join(stateDir, "runtimes", ".meta"))).toEqual([])
+      }))
+
+    it.scoped("destroy removes a small runtime in this process and a big one with rm -rf, links not followed", () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const path = yield* Path.Path
+        const { local, stateDir } = yield* provider()
+        const outside = yield* fs.makeTempDirectoryScoped({ prefix: "sandbox-local-outside-" })
+        yield* fs.writeFileString(path.join(outside, "kept.txt"), "kept")
+        const small = yield* local.create(spec())
+        const big = yield* local.create(spec())
+        for (const instance of [small, big]) {
+          yield* local.writeFile(instance, "a/b/c.txt", bytes("c"))
+          yield* local.exec(instance, { argv: ["ln", "-s", outside, "a/outside"] })
+        }
+        const files = RemoveTree.SMALL_TREE + 10
+        yield* local.exec(big, { shell: `mkdir many && cd many && seq 1 ${files} | xargs touch` })
+        expect(RemoveTree.isSmall(path.join(stateDir, "runtimes", small.instance_id))).toBe(true)
+        expect(RemoveTree.isSmall(path.join(stateDir, "runtimes", big.instance_id))).toBe(false)
+        yield* local.destroy(small)
+        yield* local.destroy(big)
+        expect(yield* fs.readDirectory(path.join(stateDir, "runtimes"))).toEqual([".meta"])
+        expect(yield* fs.readFileString(path.join(outside, "kept.txt"))).toBe("kept")
       }))
 
     it.scoped("a command left running by a provider that died is killed by destroy from a new provider", () =>
