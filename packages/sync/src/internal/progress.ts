@@ -8,15 +8,14 @@
  * @internal
  */
 import { type ProgressEvent, type ProgressOperation, type ProgressPhase } from "@org/sandbox-core/Progress"
-import * as CoreProgress from "@org/sandbox-core/Progress"
-import { Progress } from "@org/sandbox-core/Progress"
+import { BEAT_MS as CORE_BEAT_MS, Progress } from "@org/sandbox-core/Progress"
 import { Clock, Context, Duration, Effect, Exit, Fiber, Option, Schedule } from "effect"
 
 /** The shortest time between two reports of the same phase. */
 export const EVERY_MS = 100
 
 /** The longest time without a report while a cycle runs (core's, for every operation). */
-export const BEAT_MS = CoreProgress.BEAT_MS
+export const BEAT_MS = CORE_BEAT_MS
 
 /** Counts the work of one cycle and reports it. */
 export class Tracker {
