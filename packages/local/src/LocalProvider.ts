@@ -40,7 +40,6 @@ import {
   toInstance,
   writeMetadata
 } from "./internal/layout.js"
-import { run } from "./internal/process.js"
 import * as RemoveTree from "./internal/removeTree.js"
 import { getArchive, packRuntime, putArchive, unpackRuntime } from "./internal/transfer.js"
 import { settingsOf } from "./LocalConfig.js"
@@ -232,15 +231,13 @@ export const make = Effect.fn("LocalProvider.make")(function*(options: MakeOptio
         Effect.mapError(fromPlatform(operation, id, dir))
       )
       if (moved) {
-        // A small tree here (internal/removeTree.ts); a bigger one with the system's `rm -rf` where there is one:
-        // Node's recursive remove keeps a request in flight for every entry of the tree at once, which for 100,000
-        // files costs this process more memory than the sync did
+        // A small tree at once, a bigger one a directory at a time (internal/removeTree.ts); what that cannot
+        // remove, Node's recursive remove tries again
         if (yield* Effect.sync(() => RemoveTree.removeIfSmall(aside))) return
-        const removed = process.platform === "win32" ? false : yield* run({
-          argv: ["rm", "-rf", "--", aside],
-          cwd: path.dirname(aside),
-          env: { PATH: DEFAULT_PATH, LC_ALL: "C" }
-        }).pipe(Effect.map((r) => r.exit_code === 0), Effect.orElseSucceed(() => false))
+        const removed = yield* Effect.tryPromise(() => RemoveTree.removeTree(aside)).pipe(
+          Effect.as(true),
+          Effect.orElseSucceed(() => false)
+        )
         if (!removed) {
           yield* fs.remove(aside, { recursive: true, force: true }).pipe(
             Effect.mapError(fromPlatform(operation, id, aside))
