@@ -177,8 +177,9 @@ export const make = Effect.fn("LocalProvider.make")(function*(options: MakeOptio
 
   const locate = (operation: string, id: string): Effect.Effect<Located, ProviderError> =>
     Effect.gen(function*() {
-      const gone = providerError(operation, "NotFound", `no local sandbox ${id}`, id)
-      if (!isSafeId(id)) return yield* gone
+      // built only when it is the answer: a ProviderError validates its fields and captures a stack
+      const gone = () => providerError(operation, "NotFound", `no local sandbox ${id}`, id)
+      if (!isSafeId(id)) return yield* gone()
       const at = paths(path, layout, id)
       // A runtime directory wins over an archive: it is what an interrupted archive or restore left intact.
       const live = yield* readMetadata(fs, at.metadata, operation, id)
@@ -189,7 +190,7 @@ export const make = Effect.fn("LocalProvider.make")(function*(options: MakeOptio
       if (Option.isSome(archived)) {
         return located(path, layout, Metadata.make({ ...archived.value, state: "archived" }), "archive")
       }
-      return yield* gone
+      return yield* gone()
     })
 
   /** On disk (running or stopped): file operations work. */
