@@ -230,7 +230,7 @@ layer(NodeContext.layer)("LocalProvider", (it) => {
         expect(yield* fs.readDirectory(path.join(stateDir, "runtimes", ".meta"))).toEqual([])
       }))
 
-    it.scoped("destroy removes a small runtime in this process and a big one with rm -rf, links not followed", () =>
+    it.scoped("destroy removes a small runtime at once and a big one a directory at a time, links not followed", () =>
       Effect.gen(function*() {
         const fs = yield* FileSystem.FileSystem
         const path = yield* Path.Path
