@@ -466,8 +466,8 @@ export const run = Effect.fn("Session.run")(function*(options: StartOptions) {
 
       /**
        * One live batch: the engine's scoped two-way sync under the sync lock, never interrupted halfway. A batch
-       * that moved nothing (the echo of the engine's own writes, say) records nothing; one that did records
-       * `sandbox.sync.before|after` with `reason = "live"`. The `sandbox.sync.before` hook ran once, at the start
+       * that moved nothing and found no new conflict records nothing; one that did records
+       * `sandbox.sync.before|after` with `reason = "live"` (with the conflicts it was the first to find). The `sandbox.sync.before` hook ran once, at the start
        * of live sync; its excludes apply to every batch.
        */
       const liveBatch =
@@ -487,24 +487,28 @@ export const run = Effect.fn("Session.run")(function*(options: StartOptions) {
                   .pipe(Effect.ignore)
               )
             )
-            const moved = result.files_to_runtime + result.deleted_in_runtime + result.files_from_runtime +
-              result.deleted_on_host + result.conflicts.length + (result.held?.length ?? 0)
-            // A batch that moved nothing may still settle a recorded conflict (both sides made to agree); the record
-            // is read for that only while it may hold one (resolving one elsewhere only ever removes it).
-            if (moved === 0 && mayHoldConflicts) {
-              const recorded = yield* store.getSession(session_id).pipe(
+            // A conflict still recorded (found by an earlier sync and not resolved) is no news: every batch reads it
+            // again while it stands, and only the batch that finds it first reports it. The record is read only
+            // while it may hold one (resolving one elsewhere only ever removes it).
+            const found = result.conflicts.map((c) => c.path)
+            const recorded = found.length > 0 || mayHoldConflicts
+              ? yield* store.getSession(session_id).pipe(
                 Effect.map((s) => s.sandbox.sync.conflicts),
                 Effect.orElseSucceed((): ReadonlyArray<string> => [])
               )
-              mayHoldConflicts = recorded.length > 0
-              if (recorded.some((c) => !conflictsAfterSync([c], [], scope).includes(c))) {
-                yield* recordSync(result, true, scope)
-              }
+              : []
+            mayHoldConflicts = recorded.length > 0 || found.length > 0
+            const fresh = result.conflicts.filter((c) => !recorded.includes(c.path))
+            const moved = result.files_to_runtime + result.deleted_in_runtime + result.files_from_runtime +
+              result.deleted_on_host + fresh.length + (result.held?.length ?? 0)
+            // a batch that moved nothing may still settle a recorded conflict (both sides made to agree)
+            if (moved === 0 && recorded.some((c) => !conflictsAfterSync([c], found, scope).includes(c))) {
+              yield* recordSync(result, true, scope)
             }
             if (moved > 0) {
               yield* recordSync(result, true, scope)
               yield* emit("sandbox.sync.before", { direction, reason: "live", scope: scope?.length ?? null })
-              yield* emit("sandbox.sync.after", syncAttrs(result, direction, "live"))
+              yield* emit("sandbox.sync.after", syncAttrs({ ...result, conflicts: fresh }, direction, "live"))
             }
             return result
           })).pipe(Effect.uninterruptible)
