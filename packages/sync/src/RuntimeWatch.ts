@@ -69,13 +69,13 @@ export const script = (
     `  if command -v "$c" >/dev/null 2>&1 && "$c" -c 'import sys; sys.exit(sys.version_info < (3, 6))' 2>/dev/null; then P=$c; break; fi`,
     `done`
   ]
-  // python exits 5 when the runtime has no inotify: the next watcher is tried
+  // python exits 5 when the runtime has no inotify, 7 when it ran out of watches: the next watcher is tried
   if (allowed.includes("python-inotify")) {
-    lines.push(`if [ -n "$P" ]; then ${python("inotify")}; [ $? -eq 5 ] || exit 0; fi`)
+    lines.push(`R=0; if [ -n "$P" ]; then ${python("inotify")}; R=$?; [ $R -eq 5 ] || [ $R -eq 7 ] || exit 0; fi`)
   }
   if (allowed.includes("inotifywait")) {
     lines.push(
-      `if command -v inotifywait >/dev/null 2>&1; then`,
+      `if [ "\${R:-0}" != 7 ] && command -v inotifywait >/dev/null 2>&1; then`,
       `  echo '@WATCH inotifywait'`,
       `  inotifywait -m -r -q -e modify,attrib,close_write,move,create,delete --format '%w%f' --exclude ${
         quote(exclude)

@@ -13,6 +13,8 @@ import * as Filter from "../src/Filter.js"
 import * as RuntimeWatch from "../src/RuntimeWatch.js"
 import { world } from "./fixtures/harness.js"
 
+const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`
+
 const has = (command: string) => {
   try {
     execSync(`command -v ${command}`, { stdio: "ignore", shell: "/bin/sh" })
@@ -96,4 +98,51 @@ describe("RuntimeWatch", () => {
       60_000
     )
   }
+
+  // a user namespace of its own, whose inotify watch limit is 3: the tree below needs more
+  const tinyLimit = (() => {
+    try {
+      execSync(`unshare -Ur sh -c 'echo 3 > /proc/sys/user/max_inotify_watches'`, { stdio: "ignore" })
+      return has("python3")
+    } catch {
+      return false
+    }
+  })()
+  it.live.skipIf(!tinyLimit)(
+    "out of inotify watches: the watcher falls back to the scan, which reports changes",
+    () =>
+      Effect.gen(function*() {
+        const w = yield* world({})
+        for (let i = 0; i < 6; i++) fs.mkdirSync(path.join(w.runtime, `d${i}/e`), { recursive: true })
+        const seen = new Set<string>()
+        const provider = {
+          ...w.dir.provider,
+          execStream: (instance: typeof w.dir.instance, request: Parameters<typeof w.dir.provider.execStream>[1]) =>
+            w.dir.provider.execStream(instance, {
+              ...request,
+              shell: `exec unshare -Ur sh -c 'echo 3 > /proc/sys/user/max_inotify_watches && exec sh -c "$0"' ${
+                quote(request.shell!)
+              }`
+            })
+        }
+        const watch = RuntimeWatch.make({
+          provider,
+          instance: w.dir.instance,
+          root: w.runtime,
+          filter: Filter.make({}),
+          variants: ["python-inotify", "inotifywait", "scan"]
+        })
+        const scope = yield* Scope.make()
+        yield* Scope.extend(
+          watch.start({ paths: (paths) => paths.forEach((p) => seen.add(p)), overflow: () => {} }),
+          scope
+        )
+        expect(yield* until(() => watch.name === "scan")).toBe(true)
+        yield* Effect.sleep("1500 millis")
+        fs.writeFileSync(path.join(w.runtime, "d5/e/new.txt"), "N")
+        expect(yield* until(() => seen.has("d5/e/new.txt"))).toBe(true)
+        yield* Scope.close(scope, Exit.void)
+      }).pipe(Effect.scoped),
+    60_000
+  )
 })

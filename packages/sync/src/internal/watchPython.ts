@@ -8,8 +8,8 @@
  * - `=<key>\t<path>` for a path that changed, with its stat as the watcher read it after the change
  *   (`f <size> <mtime_ns> <ino> <mode>` for a file, `d`, `l`, `o`, or `-` for gone);
  * - `@OVERFLOW <why>` when it lost track (the caller rescans in full).
- * It exits 5 before printing anything when inotify is not there (the caller picks another watcher), and by itself
- * when its lease file goes.
+ * It exits 5 before printing anything when inotify is not there, 7 when it runs out of watches (the caller then
+ * picks another watcher: after 7, one that needs no inotify), and 0 by itself when its lease file goes.
  *
  * @internal
  */
@@ -61,8 +61,10 @@ def watch_inotify():
             wd = libc.inotify_add_watch(fd, os.fsencode(d or "."), MASK | 0x01000000)
             if wd < 0:
                 e = ctypes.get_errno()
-                if e not in (errno.ENOENT, errno.ENOTDIR): line("@OVERFLOW cannot watch %s: %s\n" % (d or ".", os.strerror(e)))
-                continue
+                if e in (errno.ENOENT, errno.ENOTDIR, errno.EACCES): continue
+                # out of watches (ENOSPC): a part of the tree would go unwatched; the caller scans instead
+                if watching[0]: line("@OVERFLOW cannot watch %s: %s\n" % (d or ".", os.strerror(e)))
+                sys.exit(7)
             old = wds.get(wd)
             if old is not None and by_path.get(old) == wd: del by_path[old]
             wds[wd] = d
@@ -78,7 +80,9 @@ def watch_inotify():
             wd = by_path.pop(p)
             wds.pop(wd, None)
             libc.inotify_rm_watch(fd, wd)
+    watching = [False]
     add("")
+    watching[0] = True
     line("@WATCH python-inotify\n")
     pending, first = set(), 0.0
     while True:
