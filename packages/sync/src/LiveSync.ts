@@ -5,8 +5,8 @@
  *
  * - The first batch is a full three-way sync: whatever changed between the seed and the watchers' start (setup
  *   commands, say) is caught up.
- * - The engine's own writes come back as watcher events: those `quiet` recognizes (a file exactly as a batch left
- *   it) start no batch; any other finds both sides equal to the ancestor and moves nothing, so nothing ping-pongs.
+ * - The engine's own writes come back as watcher events; the batch that reads them finds both sides equal to
+ *   the ancestor and moves nothing, so nothing ping-pongs.
  * - A watcher overflow or failure, a batch too big to scope, or a resume makes the next batch a full rescan
  *   (`rescanning`); a failed batch is retried as a full rescan after a backoff (`error`).
  * - The mass-deletion halt pauses live sync (`paused`, with the halt in `last_error`) until `resume`.
@@ -62,8 +62,9 @@ export interface Options extends LiveOptions {
   /** More changed paths than this make the batch a full rescan (default 5,000). */
   readonly maxPaths?: number
   /**
-   * Whether a watcher's event needs no batch, asked when the burst ends (after the batch before it finished): the
-   * echo of a batch's own write, or a path no batch reads. A path is dropped when every event of it is quiet.
+   * Whether a watcher's event needs no batch, asked when the burst ends (after the batch before it finished): a
+   * path no batch reads, say. A path is dropped when every event of it is quiet. (The echo of a batch's own writes
+   * is not quiet: a batch that left a path unsettled relies on the batch it starts to read that path again.)
    */
   readonly quiet?: (side: "host" | "runtime", path: string, key: string | undefined) => boolean
 }
@@ -124,7 +125,7 @@ export const run = (options: Options): Effect.Effect<LiveHandle, never, Scope.Sc
           const before = pending.get(p)
           const entry = before ?? { host: false, runtime: undefined }
           if (side === "host") entry.host = true
-          // the last stat wins: a real edit after an echo is reported after it
+          // the last stat wins: it is what the path is now
           else entry.runtime = keys?.[i] ?? "?"
           if (before === undefined) pending.set(p, entry)
         })
@@ -187,7 +188,7 @@ export const run = (options: Options): Effect.Effect<LiveHandle, never, Scope.Sc
       if (!full) dropQuiet()
       if (!full && pending.size === 0) {
         oldest = undefined
-        // all that waited was the echo of a batch's own writes: show it gone, or it would look pending for ever
+        // none of it needs a batch: show it gone, or it would look pending for ever
         if (shownPending > 0) yield* publish
         return
       }

@@ -5,8 +5,7 @@
  *
  * The process is the first of these the image can run (see {@link Variant}):
  * 1. `python-inotify`: inotify through python3's `ctypes` (`internal/watchPython.ts`). Daytona's default image has
- *    python3 but not `inotify-tools`. It reports each path with its stat as read after the change, which lets live
- *    sync tell the echo of its own writes from a real edit;
+ *    python3 but not `inotify-tools`. It reports each path with its stat as read after the change;
  * 2. `inotifywait -m -r`, where `inotify-tools` is installed (paths only);
  * 3. `scan`: no inotify: GNU `find -cnewer` lists what changed since its last look (a file written, its mode
  *    changed, a directory whose entries were added, removed or renamed), with its stat. After a change it looks

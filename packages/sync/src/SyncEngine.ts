@@ -36,7 +36,6 @@ import * as Conflicts from "./Conflicts.js"
 import * as Filter from "./Filter.js"
 import * as GitSeed from "./GitSeed.js"
 import * as HostScan from "./HostScan.js"
-import * as Echoes from "./internal/echoes.js"
 import * as Fold from "./internal/fold.js"
 import * as hostFs from "./internal/hostFs.js"
 import * as Progress from "./internal/progress.js"
@@ -103,13 +102,6 @@ export const make = (options: Options = {}) =>
     const lastHost = new Map<string, Scope.LastHost>()
     // per state dir: the paths the last cycle left unsettled, which a scoped cycle reads again
     const unsettled = new Map<string, ReadonlyArray<string>>()
-    // per state dir: what the last live batches wrote, whose echo through the watchers starts no batch
-    const echoes = new Map<string, Echoes.Echoes>()
-    const echoesOf = (stateDir: string) => {
-      let e = echoes.get(stateDir)
-      if (e === undefined) echoes.set(stateDir, e = Echoes.empty())
-      return e
-    }
 
     const loadAncestor = (stateDir: string, identity: Ancestor.Identity) =>
       Effect.gen(function*() {
@@ -414,14 +406,6 @@ export const make = (options: Options = {}) =>
         )
         warm.set(stateDir, { stamp: yield* AncestorStore.stamp(stateDir), persisted: saved })
       }
-      if (request.reason === "live") {
-        Echoes.record(echoesOf(stateDir), {
-          ancestor: folded.ancestor,
-          toRuntime: plan.toRuntime,
-          toHost: plan.toHost,
-          hostRoot
-        })
-      }
 
       const conflicts: Array<Conflict> = [...(fromRuntime?.conflicts ?? [])]
       const reported = new Set(conflicts.map((c) => c.path))
@@ -541,7 +525,6 @@ export const make = (options: Options = {}) =>
       warm.delete(stateDir)
       lastHost.delete(stateDir)
       unsettled.delete(stateDir)
-      echoes.delete(stateDir)
       temps.sweep(stateDir)
       yield* provideAll(AncestorStore.forget(stateDir))
     })
@@ -550,7 +533,7 @@ export const make = (options: Options = {}) =>
     // process inside the runtime streaming over one exec), batches run by the caller
     const live = (request: SyncRequest, liveOptions: LiveOptions) =>
       Effect.gen(function*() {
-        const { filter, hostRoot, runtimeFilter, stateDir } = filtersOf(request)
+        const { filter, hostRoot, runtimeFilter } = filtersOf(request)
         const direct = yield* hostPathOf(request.provider, request.instance).pipe(
           Effect.orElseSucceed(() => undefined)
         )
@@ -565,11 +548,7 @@ export const make = (options: Options = {}) =>
         return yield* LiveSync.run({
           ...liveOptions,
           host: LiveSync.treeWatch(hostRoot, filter),
-          runtime,
-          // nothing to read: a path no batch reads (excluded, the engine's own names), or the echo of a write
-          quiet: (side, p, key) =>
-            Scope.inScope([p], side === "host" ? filter : runtimeFilter).length === 0 ||
-            Echoes.isEcho(echoesOf(stateDir), side, p, key, { host: hostRoot, runtime: direct })
+          runtime
         })
       })
 

@@ -14,7 +14,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import * as SyncEngine from "../src/SyncEngine.js"
 import type { Transport, World } from "./fixtures/harness.js"
-import { EngineLayer, readTree, SESSION, transports, world } from "./fixtures/harness.js"
+import { EngineLayer, readTree, SESSION, world } from "./fixtures/harness.js"
 import { check, runWriter, seedOf, T0 } from "./fixtures/twoWriters.js"
 
 type Engine = Effect.Effect.Success<ReturnType<typeof SyncEngine.make>>
@@ -24,27 +24,16 @@ const startLive = (engine: Engine, w: World) =>
   Effect.gen(function*() {
     const results: Array<SyncResult> = []
     const failures: Array<string> = []
-    // run once right after the next batch that moved something (before its echo is looked at)
-    const afterBatch: { f: (() => void) | undefined } = { f: undefined }
     const request = w.request({ mode: "live", reason: "live" })
     const handle = yield* engine.live!(request, {
       batch: (scope) =>
         engine.sync({ ...request, ...(scope !== undefined ? { scope } : {}) }).pipe(
-          Effect.tap((r) =>
-            Effect.sync(() => {
-              results.push(r)
-              const f = afterBatch.f
-              if (f !== undefined && r.files_to_runtime + r.files_from_runtime > 0) {
-                afterBatch.f = undefined
-                f()
-              }
-            })
-          ),
+          Effect.tap((r) => Effect.sync(() => results.push(r))),
           Effect.tapError((e) => Effect.sync(() => failures.push(e.message))),
           Effect.uninterruptible
         )
     })
-    return { handle, results, failures, afterBatch }
+    return { handle, results, failures }
   })
 
 /** Waits until live sync has nothing pending and no batch ran for `quietMs`. */
@@ -131,38 +120,6 @@ describe("live sync", () => {
       }).pipe(Effect.provide(EngineLayer)),
     30_000
   )
-
-  for (const transport of transports) {
-    it.scopedLive(
-      `the echo of a batch's own writes starts no batch; a real edit racing it still propagates [${transport}]`,
-      () =>
-        Effect.gen(function*() {
-          const w = yield* world({ "a.txt": "A", "dir/b.txt": "B" }, transport)
-          const engine = yield* SyncEngine.make()
-          yield* engine.seed(w.request({ mode: "live", reason: "start" }))
-          const live = yield* startLive(engine, w)
-          yield* quiesce(live.handle, 500)
-          const before = live.results.length
-          fs.writeFileSync(path.join(w.host, "a.txt"), "A-host")
-          expect(yield* until(() => readTree(w.runtime)["a.txt"] === "f:A-host")).toBe(true)
-          yield* quiesce(live.handle, 1500)
-          fs.writeFileSync(path.join(w.runtime, "dir/b.txt"), "B-runtime")
-          expect(yield* until(() => readTree(w.host)["dir/b.txt"] === "f:B-runtime")).toBe(true)
-          yield* quiesce(live.handle, 1500)
-          // one batch per edit: none reads back what the batch wrote
-          expect(live.results.length - before).toBe(2)
-
-          // the runtime is edited right after the batch that wrote it, before that write's echo is looked at
-          live.afterBatch.f = () => fs.writeFileSync(path.join(w.runtime, "a.txt"), "A-runtime, racing the echo")
-          fs.writeFileSync(path.join(w.host, "a.txt"), "A-host again")
-          expect(yield* until(() => readTree(w.host)["a.txt"] === "f:A-runtime, racing the echo")).toBe(true)
-          yield* quiesce(live.handle, 1000)
-          expect(readTree(w.runtime)["a.txt"]).toBe("f:A-runtime, racing the echo")
-          expect(readTree(w.host)).toEqual(readTree(w.runtime))
-        }).pipe(Effect.provide(EngineLayer)),
-      60_000
-    )
-  }
 
   it.scopedLive("excludes apply both ways while live", () =>
     Effect.gen(function*() {
