@@ -204,10 +204,13 @@ const awaitStill = (ctx: ConformanceContext, instance: Instance, tickFile: strin
   Effect.gen(function*() {
     const read = Effect.map(execOk(ctx, instance, `cat ${tickFile} 2>/dev/null || echo none`), (r) => r.stdout)
     let last = yield* read
+    // still for two looks in a row (1 s): on a loaded machine a live loop can miss one 500 ms look
+    let still = 0
     for (let attempt = 0; attempt < 20; attempt++) {
       yield* Effect.sleep("500 millis")
       const now = yield* read
-      if (now === last) return
+      still = now === last ? still + 1 : 0
+      if (still === 2) return
       last = now
     }
     return yield* Effect.fail(fail("the command of the stopped stream is still running"))
