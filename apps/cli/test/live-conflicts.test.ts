@@ -8,22 +8,15 @@ import { expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { writeFileSync } from "node:fs"
 import { join } from "node:path"
-import type { Fixture } from "./helpers.js"
 import { expectOk, fixture, json, poll } from "./helpers.js"
+import { startLive, status } from "./liveSession.js"
 
 const TIMEOUT = 120_000
 
-interface StatusJson {
-  readonly state: string
-  readonly live: { readonly state: string; readonly pending: number } | null
-}
 interface Event {
   readonly type: string
   readonly attrs: Record<string, unknown>
 }
-
-const status = (cli: Fixture, id: string) =>
-  Effect.map(cli.run(["session", "status", id, "-o", "json"]), (r) => json<StatusJson>(r))
 
 layer(NodeContext.layer)("live sync: conflicts", (it) => {
   it.scoped(
@@ -31,15 +24,7 @@ layer(NodeContext.layer)("live sync: conflicts", (it) => {
     () =>
       Effect.gen(function*() {
         const cli = yield* fixture()
-        const ws = yield* cli.mkdir("cwd/project")
-        yield* cli.write("cwd/project/a.txt", "A\n")
-        yield* cli.write("cwd/.sandbox-cli.toml", `[sandboxes.live]\nbackend = "local"\nsync_mode = "live"\n`)
-        expectOk(yield* cli.run(["workspace", "add", ws, "--name", "proj", "--sandbox", "live"]))
-        const created = yield* cli.run(["session", "new", "--workspace", "proj", "-o", "json", "--", "sleep", "120"])
-        const { id } = json<{ id: string }>(created)
-        yield* poll(status(cli, id), (s) => s.state === "running" && s.live?.state === "watching", "60 seconds")
-        const inRuntime = (file: string) =>
-          Effect.map(cli.run(["session", "exec", id, "--", "cat", file]), (r) => (r.code === 0 ? r.stdout : undefined))
+        const { id, inRuntime, ws } = yield* startLive(cli)
 
         // both sides change a.txt while live sync is paused: the resume's batch finds the conflict
         expectOk(yield* cli.run(["session", "sync", id, "--pause"]))

@@ -8,43 +8,12 @@ import { expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import type { Fixture } from "./helpers.js"
 import { expectOk, fixture, json, poll } from "./helpers.js"
+import type { LiveJson } from "./liveSession.js"
+import { startLive as start, status } from "./liveSession.js"
 import { alive } from "./processes.js"
 
 const TIMEOUT = 120_000
-
-interface LiveJson {
-  readonly state: string
-  readonly pending: number
-  readonly lag_ms: number
-  readonly batches: number
-  readonly last_error: string | null
-  readonly host_watcher: string
-  readonly runtime_watcher: string
-}
-interface StatusJson {
-  readonly state: string
-  readonly supervisor: { readonly pid: number | null; readonly alive: boolean }
-  readonly live: LiveJson | null
-}
-
-const status = (cli: Fixture, id: string) =>
-  Effect.map(cli.run(["session", "status", id, "-o", "json"]), (r) => json<StatusJson>(r))
-
-const start = (cli: Fixture) =>
-  Effect.gen(function*() {
-    const ws = yield* cli.mkdir("cwd/project")
-    yield* cli.write("cwd/project/a.txt", "A\n")
-    yield* cli.write("cwd/.sandbox-cli.toml", `[sandboxes.live]\nbackend = "local"\nsync_mode = "live"\n`)
-    expectOk(yield* cli.run(["workspace", "add", ws, "--name", "proj", "--sandbox", "live"]))
-    const created = yield* cli.run(["session", "new", "--workspace", "proj", "-o", "json", "--", "sleep", "120"])
-    const { id } = json<{ id: string }>(created)
-    yield* poll(status(cli, id), (s) => s.state === "running" && s.live?.state === "watching", "60 seconds")
-    const inRuntime = (file: string) =>
-      Effect.map(cli.run(["session", "exec", id, "--", "cat", file]), (r) => (r.code === 0 ? r.stdout : undefined))
-    return { id, ws, inRuntime }
-  })
 
 layer(NodeContext.layer)("live sync (sync_mode = \"live\", local backend)", (it) => {
   it.scoped(
